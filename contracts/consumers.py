@@ -1,0 +1,39 @@
+"""How a component declares a durable consumer, so `runtime` can wire it and map its errors.
+
+A component's `subscribers.py` returns `Subscription`s; it never touches FastStream itself.
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from contracts.envelope import Envelope
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """One message as a handler sees it: the envelope plus where it sits in its stream."""
+
+    envelope: Envelope
+    stream_seq: int
+    subject: str
+    num_delivered: int = 1
+
+
+# Transactional handlers get (connection inside an open transaction, fresh messages only);
+# effect handlers get (pool, one message) and manage their own short transactions.
+TxHandler = Callable[[Any, list[Delivered]], Awaitable[None]]
+EffectHandler = Callable[[Any, Delivered], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    durable: str
+    stream: str
+    subject: str
+    handler: TxHandler | EffectHandler
+    transactional: bool = True
+    batch_size: int = 256
+    processed_marks: bool = True
+    """False when the handler's own rows are unique per event id (e.g. the event_log copy)."""
+    role: str = "projectors"

@@ -1,0 +1,70 @@
+"""The envelope every event and command travels in, and its (de)serialisation.
+
+The envelope is the unit of the audit trail: `event_id` is deterministic and also sent as
+`Nats-Msg-Id`, `occurred_at` is the source's time and `recorded_at` ours.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from contracts.errors import InvalidInput
+
+MSG_ID_HEADER = "Nats-Msg-Id"
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: str = Field(min_length=1)
+    event_type: str = Field(min_length=1)
+    schema_version: int = Field(default=1, ge=1)
+    key: str = Field(min_length=1)
+    occurred_at: datetime
+    recorded_at: datetime
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    source: str = Field(min_length=1)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    def headers(self) -> dict[str, str]:
+        """Headers published with the message; `Nats-Msg-Id` drives JetStream's dedupe."""
+        return {
+            MSG_ID_HEADER: self.event_id,
+            "Event-Type": self.event_type,
+            "Schema-Version": str(self.schema_version),
+        }
+
+
+def parse_envelope(data: bytes | str) -> Envelope:
+    """Parse a published envelope; raise `InvalidInput` (a permanent error) if it is not one."""
+    try:
+        return Envelope.model_validate_json(data)
+    except ValidationError as exc:
+        raise InvalidInput(f"not an event envelope: {exc.error_count()} error(s): {_first_error(exc)}") from exc
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err.get("loc", ())) or "body"
+    return f"{loc}: {err.get('msg')}"
+
+
+def as_utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Parse Ashby's ISO timestamps ('...Z' included); None for missing or unparsable values."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return as_utc(value)
+    try:
+        return as_utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+    except ValueError:
+        return None

@@ -1,0 +1,21 @@
+"""Error classes that tell the runtime how to treat a failure.
+
+`TransientError`: try again later (NAK with a growing delay). `PermanentError`: retrying cannot
+help (dead-letter queue, then TERM). Anything else is treated as transient up to MaxDeliver.
+"""
+
+
+class TransientError(Exception):
+    """A failure that may pass: a timeout, a 429, a 5xx, a dependency restarting."""
+
+
+class PermanentError(Exception):
+    """A failure that retrying cannot fix: a malformed message, a 4xx from Ashby."""
+
+
+class InvalidInput(PermanentError):
+    """Input from outside failed validation; `reason` is safe to show the sender."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

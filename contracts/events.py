@@ -1,0 +1,192 @@
+"""Every event type: its payload model, current schema version, producer and consumers.
+
+Events are past-tense facts. Payloads we publish are frozen with `extra="forbid"`; parts copied
+from Ashby stay raw dicts (`data`, `schedule`, `submitted_values`) so nothing Ashby said is lost.
+"""
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- ingest: Ashby webhooks -------------------------------------------------------------------
+
+
+class InterviewScheduleUpdated(Payload):
+    """Ashby's interviewScheduleUpdate (or Create) webhook, schedule kept as Ashby sent it."""
+
+    action: str
+    webhook_action_id: str | None = None
+    schedule: dict[str, Any]
+
+
+class AshbyWebhookReceived(Payload):
+    """Any other webhook action, stored whole so nothing is thrown away."""
+
+    action: str
+    webhook_action_id: str | None = None
+    data: dict[str, Any]
+
+
+# --- ingest: Ashby pollers --------------------------------------------------------------------
+
+
+class FeedbackSubmitted(Payload):
+    feedback_id: str
+    application_id: str
+    submitted_at: str | None = None
+    submitted_by_user_id: str | None = None
+    interview_id: str | None = None
+    interview_event_id: str | None = None
+    form_definition_id: str | None = None
+    submitted_values: dict[str, Any] = Field(default_factory=dict)
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+
+class ApplicationSnapshotted(Payload):
+    """`application.info` as fetched: where the application stands in its plan."""
+
+    application_id: str
+    candidate_id: str | None = None
+    job_id: str | None = None
+    interview_plan_id: str | None = None
+    current_stage_id: str | None = None
+    status: str | None = None
+    hiring_team: list[dict[str, Any]] = Field(default_factory=list)
+    fetched_at: str
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+
+class AshbyRecordSynced(Payload):
+    """A metadata record (job, plan, stage list, form, interview, user, archive reason)."""
+
+    record_id: str
+    data: dict[str, Any]
+
+
+# --- operator ---------------------------------------------------------------------------------
+
+
+class RuleSetActivated(Payload):
+    version: int
+    document: dict[str, Any]
+    activated_by: str | None = None
+
+
+class EvaluationRequested(Payload):
+    application_id: str
+    requested_by: str | None = None
+
+
+# --- evaluator --------------------------------------------------------------------------------
+
+DecisionOutcome = Literal["advance", "propose_rejection", "archive", "timeout"]
+
+
+class DecisionMade(Payload):
+    decision_id: str
+    application_id: str
+    stage_id: str
+    rule_set_version: int
+    rule_id: str
+    outcome: DecisionOutcome
+    mode: Literal["live", "shadow"]
+    dry_run: bool = False
+    target_stage_id: str | None = None
+    archive_reason_id: str | None = None
+    command_id: str | None = None
+    explanation: dict[str, Any] = Field(default_factory=dict)
+    decided_at: str
+
+
+# --- Slack ------------------------------------------------------------------------------------
+
+
+class RecruiterDecided(Payload):
+    proposal_command_id: str
+    application_id: str
+    choice: Literal["archive", "keep"]
+    slack_user_id: str
+    slack_user_name: str | None = None
+    action_ts: str | None = None
+    channel: str | None = None
+    message_ts: str | None = None
+
+
+class SlackMessagePosted(Payload):
+    command_id: str
+    application_id: str | None = None
+    channel: str
+    ts: str
+
+
+# --- effects outcomes -------------------------------------------------------------------------
+
+
+class CommandOutcome(Payload):
+    command_id: str
+    command_type: str
+    application_id: str | None = None
+    reason: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    event_type: str
+    model: type[Payload]
+    version: int
+    source: str
+    producer: str
+    consumers: tuple[str, ...]
+    description: str
+
+
+_SPECS = [
+    EventSpec("InterviewScheduleUpdated", InterviewScheduleUpdated, 1, "ashby", "ingest (webhook)",
+              ("projectors", "evaluator", "ingest (poller)"), "An interview schedule was created or changed."),
+    EventSpec("AshbyWebhookReceived", AshbyWebhookReceived, 1, "ashby", "ingest (webhook)",
+              ("projectors",), "A webhook action we do not model yet, kept whole."),
+    EventSpec("FeedbackSubmitted", FeedbackSubmitted, 1, "ashby", "ingest (poller)",
+              ("projectors", "evaluator"), "An interviewer submitted (or edited) feedback."),
+    EventSpec("ApplicationSnapshotted", ApplicationSnapshotted, 1, "ashby", "ingest (poller)",
+              ("projectors", "evaluator"), "The application's job, plan and current stage as Ashby reported them."),
+    EventSpec("JobSynced", AshbyRecordSynced, 1, "ashby", "ingest (poller)", ("projectors", "evaluator"),
+              "A job as Ashby reported it."),
+    EventSpec("InterviewPlanSynced", AshbyRecordSynced, 1, "ashby", "ingest (poller)", ("projectors", "evaluator"),
+              "An interview plan with its stages in order."),
+    EventSpec("FeedbackFormSynced", AshbyRecordSynced, 1, "ashby", "ingest (poller)", ("projectors",),
+              "A feedback form definition."),
+    EventSpec("InterviewSynced", AshbyRecordSynced, 1, "ashby", "ingest (poller)", ("projectors",),
+              "An interview (type) with its feedback form."),
+    EventSpec("UserSynced", AshbyRecordSynced, 1, "ashby", "ingest (poller)", ("projectors", "notifier"),
+              "An Ashby user."),
+    EventSpec("ArchiveReasonSynced", AshbyRecordSynced, 1, "ashby", "ingest (poller)", ("projectors", "evaluator"),
+              "An archive reason."),
+    EventSpec("RuleSetActivated", RuleSetActivated, 1, "operator", "ingest (operator API/CLI)",
+              ("evaluator", "projectors"), "An operator activated an immutable rule-set version."),
+    EventSpec("EvaluationRequested", EvaluationRequested, 1, "operator", "ingest (operator API)",
+              ("evaluator",), "An operator asked for an application to be evaluated now."),
+    EventSpec("DecisionMade", DecisionMade, 1, "evaluator", "evaluator", ("projectors",),
+              "A rule decided an application's outcome in a stage, with its explanation."),
+    EventSpec("RecruiterDecided", RecruiterDecided, 1, "slack", "ingest (Slack interactions)",
+              ("evaluator", "notifier", "projectors"), "A recruiter pressed Archive or Keep on a proposal."),
+    EventSpec("SlackMessagePosted", SlackMessagePosted, 1, "notifier", "notifier", ("projectors",),
+              "Slack accepted a message for a command."),
+    EventSpec("CommandSucceeded", CommandOutcome, 1, "executor", "executor / notifier", ("projectors", "evaluator"),
+              "A command took effect in Ashby or Slack."),
+    EventSpec("CommandSkipped", CommandOutcome, 1, "executor", "executor / notifier", ("projectors", "evaluator"),
+              "A command was not carried out, with the reason (e.g. the application left the stage)."),
+    EventSpec("CommandFailed", CommandOutcome, 1, "executor", "executor / notifier", ("projectors", "evaluator"),
+              "A command failed permanently; it is in the DLQ and the admins were alerted."),
+]
+
+EVENT_SPECS: dict[str, EventSpec] = {s.event_type: s for s in _SPECS}
+
+METADATA_EVENT_TYPES = ("JobSynced", "InterviewPlanSynced", "FeedbackFormSynced", "InterviewSynced",
+                        "UserSynced", "ArchiveReasonSynced")

@@ -1,0 +1,83 @@
+"""Pure webhook logic: Ashby's signature check and turning a delivery into an event envelope."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+
+import orjson
+from pydantic import ValidationError
+
+from contracts.ashby import InterviewScheduleData, WebhookBody
+from contracts.envelope import Envelope, parse_time
+from contracts.errors import InvalidInput
+from contracts.events import AshbyWebhookReceived, InterviewScheduleUpdated
+from contracts.ids import webhook_event_id
+
+SCHEDULE_ACTIONS = frozenset({"interviewScheduleUpdate", "interviewScheduleCreate"})
+_KEY_PATHS = (("application", "id"), ("applicationId",), ("interviewSchedule", "applicationId"),
+              ("candidate", "id"), ("job", "id"), ("offer", "applicationId"), ("opening", "id"))
+
+
+def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
+    """`Ashby-Signature: sha256=<hex HMAC-SHA256 of the raw body>`, compared in constant time."""
+    if not header or not secret:
+        return False
+    algo, _, digest = header.strip().partition("=")
+    if algo.lower() != "sha256" or not digest:
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, digest.strip().lower())
+
+
+def _reason(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err.get("loc", ())) or "body"
+    return f"{loc}: {err.get('msg')}"
+
+
+def parse_body(body: bytes) -> WebhookBody:
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise InvalidInput("body must be a JSON object with 'action' and 'data'")
+    try:
+        return WebhookBody.model_validate(doc)
+    except ValidationError as exc:
+        raise InvalidInput(_reason(exc)) from exc
+
+
+def _entity_key(action: str, data: dict) -> str:
+    for path in _KEY_PATHS:
+        node: object = data
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, str) and node:
+            return node
+    return action
+
+
+def to_envelope(body: bytes, now: datetime) -> Envelope | None:
+    """The event for a delivery, or None for a ping. Raises `InvalidInput` with a reason."""
+    hook = parse_body(body)
+    if hook.action == "ping":
+        return None
+    event_id = webhook_event_id(hook.action, hook.webhook_action_id, body)
+    if hook.action in SCHEDULE_ACTIONS:
+        try:
+            schedule = InterviewScheduleData.model_validate(hook.data).interview_schedule
+        except ValidationError as exc:
+            raise InvalidInput(f"data.{_reason(exc)}") from exc
+        raw = hook.data["interviewSchedule"]
+        payload = InterviewScheduleUpdated(action=hook.action, webhook_action_id=hook.webhook_action_id,
+                                           schedule=raw)
+        return Envelope(event_id=event_id, event_type="InterviewScheduleUpdated", key=schedule.application_id,
+                        occurred_at=parse_time(schedule.updated_at) or now, recorded_at=now,
+                        correlation_id=event_id, source="ashby", payload=payload.model_dump())
+    payload = AshbyWebhookReceived(action=hook.action, webhook_action_id=hook.webhook_action_id, data=hook.data)
+    return Envelope(event_id=event_id, event_type="AshbyWebhookReceived", key=_entity_key(hook.action, hook.data),
+                    occurred_at=now, recorded_at=now, correlation_id=event_id, source="ashby",
+                    payload=payload.model_dump())

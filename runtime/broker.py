@@ -1,0 +1,103 @@
+"""NATS connection, stream declarations and the JetStream publisher used by every role."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats
+import structlog
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+
+from contracts import subjects
+from contracts.envelope import Envelope
+from contracts.errors import TransientError
+
+log = structlog.get_logger(__name__)
+
+
+def stream_configs(replicas: int = 1, dedupe_window_s: float = 900.0) -> list[StreamConfig]:
+    """EVENTS is the audit trail: file storage, no age limit, no delete or purge."""
+    common = dict(storage=StorageType.FILE, num_replicas=replicas, duplicate_window=dedupe_window_s)
+    return [
+        StreamConfig(name=subjects.EVENTS_STREAM, subjects=[subjects.EVENTS_ALL], retention=RetentionPolicy.LIMITS,
+                     max_age=0, deny_delete=True, deny_purge=True, discard=DiscardPolicy.OLD, **common),
+        StreamConfig(name=subjects.COMMANDS_STREAM, subjects=[subjects.COMMANDS_ALL],
+                     retention=RetentionPolicy.LIMITS, deny_delete=True, deny_purge=True, **common),
+        StreamConfig(name=subjects.DLQ_STREAM, subjects=[subjects.DLQ_ALL], retention=RetentionPolicy.LIMITS,
+                     deny_delete=True, **common),
+    ]
+
+
+async def connect(url: str, *, name: str = "autoadvance", connect_timeout: float = 5.0) -> NatsClient:
+    """A connection that keeps reconnecting forever; callers see `is_connected` go false meanwhile."""
+
+    async def _error(exc: Exception) -> None:
+        log.warning("nats_error", error=type(exc).__name__)
+
+    async def _disconnected() -> None:
+        log.warning("nats_disconnected")
+
+    async def _reconnected() -> None:
+        log.info("nats_reconnected")
+
+    return await nats.connect(
+        url,
+        name=name,
+        connect_timeout=connect_timeout,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        allow_reconnect=True,
+        error_cb=_error,
+        disconnected_cb=_disconnected,
+        reconnected_cb=_reconnected,
+        pending_size=8 * 1024 * 1024,
+    )
+
+
+async def ensure_streams(js: JetStreamContext, replicas: int = 1, dedupe_window_s: float = 900.0) -> None:
+    """Declare the streams idempotently: add if missing, otherwise update to our config."""
+    for config in stream_configs(replicas, dedupe_window_s):
+        try:
+            await js.stream_info(config.name)
+        except NotFoundError:
+            try:
+                await js.add_stream(config)
+                log.info("stream_created", stream=config.name)
+                continue
+            except BadRequestError:
+                pass  # another process created it meanwhile
+        try:
+            await js.update_stream(config)
+        except BadRequestError as exc:
+            log.warning("stream_update_refused", stream=config.name, error=str(exc))
+
+
+class Publisher:
+    """Publishes envelopes with `Nats-Msg-Id`; returns only after JetStream stored the message."""
+
+    def __init__(self, nc: NatsClient, timeout: float = 3.0) -> None:
+        self._nc = nc
+        self._js = nc.jetstream()
+        self._timeout = timeout
+
+    @property
+    def connected(self) -> bool:
+        return self._nc.is_connected
+
+    async def publish(self, subject: str, envelope: Envelope) -> tuple[int, bool]:
+        """(stream sequence, duplicate?) once acknowledged; `TransientError` if it was not stored."""
+        if not self._nc.is_connected:
+            raise TransientError("NATS is not connected")
+        try:
+            ack = await self._js.publish(subject, envelope.to_bytes(), headers=envelope.headers(),
+                                         timeout=self._timeout)
+        except (TimeoutError, asyncio.TimeoutError, nats.errors.Error) as exc:
+            raise TransientError(f"JetStream did not acknowledge: {type(exc).__name__}") from exc
+        return ack.seq, bool(ack.duplicate)
+
+    async def publish_event(self, envelope: Envelope) -> tuple[int, bool]:
+        return await self.publish(subjects.event_subject(envelope.source, envelope.event_type, envelope.key),
+                                  envelope)

@@ -1,0 +1,179 @@
+"""FastStream wiring for durable pull consumers, and the one place failures are mapped.
+
+Per batch: parse envelopes (unparsable → DLQ), then in ONE transaction drop already-processed
+events, run the handler, write processed marks and the checkpoint; ack only after commit.
+TransientError/unknown → NAK with a growing delay (DLQ once MaxDeliver is reached);
+PermanentError → the batch is retried message by message and the poison one goes to the DLQ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import asyncpg
+import structlog
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.params import NoCast
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy as JsAckPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from contracts import subjects
+from contracts.consumers import Delivered, Subscription
+from contracts.envelope import parse_envelope
+from contracts.errors import PermanentError
+
+log = structlog.get_logger(__name__)
+
+
+def nak_delay(num_delivered: int) -> float:
+    """0.5 s, 1 s, 2 s … capped at 30 s."""
+    return min(30.0, 0.5 * (2 ** max(0, num_delivered - 1)))
+
+
+async def dead_letter(js, durable: str, msg: Msg, reason: str) -> None:
+    """Copy the message to the DLQ with its original headers and the reason, then TERM it."""
+    headers = dict(msg.headers or {})
+    headers.pop("Nats-Msg-Id", None)
+    meta = msg.metadata
+    headers.update({
+        "Dlq-Reason": reason[:1000],
+        "Dlq-Consumer": durable,
+        "Dlq-Subject": msg.subject,
+        "Dlq-Stream": meta.stream,
+        "Dlq-Stream-Seq": str(meta.sequence.stream),
+    })
+    await js.publish(subjects.dlq_subject(durable), msg.data, headers=headers)
+    await msg.term()
+    log.error("message_dead_lettered", consumer=durable, stream_seq=meta.sequence.stream, reason=reason[:200])
+
+
+class ConsumerRunner:
+    """Runs one Subscription's batches; used by the FastStream subscriber and by tests."""
+
+    def __init__(self, sub: Subscription, pool: asyncpg.Pool, js, *, max_deliver: int) -> None:
+        self.sub = sub
+        self.pool = pool
+        self.js = js
+        self.max_deliver = max_deliver
+
+    async def on_batch(self, msgs: Sequence[Msg]) -> None:
+        batch: list[tuple[Msg, Delivered]] = []
+        for msg in msgs:
+            meta = msg.metadata
+            try:
+                env = parse_envelope(msg.data)
+            except PermanentError as exc:
+                await dead_letter(self.js, self.sub.durable, msg, str(exc))
+                continue
+            batch.append((msg, Delivered(env, meta.sequence.stream, msg.subject, meta.num_delivered)))
+        if not batch:
+            return
+        try:
+            await self._apply(batch)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._nak_all(batch, delay=None))
+            raise
+        except PermanentError as exc:
+            if len(batch) == 1:
+                await dead_letter(self.js, self.sub.durable, batch[0][0], f"{type(exc).__name__}: {exc}")
+                return
+            for one in batch:  # isolate the poison message; the rest still apply
+                await self.on_batch([one[0]])
+            return
+        except Exception as exc:  # TransientError and anything unexpected
+            await self._retry_later(batch, exc)
+            return
+        for msg, _ in batch:
+            await msg.ack()
+
+    async def _apply(self, batch: list[tuple[Msg, Delivered]]) -> None:
+        delivered = [d for _, d in batch]
+        if not self.sub.transactional:
+            for d in delivered:
+                await self.sub.handler(self.pool, d)
+            return
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = delivered
+            if self.sub.processed_marks:
+                fresh = await _claim(conn, self.sub.durable, delivered)
+            if fresh:
+                await self.sub.handler(conn, fresh)
+            await conn.execute(
+                """INSERT INTO consumer_checkpoints (consumer, stream_seq, updated_at) VALUES ($1, $2, now())
+                   ON CONFLICT (consumer) DO UPDATE
+                   SET stream_seq = GREATEST(consumer_checkpoints.stream_seq, EXCLUDED.stream_seq), updated_at = now()""",
+                self.sub.durable, max(d.stream_seq for d in delivered),
+            )
+
+    async def _retry_later(self, batch: list[tuple[Msg, Delivered]], exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        log.warning("batch_failed", consumer=self.sub.durable, size=len(batch), error=reason[:300])
+        for msg, d in batch:
+            if d.num_delivered >= self.max_deliver:
+                await dead_letter(self.js, self.sub.durable, msg, f"max deliveries reached; last error {reason}")
+            else:
+                await msg.nak(delay=nak_delay(d.num_delivered))
+
+    async def _nak_all(self, batch: list[tuple[Msg, Delivered]], delay: float | None) -> None:
+        for msg, _ in batch:
+            try:
+                await msg.nak(delay=delay)
+            except Exception:  # noqa: BLE001 - shutting down; JetStream redelivers after ack_wait anyway
+                pass
+
+
+async def _claim(conn: asyncpg.Connection, consumer: str, delivered: list[Delivered]) -> list[Delivered]:
+    """Insert processed marks; return only the events not processed before (first occurrence)."""
+    ids = [d.envelope.event_id for d in delivered]
+    rows = await conn.fetch(
+        """INSERT INTO processed_events (consumer, event_id)
+           SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING event_id""",
+        consumer, ids,
+    )
+    new_ids = {r["event_id"] for r in rows}
+    fresh: list[Delivered] = []
+    for d in delivered:
+        if d.envelope.event_id in new_ids:
+            new_ids.discard(d.envelope.event_id)  # a duplicate inside one batch counts once
+            fresh.append(d)
+    return fresh
+
+
+def attach(broker: NatsBroker, sub: Subscription, pool: asyncpg.Pool, *, max_deliver: int = 10,
+           ack_wait_s: float = 30.0, fetch_timeout_s: float = 0.05) -> None:
+    """Register a durable batch pull subscriber on the broker for this Subscription."""
+    runner_box: dict[str, ConsumerRunner] = {}  # built on first batch, once the broker is connected
+
+    async def decoder(msg, original=None):  # hand the raw nats messages to the runner
+        return msg.raw_message
+
+    config = ConsumerConfig(
+        durable_name=sub.durable,
+        ack_policy=JsAckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        max_deliver=max_deliver + 1,  # one spare delivery so our own DLQ step always runs
+        ack_wait=ack_wait_s,
+        max_ack_pending=max(1024, sub.batch_size * 4),
+    )
+    subscriber = broker.subscriber(
+        sub.subject,
+        stream=JStream(sub.stream, declare=False),
+        durable=sub.durable,
+        config=config,
+        pull_sub=PullSub(batch_size=sub.batch_size, timeout=fetch_timeout_s, batch=True),
+        ack_policy=AckPolicy.MANUAL,
+        decoder=decoder,
+        include_in_schema=False,
+    )
+
+    async def handle(msgs: NoCast) -> None:
+        runner = runner_box.get("r")
+        if runner is None:
+            runner = runner_box["r"] = ConsumerRunner(sub, pool, broker.config.connection_state.stream,
+                                                      max_deliver=max_deliver)
+        await runner.on_batch(msgs)
+
+    subscriber(handle)

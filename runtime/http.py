@@ -1,0 +1,96 @@
+"""HTTP app assembly: webhook ingest, query API, health and OpenAPI, with one error translation."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import Any
+
+import structlog
+from litestar import Litestar, Request, Response, get
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import OpenAPIConfig
+
+from contracts import subjects
+from ingest.http import webhook_handlers
+from ingest.ratelimit import TokenBuckets
+from projectors.http import query_router
+from runtime.app import Services, persistent_secret
+
+log = structlog.get_logger(__name__)
+
+
+def admin_guard(token: str):
+    expected = f"Bearer {token}".encode()
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        given = connection.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            raise NotAuthorizedException("a valid 'Authorization: Bearer <ADMIN_API_TOKEN>' header is required")
+
+    return guard
+
+
+async def health_report(services: Services) -> tuple[int, dict[str, Any]]:
+    report: dict[str, Any] = {"nats": {"connected": services.nc.is_connected}}
+    try:
+        async with asyncio.timeout(2):
+            async with services.pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+        report["postgres"] = {"ok": True}
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        report["postgres"] = {"ok": False, "error": type(exc).__name__}
+    consumers: dict[str, Any] = {}
+    if services.nc.is_connected:
+        js = services.nc.jetstream()
+        for stream in (subjects.EVENTS_STREAM, subjects.COMMANDS_STREAM):
+            try:
+                async with asyncio.timeout(2):
+                    for info in await js.consumers_info(stream):
+                        consumers[info.name] = {"stream": stream, "pending": info.num_pending,
+                                                "ack_pending": info.num_ack_pending,
+                                                "redelivered": info.num_redelivered}
+            except Exception as exc:  # noqa: BLE001
+                report["nats"]["error"] = type(exc).__name__
+    report["consumers"] = consumers
+    healthy = report["nats"]["connected"] and report["postgres"]["ok"] and "error" not in report["nats"]
+    report["status"] = "ok" if healthy else "unavailable"
+    return (200 if healthy else 503), report
+
+
+def create_http_app(services: Services, extra_handlers: list | None = None) -> Litestar:
+    settings = services.settings
+    admin_token = settings.secret("admin_api_token") or persistent_secret(settings.data_dir, "admin_token")
+    webhook_secret = settings.secret("ashby_webhook_secret") or persistent_secret(settings.data_dir, "webhook_secret")
+    guard = admin_guard(admin_token)
+
+    async def keep_rejected(source: str, reason: str, body: bytes) -> None:
+        async with services.pool.acquire() as conn:
+            await conn.execute("INSERT INTO rejected_webhooks (source, reason, body) VALUES ($1, $2, $3)",
+                               source, reason, body)
+
+    @get("/health", summary="State of NATS, Postgres and consumer lag", tags=["operations"])
+    async def health() -> Response:
+        status, report = await health_report(services)
+        return Response(report, status_code=status)
+
+    def on_exception(_: Request, exc: Exception) -> Response:
+        log.error("http_unhandled_error", error=type(exc).__name__)
+        return Response({"error": "internal error"}, status_code=500)
+
+    handlers = [
+        *webhook_handlers(services.publisher, secret=webhook_secret, rejected=keep_rejected,
+                          limiter=TokenBuckets(settings.webhook_rate_limit_per_s, settings.webhook_rate_burst),
+                          max_body_bytes=settings.webhook_max_body_bytes),
+        query_router(services.pool, [guard]),
+        health,
+        *(extra_handlers or []),
+    ]
+    return Litestar(
+        route_handlers=handlers,
+        openapi_config=OpenAPIConfig(title="auto-advance", version="0.1.0", path="/schema"),
+        exception_handlers={500: on_exception},
+        debug=False,
+    )

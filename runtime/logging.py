@@ -1,0 +1,42 @@
+"""structlog, configured once: JSON in production, console on a terminal."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+_REDACT = ("token", "secret", "signature", "authorization", "password", "api_key", "email", "name")
+
+
+def _redact(_logger: object, _method: str, event_dict: dict) -> dict:
+    """Last line of defence: keys that look like secrets or personal data never reach a log."""
+    for key in list(event_dict):
+        if key == "event":
+            continue
+        lowered = key.lower()
+        if any(word in lowered for word in _REDACT) and not lowered.endswith(("_id", "_type")):
+            event_dict[key] = "[redacted]"
+    return event_dict
+
+
+def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
+    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    renderer = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _redact,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    for noisy in ("faststream", "nats", "uvicorn.access", "httpx", "pgserver"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,52 @@
+"""Settings from the environment, built once in `runtime` and passed down as plain values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    nats_url: str | None = None
+    database_url: str | None = None
+    data_dir: Path = Path("./.autoadvance")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    ashby_api_url: str = "https://api.ashbyhq.com"
+    ashby_api_key: SecretStr | None = None
+    ashby_webhook_secret: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    admin_api_token: SecretStr | None = None
+    admin_slack_channel: str = "#auto-advance-admin"
+    slack_fallback_channel: str = "#recruiting"
+
+    log_format: str = Field(default="auto", description="json | console | auto (console on a terminal)")
+    log_level: str = "INFO"
+
+    webhook_max_body_bytes: int = 1_048_576
+    webhook_rate_limit_per_s: float = 200.0
+    webhook_rate_burst: int = 2000
+
+    consumer_batch_size: int = 256
+    consumer_max_deliver: int = 10
+    consumer_ack_wait_s: float = 30.0
+    dedupe_window_s: float = 900.0
+    stream_replicas: int = 1
+    db_pool_size: int = 10
+
+    feedback_poll_interval_s: float = 60.0
+    feedback_due_poll_interval_s: float = 3.0
+    metadata_poll_interval_s: float = 900.0
+    feedback_poll_timeout_s: float = 7 * 24 * 3600.0
+    dry_run: bool = False
+
+    def secret(self, name: str) -> str | None:
+        value = getattr(self, name)
+        return value.get_secret_value() if value is not None else None

@@ -1,0 +1,101 @@
+"""Worker roles: which subscriptions and background loops each role runs.
+
+`create_worker(roles, services)` builds a FastStream broker with the roles' durable consumers;
+background loops (pollers, outbox relay, timers) run as tasks beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import structlog
+from faststream.nats import NatsBroker
+
+from contracts.consumers import Subscription
+from projectors.subscribers import subscriptions as projector_subscriptions
+from runtime.app import Services
+from runtime.consumers import attach
+
+log = structlog.get_logger(__name__)
+
+Loop = Callable[[asyncio.Event], Awaitable[None]]
+
+
+@dataclass
+class RoleParts:
+    subscriptions: list[Subscription] = field(default_factory=list)
+    loops: list[tuple[str, Loop]] = field(default_factory=list)
+
+
+def _projectors(services: Services) -> RoleParts:
+    return RoleParts(subscriptions=projector_subscriptions())
+
+
+ROLE_BUILDERS: dict[str, Callable[[Services], RoleParts]] = {
+    "projectors": _projectors,
+}
+
+
+def register_role(name: str, builder: Callable[[Services], RoleParts]) -> None:
+    ROLE_BUILDERS[name] = builder
+
+
+def roles() -> list[str]:
+    return list(ROLE_BUILDERS)
+
+
+@dataclass
+class Worker:
+    broker: NatsBroker
+    loops: list[tuple[str, Loop]]
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+
+    async def start(self) -> None:
+        await self.broker.start()
+        for name, loop in self.loops:
+            self._tasks.append(asyncio.create_task(self._guard(name, loop), name=name))
+
+    async def _guard(self, name: str, loop: Loop) -> None:
+        while not self._stop.is_set():
+            try:
+                await loop(self._stop)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a loop that crashes restarts after a pause
+                log.error("loop_crashed", loop=name, error=f"{type(exc).__name__}: {exc}"[:300])
+                try:
+                    await asyncio.wait_for(self._stop.wait(), 2.0)
+                except TimeoutError:
+                    pass
+
+    async def stop(self) -> None:
+        """Stop fetching; a batch in flight either commits and acks, or is NAKed for redelivery."""
+        self._stop.set()
+        await self.broker.stop()
+        for task in self._tasks:
+            try:
+                await asyncio.wait_for(task, 10)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def create_worker(role_names: list[str], services: Services) -> Worker:
+    unknown = [r for r in role_names if r not in ROLE_BUILDERS]
+    if unknown:
+        raise ValueError(f"unknown role(s) {unknown}; known: {sorted(ROLE_BUILDERS)}")
+    settings = services.settings
+    broker = NatsBroker(services.nats_url, logger=None, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+    loops: list[tuple[str, Loop]] = []
+    for role in role_names:
+        parts = ROLE_BUILDERS[role](services)
+        for sub in parts.subscriptions:
+            attach(broker, sub, services.pool, max_deliver=settings.consumer_max_deliver,
+                   ack_wait_s=settings.consumer_ack_wait_s)
+        loops.extend(parts.loops)
+    return Worker(broker, loops)
