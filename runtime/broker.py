@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import nats
 import structlog
 from nats.aio.client import Client as NatsClient
@@ -94,7 +92,7 @@ class Publisher:
         try:
             ack = await self._js.publish(subject, envelope.to_bytes(), headers=envelope.headers(),
                                          timeout=self._timeout)
-        except (TimeoutError, asyncio.TimeoutError, nats.errors.Error) as exc:
+        except (TimeoutError, nats.errors.Error) as exc:
             raise TransientError(f"JetStream did not acknowledge: {type(exc).__name__}") from exc
         return ack.seq, bool(ack.duplicate)
 

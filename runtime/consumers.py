@@ -143,8 +143,9 @@ async def _claim(conn: asyncpg.Connection, consumer: str, delivered: list[Delive
 
 
 def attach(broker: NatsBroker, sub: Subscription, pool: asyncpg.Pool, *, max_deliver: int = 10,
-           ack_wait_s: float = 30.0, fetch_timeout_s: float = 0.05) -> None:
+           ack_wait_s: float = 30.0, fetch_timeout_s: float = 0.05, max_batch: int = 256) -> None:
     """Register a durable batch pull subscriber on the broker for this Subscription."""
+    batch_size = max(1, min(sub.batch_size, max_batch))
     runner_box: dict[str, ConsumerRunner] = {}  # built on first batch, once the broker is connected
 
     async def decoder(msg, original=None):  # hand the raw nats messages to the runner
@@ -156,14 +157,14 @@ def attach(broker: NatsBroker, sub: Subscription, pool: asyncpg.Pool, *, max_del
         deliver_policy=DeliverPolicy.ALL,
         max_deliver=max_deliver + 1,  # one spare delivery so our own DLQ step always runs
         ack_wait=ack_wait_s,
-        max_ack_pending=max(1024, sub.batch_size * 4),
+        max_ack_pending=max(1024, batch_size * 4),
     )
     subscriber = broker.subscriber(
         sub.subject,
         stream=JStream(sub.stream, declare=False),
         durable=sub.durable,
         config=config,
-        pull_sub=PullSub(batch_size=sub.batch_size, timeout=fetch_timeout_s, batch=True),
+        pull_sub=PullSub(batch_size=batch_size, timeout=fetch_timeout_s, batch=True),
         ack_policy=AckPolicy.MANUAL,
         decoder=decoder,
         include_in_schema=False,

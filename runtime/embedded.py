@@ -118,7 +118,11 @@ class EmbeddedPostgres:
             import stat
 
             from pgserver._commands import POSTGRES_BIN_PATH
-            from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+            from pgserver.utils import (
+                ensure_folder_permissions,
+                ensure_prefix_permissions,
+                ensure_user_exists,
+            )
 
             self._user = "pgserver"
             ensure_user_exists(self._user)

@@ -96,6 +96,6 @@ def create_worker(role_names: list[str], services: Services) -> Worker:
         parts = ROLE_BUILDERS[role](services)
         for sub in parts.subscriptions:
             attach(broker, sub, services.pool, max_deliver=settings.consumer_max_deliver,
-                   ack_wait_s=settings.consumer_ack_wait_s)
+                   ack_wait_s=settings.consumer_ack_wait_s, max_batch=settings.consumer_batch_size)
         loops.extend(parts.loops)
     return Worker(broker, loops)

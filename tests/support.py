@@ -127,7 +127,11 @@ async def stream_messages(nats_url: str, stream: str) -> list[tuple[str, dict, d
                 msg = await js.get_msg(stream, seq)
             except nats.js.errors.NotFoundError:
                 continue
-            out.append((msg.subject, dict(msg.headers or {}), orjson.loads(msg.data)))
+            try:
+                body: Any = orjson.loads(msg.data)
+            except orjson.JSONDecodeError:
+                body = msg.data
+            out.append((msg.subject, dict(msg.headers or {}), body))
     finally:
         await nc.close()
     return out

@@ -1,0 +1,42 @@
+"""Pure schedule projection: rows from events, newest updatedAt per schedule wins within a batch."""
+
+from datetime import UTC, datetime
+
+from contracts.consumers import Delivered
+from contracts.envelope import Envelope
+from projectors.schedules import newest_per_schedule, to_projection
+from support import schedule_payload
+
+
+def delivered(seq: int, status: str, updated_at: str, app: str = "a1") -> Delivered:
+    raw = schedule_payload(app, status=status, updated_at=updated_at)["data"]["interviewSchedule"]
+    env = Envelope(event_id=f"e{seq}", event_type="InterviewScheduleUpdated", key=app,
+                   occurred_at=datetime.now(UTC), recorded_at=datetime.now(UTC), source="ashby",
+                   payload={"action": "interviewScheduleUpdate", "schedule": raw})
+    return Delivered(env, seq, "ev.ashby.InterviewScheduleUpdated." + app)
+
+
+def test_rows_carry_events_and_who_must_give_feedback():
+    p = to_projection(delivered(1, "Scheduled", "2026-11-01T10:00:00Z"))
+    assert p.schedule.status == "Scheduled" and p.schedule.application_id == "a1"
+    assert [e.interview_id for e in p.events] == ["interview-1"]
+    assert sorted((i.user_id, i.is_feedback_required) for i in p.interviewers) == [("user-1", True), ("user-2", True)]
+
+
+def test_the_newest_update_wins_regardless_of_arrival_order():
+    late_old = delivered(2, "Scheduled", "2026-11-01T09:00:00Z")
+    new = delivered(1, "Complete", "2026-11-01T12:00:00Z")
+    [winner] = newest_per_schedule([to_projection(new), to_projection(late_old)])
+    assert winner.schedule.status == "Complete"
+
+
+def test_equal_timestamps_fall_back_to_stream_order():
+    a = delivered(1, "Scheduled", "2026-11-01T09:00:00Z")
+    b = delivered(2, "Complete", "2026-11-01T09:00:00Z")
+    assert newest_per_schedule([to_projection(b), to_projection(a)])[0].schedule.status == "Complete"
+
+
+def test_other_event_types_project_nothing():
+    d = delivered(1, "Scheduled", "2026-11-01T09:00:00Z")
+    other = Delivered(d.envelope.model_copy(update={"event_type": "FeedbackSubmitted"}), 1, "x")
+    assert to_projection(other) is None

@@ -1,0 +1,79 @@
+"""Pure webhook logic: signatures, envelopes, deterministic ids, reasons for refusals."""
+
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from contracts.errors import InvalidInput
+from ingest.ratelimit import TokenBuckets
+from ingest.webhook import to_envelope, verify_signature
+from support import schedule_payload, sign
+
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("header", "ok"), [
+    (None, False), ("", False), ("sha256=", False), ("md5=abcd", False),
+    ("sha256=" + "0" * 64, False), ("SIGN", False),
+])
+def test_signatures_that_are_missing_or_wrong_are_refused(header, ok):
+    assert verify_signature("s3cret", b"{}", header) is ok
+
+
+def test_a_correct_signature_passes_and_an_empty_secret_never_does():
+    body = b'{"action":"ping"}'
+    assert verify_signature("test-webhook-secret", body, sign(body))
+    assert verify_signature("test-webhook-secret", body, sign(body).upper().replace("SHA256", "sha256"))
+    assert not verify_signature("", body, sign(body, ""))
+
+
+def test_a_schedule_update_becomes_an_event_keyed_by_its_application():
+    body = orjson.dumps(schedule_payload("app-1", webhook_action_id="wa-1"))
+    env = to_envelope(body, NOW)
+    assert env.event_type == "InterviewScheduleUpdated" and env.key == "app-1"
+    assert env.occurred_at == datetime(2026, 11, 1, 10, tzinfo=UTC)
+    assert env.recorded_at == NOW
+    assert env.payload["schedule"] == orjson.loads(body)["data"]["interviewSchedule"]
+
+
+def test_event_ids_are_deterministic_per_delivery():
+    a = orjson.dumps(schedule_payload("app-1", webhook_action_id="wa-1"))
+    b = orjson.dumps(schedule_payload("app-1", webhook_action_id="wa-2"))
+    assert to_envelope(a, NOW).event_id == to_envelope(a, datetime.now(UTC)).event_id
+    assert to_envelope(a, NOW).event_id != to_envelope(b, NOW).event_id
+    plain = orjson.dumps(schedule_payload("app-1"))
+    assert to_envelope(plain, NOW).event_id == to_envelope(plain, NOW).event_id
+
+
+def test_a_ping_produces_no_event():
+    assert to_envelope(b'{"action":"ping","data":{"webhookActionType":"ping"}}', NOW) is None
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (b"nope", "not valid JSON"),
+    (b"[]", "JSON object"),
+    (b'{"data":{}}', "action"),
+    (b'{"action":"interviewScheduleUpdate","data":{}}', "interviewSchedule"),
+    (b'{"action":"interviewScheduleUpdate","data":{"interviewSchedule":{"id":"s","status":"Scheduled"}}}',
+     "applicationId"),
+])
+def test_malformed_bodies_are_refused_with_the_reason(body, reason):
+    with pytest.raises(InvalidInput) as err:
+        to_envelope(body, NOW)
+    assert reason in err.value.reason
+
+
+def test_unknown_statuses_and_unmodelled_actions_are_kept():
+    payload = schedule_payload("app-1", status="SomethingNew")
+    assert to_envelope(orjson.dumps(payload), NOW).payload["schedule"]["status"] == "SomethingNew"
+    env = to_envelope(orjson.dumps({"action": "offerCreate", "data": {"offer": {"applicationId": "app-2"}}}), NOW)
+    assert env.event_type == "AshbyWebhookReceived" and env.key == "app-2"
+
+
+def test_the_rate_limiter_allows_a_burst_then_refills_over_time():
+    buckets = TokenBuckets(rate_per_s=2.0, burst=2)
+    assert [buckets.take("c", 0.0) for _ in range(3)][:2] == [0.0, 0.0]
+    assert buckets.take("c", 0.0) > 0
+    assert buckets.take("other", 0.0) == 0.0
+    assert buckets.take("c", 1.0) == 0.0
