@@ -9,7 +9,14 @@ from litestar import Router, get
 from litestar.exceptions import NotFoundException
 from litestar.types import Guard
 
-from projectors.queries import application_view, events_for_key
+from projectors.queries import (
+    METADATA_KINDS,
+    application_view,
+    events_for_key,
+    form_fields,
+    metadata_list,
+    plan_stages,
+)
 
 
 def query_router(pool: asyncpg.Pool, guards: list[Guard]) -> Router:
@@ -28,4 +35,22 @@ def query_router(pool: asyncpg.Pool, guards: list[Guard]) -> Router:
             events = await events_for_key(conn, key, after_seq=after_seq, limit=limit)
         return {"key": key, "events": events, "next_after_seq": events[-1]["stream_seq"] if events else after_seq}
 
-    return Router(path="/api", route_handlers=[get_application, list_events], guards=guards, tags=["queries"])
+    @get("/metadata/stages", summary="Interview stages in plan order (for a rule builder)")
+    async def list_stages(interview_plan_id: str | None = None) -> list[dict[str, Any]]:
+        async with pool.acquire() as conn:
+            return await plan_stages(conn, interview_plan_id)
+
+    @get("/metadata/form-fields", summary="Feedback form fields with their paths and types")
+    async def list_form_fields(form_definition_id: str | None = None) -> list[dict[str, Any]]:
+        async with pool.acquire() as conn:
+            return await form_fields(conn, form_definition_id)
+
+    @get("/metadata/{kind:str}", summary="jobs, interview-plans, feedback-forms, interviews, users, archive-reasons")
+    async def list_metadata(kind: str) -> list[dict[str, Any]]:
+        if kind not in METADATA_KINDS:
+            raise NotFoundException(f"unknown metadata kind {kind!r}; one of {sorted(METADATA_KINDS)}")
+        async with pool.acquire() as conn:
+            return await metadata_list(conn, METADATA_KINDS[kind])
+
+    return Router(path="/api", route_handlers=[get_application, list_events, list_stages, list_form_fields,
+                                               list_metadata], guards=guards, tags=["queries"])

@@ -26,8 +26,14 @@ async def application_view(conn: asyncpg.Connection, application_id: str) -> dic
         application_id,
     )
     n_events = await conn.fetchval("SELECT count(*) FROM event_log WHERE key = $1", application_id)
-    if not schedules and not n_events:
+    app = await conn.fetchrow("SELECT * FROM applications WHERE application_id = $1", application_id)
+    if not schedules and not n_events and app is None:
         return None
+    feedback = await conn.fetch(
+        """SELECT feedback_id, submitted_at, submitted_by_user_id, interview_id, interview_event_id,
+                  form_definition_id, submitted_values
+           FROM feedback_submissions WHERE application_id = $1 ORDER BY submitted_at NULLS LAST, feedback_id""",
+        application_id)
     by_schedule: dict[str, list[dict]] = {}
     for e in events:
         by_schedule.setdefault(e["schedule_id"], []).append({
@@ -38,7 +44,11 @@ async def application_view(conn: asyncpg.Connection, application_id: str) -> dic
     latest_stage = schedules[-1]["interview_stage_id"] if schedules else None
     return {
         "application_id": application_id,
-        "current_stage_id": latest_stage,
+        "current_stage_id": app["current_stage_id"] if app else latest_stage,
+        "job_id": app["job_id"] if app else None,
+        "interview_plan_id": app["interview_plan_id"] if app else None,
+        "status": app["status"] if app else None,
+        "feedback": [{k: _iso(v) for k, v in dict(f).items()} for f in feedback],
         "schedules": [
             {"schedule_id": s["schedule_id"], "interview_stage_id": s["interview_stage_id"], "status": s["status"],
              "updated_at": _iso(s["updated_at"]), "events": by_schedule.get(s["schedule_id"], [])}
@@ -56,3 +66,35 @@ async def events_for_key(conn: asyncpg.Connection, key: str, *, after_seq: int =
         key, after_seq, limit,
     )
     return [{k: _iso(v) for k, v in dict(r).items()} for r in rows]
+
+
+METADATA_KINDS = {"jobs": "job", "interview-plans": "interview_plan", "feedback-forms": "feedback_form",
+                  "interviews": "interview", "users": "user", "archive-reasons": "archive_reason"}
+
+
+async def metadata_list(conn: asyncpg.Connection, kind: str) -> list[dict]:
+    """What a rule builder picks from; users are reduced to ids and roles (no personal data)."""
+    rows = await conn.fetch("SELECT record_id, data FROM metadata_records WHERE kind = $1 ORDER BY record_id", kind)
+    out = []
+    for r in rows:
+        data = r["data"]
+        if kind == "user":
+            data = {"id": data.get("id"), "globalRole": data.get("globalRole"), "isEnabled": data.get("isEnabled")}
+        elif kind == "interview_plan":
+            data = {k: v for k, v in data.items() if k != "stages"}
+        out.append(data)
+    return out
+
+
+async def plan_stages(conn: asyncpg.Connection, plan_id: str | None) -> list[dict]:
+    rows = await conn.fetch(
+        """SELECT stage_id, interview_plan_id, title, type, order_in_plan FROM interview_stages
+           WHERE $1::text IS NULL OR interview_plan_id = $1 ORDER BY interview_plan_id, order_in_plan""", plan_id)
+    return [dict(r) for r in rows]
+
+
+async def form_fields(conn: asyncpg.Connection, form_id: str | None) -> list[dict]:
+    rows = await conn.fetch(
+        """SELECT form_definition_id, path, title, type, is_required, selectable_values FROM feedback_form_fields
+           WHERE $1::text IS NULL OR form_definition_id = $1 ORDER BY form_definition_id, path""", form_id)
+    return [dict(r) for r in rows]

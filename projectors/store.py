@@ -87,3 +87,65 @@ async def count_applied(conn: asyncpg.Connection, consumer: str, n: int) -> None
            ON CONFLICT (consumer) DO UPDATE SET applied = projection_stats.applied + EXCLUDED.applied""",
         consumer, n,
     )
+
+
+async def upsert_applications(conn: asyncpg.Connection, rows: list[tuple]) -> None:
+    """rows: (application_id, candidate_id, job_id, plan_id, stage_id, status, hiring_team, reported_at, seq)."""
+    if rows:
+        await conn.executemany(
+            """INSERT INTO applications AS cur (application_id, candidate_id, job_id, interview_plan_id,
+                   current_stage_id, status, hiring_team, reported_at, stream_seq)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               ON CONFLICT (application_id) DO UPDATE SET candidate_id = EXCLUDED.candidate_id,
+                   job_id = EXCLUDED.job_id, interview_plan_id = EXCLUDED.interview_plan_id,
+                   current_stage_id = EXCLUDED.current_stage_id, status = EXCLUDED.status,
+                   hiring_team = EXCLUDED.hiring_team, reported_at = EXCLUDED.reported_at,
+                   stream_seq = EXCLUDED.stream_seq
+               WHERE (EXCLUDED.reported_at, EXCLUDED.stream_seq) >= (cur.reported_at, cur.stream_seq)""",
+            rows)
+
+
+async def upsert_feedback(conn: asyncpg.Connection, rows: list[tuple]) -> None:
+    """rows: (feedback_id, app, submitted_at, by, interview, interview_event, form, values, seq)."""
+    if rows:
+        await conn.executemany(
+            """INSERT INTO feedback_submissions AS cur (feedback_id, application_id, submitted_at,
+                   submitted_by_user_id, interview_id, interview_event_id, form_definition_id, submitted_values,
+                   stream_seq)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               ON CONFLICT (feedback_id) DO UPDATE SET application_id = EXCLUDED.application_id,
+                   submitted_at = EXCLUDED.submitted_at, submitted_by_user_id = EXCLUDED.submitted_by_user_id,
+                   interview_id = EXCLUDED.interview_id, interview_event_id = EXCLUDED.interview_event_id,
+                   form_definition_id = EXCLUDED.form_definition_id, submitted_values = EXCLUDED.submitted_values,
+                   stream_seq = EXCLUDED.stream_seq
+               WHERE cur.submitted_at IS NULL OR (EXCLUDED.submitted_at IS NOT NULL
+                     AND (EXCLUDED.submitted_at, EXCLUDED.stream_seq) >= (cur.submitted_at, cur.stream_seq))""",
+            rows)
+
+
+async def upsert_metadata(conn: asyncpg.Connection, rows: list[tuple[str, str, dict, int]]) -> None:
+    if rows:
+        await conn.executemany(
+            """INSERT INTO metadata_records AS cur (kind, record_id, data, stream_seq) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (kind, record_id) DO UPDATE SET data = EXCLUDED.data, stream_seq = EXCLUDED.stream_seq
+               WHERE EXCLUDED.stream_seq >= cur.stream_seq""", rows)
+
+
+async def replace_stages(conn: asyncpg.Connection, plan_id: str, rows: list[tuple], seq: int) -> None:
+    await conn.execute("DELETE FROM interview_stages WHERE interview_plan_id = $1 AND stream_seq <= $2", plan_id, seq)
+    if rows:
+        await conn.executemany(
+            """INSERT INTO interview_stages (stage_id, interview_plan_id, title, type, order_in_plan, stream_seq)
+               VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (stage_id) DO UPDATE SET interview_plan_id = EXCLUDED.interview_plan_id,
+                   title = EXCLUDED.title, type = EXCLUDED.type, order_in_plan = EXCLUDED.order_in_plan,
+                   stream_seq = EXCLUDED.stream_seq WHERE EXCLUDED.stream_seq >= interview_stages.stream_seq""",
+            [(*r, seq) for r in rows])
+
+
+async def replace_form_fields(conn: asyncpg.Connection, form_id: str, rows: list[tuple]) -> None:
+    await conn.execute("DELETE FROM feedback_form_fields WHERE form_definition_id = $1", form_id)
+    if rows:
+        await conn.executemany(
+            """INSERT INTO feedback_form_fields (form_definition_id, path, title, type, is_required, selectable_values)
+               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""", rows)

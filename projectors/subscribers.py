@@ -11,4 +11,5 @@ def subscriptions() -> list[Subscription]:
                      handlers.project_event_log, processed_marks=False),
         Subscription(handlers.SCHEDULES, subjects.EVENTS_STREAM, subjects.events_of_type("InterviewScheduleUpdated"),
                      handlers.project_schedules),
+        Subscription(handlers.ASHBY, subjects.EVENTS_STREAM, "ev.ashby.>", handlers.project_ashby),
     ]

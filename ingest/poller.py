@@ -1,0 +1,180 @@
+"""The Ashby pollers (worker role `poller`): metadata, incremental feedback, and prompt per-application polls.
+
+Network calls happen between short transactions; every event has a deterministic id, so a
+poller killed at any point and restarted re-publishes at most what JetStream then drops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import asyncpg
+import structlog
+
+from contracts.envelope import Envelope
+from contracts.errors import PermanentError, TransientError
+from ingest import store
+from ingest.ashby_events import (
+    application_envelope,
+    content_hash,
+    feedback_envelope,
+    metadata_envelope,
+    submitters,
+)
+from ingest.polling import after_feedback_poll, after_snapshot, merge_after_poll
+
+log = structlog.get_logger(__name__)
+
+FEEDBACK_CURSOR = "applicationFeedback.list"
+_METADATA_ENDPOINTS = (
+    ("job", "job.list", {}),
+    ("feedback_form", "feedbackFormDefinition.list", {}),
+    ("interview", "interview.list", {}),
+    ("user", "user.list", {}),
+    ("archive_reason", "archiveReason.list", {}),
+)
+
+
+class AshbyReader(Protocol):
+    def paginate(self, endpoint: str, body: dict[str, Any], *, page_size: int = 100) -> Any: ...
+    async def sync(self, endpoint: str, body: dict[str, Any], sync_token: str | None) -> Any: ...
+    async def call(self, endpoint: str, body: dict[str, Any]) -> Any: ...
+
+
+class EventSink(Protocol):
+    async def publish_event(self, envelope: Envelope) -> tuple[int, bool]: ...
+
+
+class AshbyPoller:
+    def __init__(self, api: AshbyReader, sink: EventSink, pool: asyncpg.Pool, *, feedback_interval_s: float,
+                 due_interval_s: float, metadata_interval_s: float,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.api, self.sink, self.pool, self.clock = api, sink, pool, clock
+        self.feedback_interval_s = feedback_interval_s
+        self.due_interval = timedelta(seconds=due_interval_s)
+        self.metadata_interval_s = metadata_interval_s
+
+    async def _all(self, endpoint: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        async for page in self.api.paginate(endpoint, body):
+            items.extend(page)
+        return items
+
+    async def _publish_all(self, envelopes: list[Envelope]) -> None:
+        for batch_start in range(0, len(envelopes), 256):
+            await asyncio.gather(*(self.sink.publish_event(e) for e in envelopes[batch_start:batch_start + 256]))
+
+    # --- metadata ---------------------------------------------------------------------------
+
+    async def sync_metadata_once(self) -> int:
+        """Publish every metadata record whose content changed since it was last published."""
+        now = self.clock()
+        published = 0
+        records: list[tuple[str, dict[str, Any]]] = []
+        for kind, endpoint, body in _METADATA_ENDPOINTS:
+            records.extend((kind, r) for r in await self._all(endpoint, body))
+        for plan in await self._all("interviewPlan.list", {"includeArchived": True}):
+            stages = await self._all("interviewStage.list", {"interviewPlanId": plan["id"]})
+            records.append(("interview_plan", {**plan, "stages": stages}))
+        by_kind: dict[str, dict[str, dict[str, Any]]] = {}
+        for kind, record in records:
+            if record.get("id"):
+                by_kind.setdefault(kind, {})[str(record["id"])] = record
+        for kind, items in by_kind.items():
+            hashes = {rid: content_hash(rec) for rid, rec in items.items()}
+            async with self.pool.acquire() as conn:
+                changed = await store.changed_records(conn, kind, hashes)
+            envelopes = [metadata_envelope(kind, items[rid], now) for rid in sorted(changed)]
+            await self._publish_all(envelopes)
+            async with self.pool.acquire() as conn:
+                await store.remember_records(conn, kind, {rid: hashes[rid] for rid in changed})
+            published += len(envelopes)
+        log.info("metadata_synced", published=published, records=len(records))
+        return published
+
+    # --- feedback, incremental ---------------------------------------------------------------
+
+    async def sync_feedback_once(self) -> int:
+        """One incremental pass; the new sync token is stored only after every event was stored."""
+        async with self.pool.acquire() as conn:
+            token = await store.get_cursor(conn, FEEDBACK_CURSOR)
+        result = await self.api.sync("applicationFeedback.list", {}, token)
+        now = self.clock()
+        envelopes = [feedback_envelope(item, now) for item in result.items if item.get("applicationId")]
+        await self._publish_all(envelopes)
+        async with self.pool.acquire() as conn:
+            await store.set_cursor(conn, FEEDBACK_CURSOR, result.sync_token)
+        log.info("feedback_synced", events=len(envelopes), full=bool(result.full))
+        return len(envelopes)
+
+    # --- per-application watches -------------------------------------------------------------
+
+    async def poll_due_once(self, limit: int = 32) -> int:
+        now = self.clock()
+        async with self.pool.acquire() as conn:
+            due = await store.claim_due(conn, now, now + timedelta(seconds=60), limit)
+        results = await asyncio.gather(*(self._poll_application(app) for app in due), return_exceptions=True)
+        for app, result in zip(due, results, strict=True):
+            if isinstance(result, Exception):
+                log.warning("application_poll_failed", key=app, error=f"{type(result).__name__}: {result}"[:200])
+                async with self.pool.acquire() as conn:  # retry soon, not after the lease
+                    await conn.execute("UPDATE poll_watch SET next_poll_at = $2 WHERE application_id = $1", app,
+                                       self.clock() + self.due_interval * (10 if isinstance(result, PermanentError) else 1))
+        return len(due)
+
+    async def _poll_application(self, application_id: str) -> None:
+        async with self.pool.acquire() as conn:
+            watch = await store.load_watch(conn, application_id)
+        if watch is None:
+            return
+        loaded = watch
+        if watch.snapshot_needed:
+            info = await self.api.call("application.info", {"applicationId": application_id})
+            await self.sink.publish_event(application_envelope(info, self.clock()))
+            stage = (info.get("currentInterviewStage") or {}).get("id")
+            watch = after_snapshot(watch, stage)
+        if watch.feedback_due:
+            items = await self._all("applicationFeedback.list", {"applicationId": application_id})
+            now = self.clock()
+            await self._publish_all([feedback_envelope(i, now, application_id=application_id) for i in items])
+            watch = after_feedback_poll(watch, submitters(items), now)
+        async with self.pool.acquire() as conn, conn.transaction():
+            current = await store.load_watch(conn, application_id, lock=True)
+            merged = merge_after_poll(loaded, watch, current, self.clock(), self.due_interval)
+            await store.save_watch(conn, merged)
+
+    # --- loops -------------------------------------------------------------------------------
+
+    async def run_watches(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                n = await self.poll_due_once()
+            except (TransientError, OSError, asyncpg.PostgresError) as exc:
+                log.warning("poll_cycle_failed", error=type(exc).__name__)
+                n = 0
+            if n == 0:
+                await _pause(stop, 0.25)
+
+    async def run_feedback_sync(self, stop: asyncio.Event) -> None:
+        await self._every(stop, self.feedback_interval_s, self.sync_feedback_once, "feedback_sync_failed")
+
+    async def run_metadata(self, stop: asyncio.Event) -> None:
+        await self._every(stop, self.metadata_interval_s, self.sync_metadata_once, "metadata_sync_failed")
+
+    async def _every(self, stop: asyncio.Event, interval: float, step, failure: str) -> None:
+        while not stop.is_set():
+            try:
+                await step()
+            except (TransientError, PermanentError, OSError, asyncpg.PostgresError) as exc:
+                log.warning(failure, error=f"{type(exc).__name__}: {exc}"[:300])
+            await _pause(stop, interval)
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass

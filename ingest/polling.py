@@ -1,0 +1,113 @@
+"""Pure poll-watch logic: which applications to poll, for what, and until when.
+
+A schedule webhook asks for the application's snapshot once (and again when its stage changes);
+a schedule reaching WaitingOnFeedback/Complete asks for its feedback promptly, then at a short
+interval until every required interviewer has submitted or the timeout passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from contracts.ashby import FEEDBACK_DUE_STATUSES, InterviewSchedule
+from contracts.envelope import Envelope, parse_time
+
+STAGE_CHANGE_ACTIONS = frozenset({"candidateStageChange", "applicationUpdate", "candidateHire",
+                                  "interviewPlanTransition"})
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    application_id: str
+    schedules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    snapshot_stage_id: str | None = None
+    snapshot_needed: bool = False
+    feedback_due: bool = False
+    poll_until: datetime | None = None
+    next_poll_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schedules": self.schedules, "snapshot_stage_id": self.snapshot_stage_id,
+                "snapshot_needed": self.snapshot_needed, "feedback_due": self.feedback_due,
+                "poll_until": self.poll_until.isoformat() if self.poll_until else None}
+
+    @classmethod
+    def from_json(cls, application_id: str, doc: dict[str, Any], next_poll_at: datetime | None) -> Watch:
+        return cls(application_id, dict(doc.get("schedules") or {}), doc.get("snapshot_stage_id"),
+                   bool(doc.get("snapshot_needed")), bool(doc.get("feedback_due")),
+                   parse_time(doc.get("poll_until")), next_poll_at)
+
+
+def _schedule_entry(schedule: InterviewSchedule) -> dict[str, Any]:
+    required = sorted({uid for ev in schedule.interview_events for uid in ev.required_interviewer_ids()})
+    return {"status": schedule.status, "stage_id": schedule.interview_stage_id,
+            "updated_at": schedule.updated_at, "required": required}
+
+
+def _newer(entry: dict[str, Any], current: dict[str, Any] | None) -> bool:
+    if current is None:
+        return True
+    new_ts, old_ts = parse_time(entry.get("updated_at")), parse_time(current.get("updated_at"))
+    return old_ts is None or (new_ts is not None and new_ts >= old_ts)
+
+
+def on_event(watch: Watch | None, event: Envelope, now: datetime, feedback_timeout: timedelta) -> Watch | None:
+    """The watch after an event, or None when the event says nothing about polling."""
+    if event.event_type == "InterviewScheduleUpdated":
+        schedule = InterviewSchedule.model_validate(event.payload["schedule"])
+        w = watch or Watch(schedule.application_id)
+        entry = _schedule_entry(schedule)
+        schedules = dict(w.schedules)
+        if _newer(entry, schedules.get(schedule.id)):
+            schedules[schedule.id] = entry
+        w = replace(w, schedules=schedules)
+        if w.snapshot_stage_id != schedule.interview_stage_id:
+            w = replace(w, snapshot_needed=True, next_poll_at=now)
+        if schedule.status in FEEDBACK_DUE_STATUSES and schedules[schedule.id]["status"] in FEEDBACK_DUE_STATUSES:
+            until = now + feedback_timeout
+            w = replace(w, feedback_due=True, poll_until=max(w.poll_until or until, until), next_poll_at=now)
+        return w
+    if event.event_type == "AshbyWebhookReceived" and event.payload.get("action") in STAGE_CHANGE_ACTIONS:
+        w = watch or Watch(event.key)
+        return replace(w, snapshot_needed=True, next_poll_at=now)
+    if event.event_type == "CommandSucceeded" and event.payload.get("application_id") and watch is not None:
+        return replace(watch, snapshot_needed=True, next_poll_at=now)
+    return None
+
+
+def required_interviewers(watch: Watch) -> set[str]:
+    """Interviewers whose feedback is required in the current stage's live schedules."""
+    stage = watch.snapshot_stage_id
+    return {uid for s in watch.schedules.values()
+            if s.get("status") != "Cancelled" and (stage is None or s.get("stage_id") == stage)
+            for uid in s.get("required") or []}
+
+
+def after_snapshot(watch: Watch, stage_id: str | None) -> Watch:
+    return replace(watch, snapshot_needed=False, snapshot_stage_id=stage_id)
+
+
+def after_feedback_poll(watch: Watch, submitted_by: set[str], now: datetime) -> Watch:
+    """Keep polling until all required interviewers submitted or the timeout passed."""
+    done = required_interviewers(watch) <= submitted_by or (watch.poll_until is not None and now >= watch.poll_until)
+    return replace(watch, feedback_due=not done)
+
+
+def next_poll(watch: Watch, now: datetime, interval: timedelta) -> datetime | None:
+    if watch.snapshot_needed:
+        return now
+    return now + interval if watch.feedback_due else None
+
+
+def merge_after_poll(loaded: Watch, polled: Watch, current: Watch | None, now: datetime,
+                     interval: timedelta) -> Watch:
+    """The watch to store after a poll. If events changed it meanwhile, theirs wins (and it is
+    polled again soon), keeping the stage our snapshot saw."""
+    if current is None or current.to_json() == loaded.to_json():
+        result = polled
+    else:
+        result = replace(current, snapshot_stage_id=polled.snapshot_stage_id
+                         if not polled.snapshot_needed else current.snapshot_stage_id)
+    return replace(result, next_poll_at=next_poll(result, now, interval))

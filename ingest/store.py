@@ -1,0 +1,58 @@
+"""SQL of ingest's own tables: poller cursors, poll watches, metadata content hashes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from ingest.polling import Watch
+
+
+async def get_cursor(conn: asyncpg.Connection, name: str) -> str | None:
+    return await conn.fetchval("SELECT value FROM poller_cursors WHERE name = $1", name)
+
+
+async def set_cursor(conn: asyncpg.Connection, name: str, value: str | None) -> None:
+    await conn.execute(
+        """INSERT INTO poller_cursors (name, value, updated_at) VALUES ($1, $2, now())
+           ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()""", name, value)
+
+
+async def load_watch(conn: asyncpg.Connection, application_id: str, *, lock: bool = False) -> Watch | None:
+    row = await conn.fetchrow(
+        "SELECT state, next_poll_at FROM poll_watch WHERE application_id = $1" + (" FOR UPDATE" if lock else ""),
+        application_id)
+    return Watch.from_json(application_id, row["state"], row["next_poll_at"]) if row else None
+
+
+async def save_watch(conn: asyncpg.Connection, watch: Watch) -> None:
+    await conn.execute(
+        """INSERT INTO poll_watch (application_id, state, next_poll_at) VALUES ($1, $2, $3)
+           ON CONFLICT (application_id) DO UPDATE SET state = EXCLUDED.state, next_poll_at = EXCLUDED.next_poll_at""",
+        watch.application_id, watch.to_json(), watch.next_poll_at)
+
+
+async def claim_due(conn: asyncpg.Connection, now: datetime, lease_until: datetime, limit: int) -> list[str]:
+    """Due applications, leased so another poller replica skips them meanwhile."""
+    rows = await conn.fetch(
+        """UPDATE poll_watch SET next_poll_at = $2 WHERE application_id IN (
+               SELECT application_id FROM poll_watch WHERE next_poll_at <= $1
+               ORDER BY next_poll_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+           RETURNING application_id""", now, lease_until, limit)
+    return [r["application_id"] for r in rows]
+
+
+async def changed_records(conn: asyncpg.Connection, kind: str, hashes: dict[str, str]) -> set[str]:
+    rows = await conn.fetch(
+        """SELECT r.id FROM unnest($2::text[], $3::text[]) AS r(id, hash)
+           LEFT JOIN poller_metadata_hashes h ON h.kind = $1 AND h.record_id = r.id
+           WHERE h.hash IS DISTINCT FROM r.hash""", kind, list(hashes), list(hashes.values()))
+    return {r["id"] for r in rows}
+
+
+async def remember_records(conn: asyncpg.Connection, kind: str, hashes: dict[str, str]) -> None:
+    await conn.execute(
+        """INSERT INTO poller_metadata_hashes (kind, record_id, hash)
+           SELECT $1, * FROM unnest($2::text[], $3::text[])
+           ON CONFLICT (kind, record_id) DO UPDATE SET hash = EXCLUDED.hash""", kind, list(hashes), list(hashes.values()))
