@@ -39,8 +39,27 @@ class Services:
     pool: asyncpg.Pool
     publisher: nats_setup.Publisher
     embedded: list = field(default_factory=list)
+    closers: list = field(default_factory=list)
+    _ashby: object | None = None
+
+    def ashby(self):
+        """The Ashby API client (one per process), built on first use."""
+        if self._ashby is None:
+            from ingest.ashby_client import AshbyClient
+
+            key = self.settings.secret("ashby_api_key")
+            if not key:
+                raise RuntimeError("ASHBY_API_KEY is not set (autoadvance dev runs a sandbox Ashby instead)")
+            self._ashby = AshbyClient(self.settings.ashby_api_url, key)
+            self.closers.append(self._ashby.aclose)
+        return self._ashby
 
     async def close(self) -> None:
+        for closer in reversed(self.closers):
+            try:
+                await closer()
+            except Exception:  # noqa: BLE001 - closing anyway
+                pass
         try:
             await self.nc.drain()
         except Exception:  # noqa: BLE001 - closing anyway

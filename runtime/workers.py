@@ -33,8 +33,25 @@ def _projectors(services: Services) -> RoleParts:
     return RoleParts(subscriptions=projector_subscriptions())
 
 
+def _poller(services: Services) -> RoleParts:
+    from ingest.poller import AshbyPoller
+    from ingest.subscribers import subscriptions as ingest_subscriptions
+
+    s = services.settings
+    poller = AshbyPoller(services.ashby(), services.publisher, services.pool,
+                         feedback_interval_s=s.feedback_poll_interval_s,
+                         due_interval_s=s.feedback_due_poll_interval_s,
+                         metadata_interval_s=s.metadata_poll_interval_s)
+    return RoleParts(
+        subscriptions=ingest_subscriptions(s.feedback_poll_timeout_s),
+        loops=[("poller-watches", poller.run_watches), ("poller-feedback", poller.run_feedback_sync),
+               ("poller-metadata", poller.run_metadata)],
+    )
+
+
 ROLE_BUILDERS: dict[str, Callable[[Services], RoleParts]] = {
     "projectors": _projectors,
+    "poller": _poller,
 }
 
 

@@ -93,7 +93,8 @@ async def test_a_projector_killed_mid_batch_and_restarted_matches_an_uninterrupt
         assert {r["schedule_id"]: r["status"] for r in rows} == expected
         assert await pool.fetchval("SELECT count(*) FROM event_log") == n
         stats = {r["consumer"]: r["applied"] for r in await pool.fetch("SELECT * FROM projection_stats")}
-        assert stats == {"projectors-event_log-v1": n, "projectors-schedules-v1": n}, "an event was applied twice"
+        assert stats["projectors-event_log-v1"] == n, "an event was copied twice"
+        assert stats["projectors-schedules-v1"] == n, "an event was applied twice"
     finally:
         await pool.close()
 
@@ -110,9 +111,9 @@ async def test_a_poison_message_goes_to_the_dlq_with_its_reason_and_the_rest_sti
         await nc.close()
         assert (await svc.post_webhook(schedule_payload("app-after-poison"))).status_code == 200
         await eventually(lambda: svc.fetchval("SELECT count(*) = 1 FROM event_log"))
-        dlq = await eventually(lambda: _dlq(infra.nats_url, 2), message="poison not dead-lettered twice")
+        dlq = await eventually(lambda: _dlq(infra.nats_url, 3), message="poison not dead-lettered by each consumer")
         reasons = {h["Dlq-Consumer"]: h["Dlq-Reason"] for _, h, _ in dlq}
-        assert set(reasons) == {"projectors-event_log-v1", "projectors-schedules-v1"}
+        assert set(reasons) == {"projectors-event_log-v1", "projectors-schedules-v1", "projectors-ashby-v1"}
         assert all("not an event envelope" in r for r in reasons.values())
 
 
