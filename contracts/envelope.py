@@ -41,11 +41,23 @@ class Envelope(BaseModel):
 
 
 def parse_envelope(data: bytes | str) -> Envelope:
-    """Parse a published envelope; raise `InvalidInput` (a permanent error) if it is not one."""
+    """Parse a published envelope and upcast its payload to the current schema version.
+
+    Raises `InvalidInput` (a permanent error) if it is not an envelope or cannot be upcast.
+    """
+    from contracts.upcasters import current_version, upcast
+
     try:
-        return Envelope.model_validate_json(data)
+        env = Envelope.model_validate_json(data)
     except ValidationError as exc:
         raise InvalidInput(f"not an event envelope: {exc.error_count()} error(s): {_first_error(exc)}") from exc
+    if env.schema_version >= current_version(env.event_type):
+        return env
+    try:
+        version, payload = upcast(env.event_type, env.schema_version, env.payload)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput(f"cannot upcast {env.event_type} v{env.schema_version}: {exc}") from exc
+    return env.model_copy(update={"schema_version": version, "payload": payload})
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -152,7 +152,7 @@ _SPECS = [
               ("projectors", "evaluator", "ingest (poller)"), "An interview schedule was created or changed."),
     EventSpec("AshbyWebhookReceived", AshbyWebhookReceived, 1, "ashby", "ingest (webhook)",
               ("projectors",), "A webhook action we do not model yet, kept whole."),
-    EventSpec("FeedbackSubmitted", FeedbackSubmitted, 1, "ashby", "ingest (poller)",
+    EventSpec("FeedbackSubmitted", FeedbackSubmitted, 2, "ashby", "ingest (poller)",
               ("projectors", "evaluator"), "An interviewer submitted (or edited) feedback."),
     EventSpec("ApplicationSnapshotted", ApplicationSnapshotted, 1, "ashby", "ingest (poller)",
               ("projectors", "evaluator"), "The application's job, plan and current stage as Ashby reported them."),

@@ -51,7 +51,7 @@ def feedback_envelope(item: dict[str, Any], now: datetime, *, application_id: st
         submitted_values=item.get("submittedValues") or {}, raw=item,
     )
     return Envelope(event_id=feedback_event_id(str(item["id"]), submitted_at), event_type="FeedbackSubmitted",
-                    key=str(app_id), occurred_at=parse_time(submitted_at) or now, recorded_at=now, source="ashby",
+                    schema_version=2, key=str(app_id), occurred_at=parse_time(submitted_at) or now, recorded_at=now, source="ashby",
                     payload=payload.model_dump())
 
 

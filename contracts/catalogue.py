@@ -1,0 +1,92 @@
+"""The event catalogue: an example of every event type and version, rendered as docs/events.md.
+
+`python -m contracts.catalogue > docs/events.md` regenerates the page; a test keeps it in step.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from contracts.commands import COMMAND_SPECS
+from contracts.events import EVENT_SPECS
+
+_SCHEDULE = {"id": "sch-1", "status": "WaitingOnFeedback", "applicationId": "app-1", "interviewStageId": "stg-2",
+             "updatedAt": "2026-11-02T11:00:00.000Z",
+             "interviewEvents": [{"id": "iev-1", "interviewId": "int-1", "interviewerUserIds": ["usr-1"],
+                                  "interviewers": [{"id": "usr-1", "isFeedbackRequired": True}]}]}
+_EXPLANATION = {"rule_set_version": 3, "rule_id": "onsite-pass",
+                "requirements": [{"interview_id": "int-1", "field": "overall", "operator": ">=", "threshold": 3,
+                                  "values": [4], "passed": True, "feedback_ids": ["fb-1"]}]}
+_OUTCOME = {"command_id": "cmd-1", "command_type": "AdvanceApplication", "application_id": "app-1",
+            "reason": None, "details": {"to_stage_id": "stg-3"}}
+
+EXAMPLES: dict[tuple[str, int], dict[str, Any]] = {
+    ("InterviewScheduleUpdated", 1): {"action": "interviewScheduleUpdate", "webhook_action_id": "wa-1",
+                                      "schedule": _SCHEDULE},
+    ("AshbyWebhookReceived", 1): {"action": "candidateStageChange", "webhook_action_id": "wa-2",
+                                  "data": {"application": {"id": "app-1"}}},
+    ("FeedbackSubmitted", 1): {"feedback_id": "fb-1", "application_id": "app-1",
+                               "submitted_at": "2026-11-02T12:00:00Z", "submitted_by": "usr-1",
+                               "interview_id": "int-1", "interview_event_id": "iev-1",
+                               "form_definition_id": "form-1",
+                               "values": [{"path": "overall", "value": {"score": 4}}]},
+    ("FeedbackSubmitted", 2): {"feedback_id": "fb-1", "application_id": "app-1",
+                               "submitted_at": "2026-11-02T12:00:00Z", "submitted_by_user_id": "usr-1",
+                               "interview_id": "int-1", "interview_event_id": "iev-1",
+                               "form_definition_id": "form-1", "submitted_values": {"overall": {"score": 4}},
+                               "raw": {}},
+    ("ApplicationSnapshotted", 1): {"application_id": "app-1", "candidate_id": "cand-1", "job_id": "job-1",
+                                    "interview_plan_id": "plan-1", "current_stage_id": "stg-2", "status": "Active",
+                                    "hiring_team": [{"userId": "usr-9", "role": "Recruiter"}],
+                                    "fetched_at": "2026-11-02T12:00:01Z", "raw": {}},
+    ("JobSynced", 1): {"record_id": "job-1", "data": {"id": "job-1", "title": "Engineer", "status": "Open"}},
+    ("InterviewPlanSynced", 1): {"record_id": "plan-1", "data": {"id": "plan-1", "title": "Engineering", "stages": [
+        {"id": "stg-2", "title": "Onsite", "type": "Active", "orderInInterviewPlan": 2, "interviewPlanId": "plan-1"}]}},
+    ("FeedbackFormSynced", 1): {"record_id": "form-1", "data": {"id": "form-1", "title": "Onsite scorecard"}},
+    ("InterviewSynced", 1): {"record_id": "int-1", "data": {"id": "int-1", "title": "System design",
+                                                          "feedbackFormDefinitionId": "form-1"}},
+    ("UserSynced", 1): {"record_id": "usr-1", "data": {"id": "usr-1", "globalRole": "Interviewer"}},
+    ("ArchiveReasonSynced", 1): {"record_id": "ar-1", "data": {"id": "ar-1", "text": "Not a fit",
+                                                             "reasonType": "RejectedByOrg", "isArchived": False}},
+    ("RuleSetActivated", 1): {"version": 3, "document": {"name": "Engineering", "rules": []},
+                              "activated_by": "admin"},
+    ("EvaluationRequested", 1): {"application_id": "app-1", "requested_by": "admin"},
+    ("DecisionMade", 1): {"decision_id": "dec-1", "application_id": "app-1", "stage_id": "stg-2",
+                          "rule_set_version": 3, "rule_id": "onsite-pass", "outcome": "advance", "mode": "live",
+                          "dry_run": False, "target_stage_id": "stg-3", "archive_reason_id": None,
+                          "command_id": "cmd-1", "explanation": _EXPLANATION, "decided_at": "2026-11-02T12:30:00Z"},
+    ("RecruiterDecided", 1): {"proposal_command_id": "cmd-2", "application_id": "app-1", "choice": "archive",
+                              "slack_user_id": "U123", "slack_user_name": None, "action_ts": "1700000000.1",
+                              "channel": "D123", "message_ts": "1700000000.0001"},
+    ("SlackMessagePosted", 1): {"command_id": "cmd-2", "application_id": "app-1", "channel": "D123",
+                                "ts": "1700000000.0001"},
+    ("CommandSucceeded", 1): _OUTCOME,
+    ("CommandSkipped", 1): {**_OUTCOME, "reason": "application left stage stg-2"},
+    ("CommandFailed", 1): {**_OUTCOME, "reason": "Ashby 400 invalid_input"},
+}
+
+
+def render_markdown() -> str:
+    lines = ["# Event catalogue", "",
+             "Generated from `contracts/` by `python -m contracts.catalogue > docs/events.md`; do not edit by hand.",
+             "", "Every event travels in the envelope `event_id, event_type, schema_version, key, occurred_at,",
+             "recorded_at, correlation_id, causation_id, source, payload` on subject `ev.<source>.<type>.<key>`.",
+             "Older versions are read through upcasters (`contracts/upcasters.py`); the log is never rewritten.", "",
+             "| event | version | producer | consumers | what it records |", "|---|---|---|---|---|"]
+    for spec in EVENT_SPECS.values():
+        lines.append(f"| `{spec.event_type}` | {spec.version} | {spec.producer} | {', '.join(spec.consumers)} "
+                     f"| {spec.description} |")
+    lines += ["", "## Commands (stream COMMANDS, subject `cmd.<target>.<verb>.<key>`)", "",
+              "| command | subject | carried out by |", "|---|---|---|"]
+    for c in COMMAND_SPECS.values():
+        lines.append(f"| `{c.command_type}` | `cmd.{c.target}.{c.verb}.<application>` | "
+                     f"{'executor' if c.target == 'ashby' else 'notifier'} |")
+    lines += ["", "## Examples", ""]
+    for (event_type, version), payload in EXAMPLES.items():
+        lines += [f"### {event_type} v{version}", "", "```json", json.dumps(payload, indent=2), "```", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render_markdown())
