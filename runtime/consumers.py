@@ -12,6 +12,8 @@ import asyncio
 from collections.abc import Sequence
 
 import asyncpg
+import nats
+import nats.js.errors
 import structlog
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
@@ -142,39 +144,79 @@ async def _claim(conn: asyncpg.Connection, consumer: str, delivered: list[Delive
     return fresh
 
 
-def attach(broker: NatsBroker, sub: Subscription, pool: asyncpg.Pool, *, max_deliver: int = 10,
-           ack_wait_s: float = 30.0, fetch_timeout_s: float = 0.05, max_batch: int = 256) -> None:
-    """Register a durable batch pull subscriber on the broker for this Subscription."""
-    batch_size = max(1, min(sub.batch_size, max_batch))
-    runner_box: dict[str, ConsumerRunner] = {}  # built on first batch, once the broker is connected
+async def pull_loop(js, sub: Subscription, runner: ConsumerRunner, stop: asyncio.Event, *, batch_size: int,
+                    ack_wait_s: float, max_deliver: int, fetch_wait_s: float = 1.0) -> None:
+    """A durable pull consumer for transactional batches, on nats-py directly.
 
-    async def decoder(msg, original=None):  # hand the raw nats messages to the runner
+    FastStream 0.7.8's batch pull loop keeps fetching until the batch is full or its timeout
+    passes, so at low load each message waits out the timeout; with a short timeout it leaves
+    pull requests behind and, in our trials, stranded messages until ack_wait (1 run in 15).
+    nats-py's `fetch` returns as soon as messages are there. The next batch is fetched while
+    the current one is applied (batches are still applied strictly in order).
+    """
+    config = ConsumerConfig(
+        durable_name=sub.durable, ack_policy=JsAckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+        max_deliver=max_deliver + 1,  # one spare delivery so our own DLQ step always runs
+        ack_wait=ack_wait_s, max_ack_pending=max(1024, batch_size * 4),
+    )
+    psub = await js.pull_subscribe(sub.subject, durable=sub.durable, stream=sub.stream, config=config)
+
+    async def fetch() -> list[Msg]:
+        try:
+            return await psub.fetch(batch_size, timeout=fetch_wait_s)
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []
+        except (nats.errors.ConnectionClosedError, nats.errors.NoRespondersError, nats.js.errors.APIError,
+                nats.errors.Error) as exc:
+            log.warning("fetch_failed", consumer=sub.durable, error=type(exc).__name__)
+            await asyncio.sleep(0.5)
+            return []
+
+    pending = asyncio.create_task(fetch())
+    try:
+        while not stop.is_set():
+            msgs = await pending
+            pending = asyncio.create_task(fetch())
+            if msgs:
+                await runner.on_batch(msgs)
+    finally:
+        pending.cancel()
+        try:
+            leftover = await pending
+        except (asyncio.CancelledError, Exception):  # noqa: BLE001
+            leftover = []
+        for msg in leftover:  # fetched but not applied: hand back at once
+            try:
+                await msg.nak()
+            except Exception:  # noqa: BLE001
+                pass
+        try:
+            await psub.unsubscribe()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def attach_effect(broker: NatsBroker, sub: Subscription, pool: asyncpg.Pool, *, max_deliver: int = 10,
+                  ack_wait_s: float = 30.0) -> None:
+    """A FastStream pull subscriber for effect handlers (one message at a time, own transactions)."""
+    runner_box: dict[str, ConsumerRunner] = {}
+
+    async def decoder(msg, original=None):  # hand the raw nats message to the runner
         return msg.raw_message
 
-    config = ConsumerConfig(
-        durable_name=sub.durable,
-        ack_policy=JsAckPolicy.EXPLICIT,
-        deliver_policy=DeliverPolicy.ALL,
-        max_deliver=max_deliver + 1,  # one spare delivery so our own DLQ step always runs
-        ack_wait=ack_wait_s,
-        max_ack_pending=max(1024, batch_size * 4),
-    )
+    config = ConsumerConfig(durable_name=sub.durable, ack_policy=JsAckPolicy.EXPLICIT,
+                            deliver_policy=DeliverPolicy.ALL, max_deliver=max_deliver + 1, ack_wait=ack_wait_s)
     subscriber = broker.subscriber(
-        sub.subject,
-        stream=JStream(sub.stream, declare=False),
-        durable=sub.durable,
-        config=config,
-        pull_sub=PullSub(batch_size=batch_size, timeout=fetch_timeout_s, batch=True),
-        ack_policy=AckPolicy.MANUAL,
-        decoder=decoder,
-        include_in_schema=False,
+        sub.subject, stream=JStream(sub.stream, declare=False), durable=sub.durable, config=config,
+        pull_sub=PullSub(batch_size=sub.batch_size, timeout=5.0), ack_policy=AckPolicy.MANUAL,
+        decoder=decoder, include_in_schema=False,
     )
 
-    async def handle(msgs: NoCast) -> None:
+    async def handle(msg: NoCast) -> None:
         runner = runner_box.get("r")
         if runner is None:
             runner = runner_box["r"] = ConsumerRunner(sub, pool, broker.config.connection_state.stream,
                                                       max_deliver=max_deliver)
-        await runner.on_batch(msgs)
+        await runner.on_batch([msg])
 
     subscriber(handle)

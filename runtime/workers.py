@@ -16,7 +16,7 @@ from faststream.nats import NatsBroker
 from contracts.consumers import Subscription
 from projectors.subscribers import subscriptions as projector_subscriptions
 from runtime.app import Services
-from runtime.consumers import attach
+from runtime.consumers import ConsumerRunner, attach_effect, pull_loop
 
 log = structlog.get_logger(__name__)
 
@@ -65,13 +65,14 @@ def roles() -> list[str]:
 
 @dataclass
 class Worker:
-    broker: NatsBroker
+    broker: NatsBroker | None
     loops: list[tuple[str, Loop]]
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     async def start(self) -> None:
-        await self.broker.start()
+        if self.broker is not None:
+            await self.broker.start()
         for name, loop in self.loops:
             self._tasks.append(asyncio.create_task(self._guard(name, loop), name=name))
 
@@ -92,10 +93,11 @@ class Worker:
     async def stop(self) -> None:
         """Stop fetching; a batch in flight either commits and acks, or is NAKed for redelivery."""
         self._stop.set()
-        await self.broker.stop()
+        if self.broker is not None:
+            await self.broker.stop()
         for task in self._tasks:
             try:
-                await asyncio.wait_for(task, 10)
+                await asyncio.wait_for(task, 15)
             except (TimeoutError, asyncio.CancelledError):
                 task.cancel()
             except Exception:  # noqa: BLE001
@@ -107,12 +109,29 @@ def create_worker(role_names: list[str], services: Services) -> Worker:
     if unknown:
         raise ValueError(f"unknown role(s) {unknown}; known: {sorted(ROLE_BUILDERS)}")
     settings = services.settings
-    broker = NatsBroker(services.nats_url, logger=None, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+    broker: NatsBroker | None = None
     loops: list[tuple[str, Loop]] = []
+    js = services.nc.jetstream()
     for role in role_names:
         parts = ROLE_BUILDERS[role](services)
         for sub in parts.subscriptions:
-            attach(broker, sub, services.pool, max_deliver=settings.consumer_max_deliver,
-                   ack_wait_s=settings.consumer_ack_wait_s, max_batch=settings.consumer_batch_size)
+            if sub.transactional:
+                loops.append((sub.durable, _pull(js, sub, services, settings)))
+                continue
+            if broker is None:
+                broker = NatsBroker(services.nats_url, logger=None, graceful_timeout=15.0,
+                                    max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+            attach_effect(broker, sub, services.pool, max_deliver=settings.consumer_max_deliver,
+                          ack_wait_s=settings.consumer_ack_wait_s)
         loops.extend(parts.loops)
     return Worker(broker, loops)
+
+
+def _pull(js, sub: Subscription, services: Services, settings) -> Loop:
+    runner = ConsumerRunner(sub, services.pool, js, max_deliver=settings.consumer_max_deliver)
+
+    async def run(stop: asyncio.Event) -> None:
+        await pull_loop(js, sub, runner, stop, batch_size=max(1, min(sub.batch_size, settings.consumer_batch_size)),
+                        ack_wait_s=settings.consumer_ack_wait_s, max_deliver=settings.consumer_max_deliver)
+
+    return run
