@@ -1,0 +1,31 @@
+"""The executor's stale-decision guard."""
+
+import pytest
+
+from executor.plan import archived_stages, classify
+
+ADV = {"from_stage_id": "s1", "to_stage_id": "s2"}
+ARC = {"from_stage_id": "s1", "archive_reason_id": "r1"}
+
+
+@pytest.mark.parametrize(("kind", "payload", "stage", "status", "expected"), [
+    ("AdvanceApplication", ADV, "s1", "Active", "call"),
+    ("AdvanceApplication", ADV, "s2", "Active", "succeeded"),
+    ("AdvanceApplication", ADV, "s3", "Active", "skipped"),
+    ("AdvanceApplication", ADV, "s1", "Archived", "skipped"),
+    ("AdvanceApplication", ADV, "s1", "Hired", "skipped"),
+    ("ArchiveApplication", ARC, "s1", "Active", "call"),
+    ("ArchiveApplication", ARC, "arch", "Archived", "succeeded"),
+    ("ArchiveApplication", ARC, "s0", "Active", "skipped"),
+])
+def test_commands_act_only_on_applications_still_where_the_decision_saw_them(kind, payload, stage, status,
+                                                                             expected):
+    step = classify(kind, payload, stage, status, {"arch"})
+    assert step.action == expected
+    if expected == "skipped":
+        assert step.reason
+
+
+def test_the_archived_stage_is_found_by_its_type():
+    stages = [{"id": "a", "type": "Active"}, {"id": "z", "type": "Archived"}]
+    assert archived_stages(stages) == {"z"}
