@@ -1,0 +1,144 @@
+"""The facts of one stage and what a rule makes of them: whose feedback is still due, what is
+missing, and how each requirement fares against the feedback that is in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from contracts.ashby import InterviewEvent
+from evaluator.rules import Requirement, Rule
+from evaluator.state import AppState, FeedbackFact, ScheduleFact
+from evaluator.values import aggregate, is_missing
+
+
+@dataclass(frozen=True, slots=True)
+class WaitReason:
+    """One thing an evaluation waits for; `kind` is feedback, interview_not_scheduled, missing_field,
+    no_feedback, quiet_period, application_snapshot or interview_plan."""
+
+    kind: str
+    detail: str
+    interview_id: str | None = None
+    interview_event_id: str | None = None
+    interviewer_id: str | None = None
+    schedule_id: str | None = None
+    feedback_id: str | None = None
+    field: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class StageFacts:
+    schedules: tuple[ScheduleFact, ...]
+    feedback: tuple[FeedbackFact, ...]
+    interview_of: Mapping[str, str | None]
+
+    def live_events(self) -> list[tuple[ScheduleFact, InterviewEvent]]:
+        """Interview events of the stage's schedules that still expect feedback (not Cancelled)."""
+        return [(s, e) for s in self.schedules if not s.cancelled
+                for e in sorted(s.schedule.interview_events, key=lambda e: e.id)]
+
+    def started_at(self) -> datetime | None:
+        times = [s.created_at or s.stamp[0] for s in self.schedules]
+        return min(times, default=None)
+
+    def last_feedback_at(self) -> datetime | None:
+        return max((f.submitted_at for f in self.feedback), default=None)
+
+
+def stage_facts(state: AppState, stage_id: str, rule: Rule) -> StageFacts:
+    """The stage's schedules and the feedback that belongs to it: for one of its interview events,
+    or for one of its (or the rule's) interviews when the event is not known to be another stage's."""
+    schedules = tuple(sorted((s for s in state.schedules.values() if s.schedule.interview_stage_id == stage_id),
+                             key=lambda s: s.schedule.id))
+    events = {e.id: (s, e) for s in state.schedules.values() for e in s.schedule.interview_events}
+    here = {e.id for s in schedules for e in s.schedule.interview_events}
+    interviews = {e.interview_id for s in schedules for e in s.schedule.interview_events} | {
+        r.interview_id for r in rule.requirements}
+    interview_of: dict[str, str | None] = {}
+    relevant = []
+    for fb in state.feedback.values():
+        known = events.get(fb.interview_event_id or "")
+        interview = fb.interview_id or (known[1].interview_id if known else None)
+        interview_of[fb.feedback_id] = interview
+        if fb.interview_event_id in here or (known is None and interview in interviews):
+            relevant.append(fb)
+    relevant.sort(key=lambda f: (f.submitted_at, f.feedback_id))
+    return StageFacts(schedules, tuple(relevant), interview_of)
+
+
+def pending(facts: StageFacts, rule: Rule) -> list[WaitReason]:
+    """Everything still missing before the rule can judge. Missing feedback is never a failure."""
+    reasons: list[WaitReason] = []
+    for sched, event in facts.live_events():
+        for user in sorted(set(event.required_interviewer_ids())):
+            if not any(f.submitted_by == user and _for_event(f, event, facts) for f in facts.feedback):
+                reasons.append(WaitReason("feedback", f"feedback from {user} for interview {event.interview_id}",
+                                          event.interview_id, event.id, user, sched.schedule.id))
+    waited = {r.interview_id for r in reasons}
+    judged = 0
+    for req in rule.requirements:
+        given, lacking = _values(facts, req)
+        judged += bool(given)
+        if not req.required:
+            continue
+        if not any(e.interview_id == req.interview_id for _, e in facts.live_events()):
+            reasons.append(WaitReason("interview_not_scheduled", f"required interview {req.interview_id} "
+                                      "has no schedule in this stage", req.interview_id))
+            continue
+        for fb in lacking:
+            reasons.append(WaitReason("missing_field", f"feedback {fb.feedback_id} has no value for "
+                                      f"{req.field!r}", req.interview_id, fb.interview_event_id,
+                                      fb.submitted_by, feedback_id=fb.feedback_id, field=req.field))
+        if not given and not lacking and req.interview_id not in waited:
+            reasons.append(WaitReason("no_feedback", f"no feedback yet for required interview {req.interview_id}",
+                                      req.interview_id, field=req.field))
+    if not reasons and not judged:
+        reasons.append(WaitReason("no_feedback", "no feedback for any of the rule's interviews yet"))
+    return reasons
+
+
+def _for_event(fb: FeedbackFact, event: InterviewEvent, facts: StageFacts) -> bool:
+    if fb.interview_event_id:
+        return fb.interview_event_id == event.id
+    return facts.interview_of.get(fb.feedback_id) == event.interview_id
+
+
+def _values(facts: StageFacts, req: Requirement) -> tuple[list[FeedbackFact], list[FeedbackFact]]:
+    """(feedback with a value for the requirement's field, feedback for its interview without one)."""
+    mine = [f for f in facts.feedback if facts.interview_of.get(f.feedback_id) == req.interview_id]
+    given = [f for f in mine if not is_missing(f.values.get(req.field))]
+    return given, [f for f in mine if f not in given]
+
+
+def assess(facts: StageFacts, rule: Rule) -> list[dict[str, Any]]:
+    """Each requirement with the values seen, the feedback used and pass/fail (or skipped: an
+    optional interview without feedback). JSON-able: it goes into the decision's explanation."""
+    out = []
+    for req in rule.requirements:
+        given, lacking = _values(facts, req)
+        raws = [f.values[req.field] for f in given]
+        entry: dict[str, Any] = {
+            "interview_id": req.interview_id, "field": req.field, "operator": req.operator,
+            "threshold": req.threshold, "aggregate": req.aggregate, "required": req.required,
+            "values": raws, "feedback_ids": [f.feedback_id for f in given],
+        }
+        if lacking:
+            entry["feedback_without_value"] = [f.feedback_id for f in lacking]
+        if not given:
+            out.append({**entry, "status": "skipped", "passed": None, "reasons": ["no feedback with this field"]})
+            continue
+        result = aggregate(raws, req.operator, req.threshold, req.aggregate)
+        entry["checks"] = [{"feedback_id": f.feedback_id, "submitted_by": f.submitted_by, "value": raw,
+                            "passed": c.passed, **({"reason": c.reason} if c.reason else {})}
+                           for f, raw, c in zip(given, raws, result.checks, strict=True)]
+        if result.average is not None:
+            entry["average"] = result.average
+        out.append({**entry, "status": "passed" if result.passed else "failed", "passed": result.passed,
+                    "reasons": list(result.reasons)})
+    return out

@@ -1,0 +1,324 @@
+"""Rule-set documents: the schema (pydantic, frozen), validation that locates every problem, loading
+from YAML/JSON text, and matching a rule to an application (a job rule beats a plan-wide one).
+
+A document carries no version: the version is assigned when an operator activates it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictBool,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from evaluator.values import OPERATORS, ORDERING
+
+_DURATION_PART = re.compile(r"(\d+)([wdhms])")
+_DURATION = re.compile(r"(\d+[wdhms])+")
+_UNITS = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1),
+          "m": timedelta(minutes=1), "s": timedelta(seconds=1)}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+class RuleSetInvalid(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+def _error(kind: str, text: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, "{text}", {"text": text})
+
+
+def parse_duration(value: Any) -> timedelta:
+    """'30m', '2h', '7d', '1w', '1d12h' (units w d h m s); a timedelta passes through."""
+    if isinstance(value, timedelta):
+        return value
+    text = value.replace(" ", "") if isinstance(value, str) else None
+    if not text or not _DURATION.fullmatch(text):
+        raise _error("duration", f"invalid duration {value!r}: use a number and a unit (w, d, h, m, s), "
+                                 "e.g. 30m, 2h, 7d, 1d12h")
+    return sum((int(n) * _UNITS[u] for n, u in _DURATION_PART.findall(text)), timedelta())
+
+
+def format_duration(value: timedelta) -> str:
+    seconds, parts = int(value.total_seconds()), []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0s"
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)]
+
+
+def threshold_problem(operator: str, threshold: Any) -> str | None:
+    """Why a threshold does not fit its operator, or None."""
+    def scalar(v: Any) -> bool:
+        return isinstance(v, bool | int | float | str) and v != ""
+
+    if operator in ORDERING and (isinstance(threshold, bool) or not isinstance(threshold, int | float)):
+        return f"threshold for '{operator}' must be a number, got {threshold!r}"
+    if operator in ("==", "!=") and not scalar(threshold):
+        return f"threshold for '{operator}' must be a number, boolean or string, got {threshold!r}"
+    if operator == "in" and (not isinstance(threshold, list) or not threshold
+                             or not all(scalar(t) for t in threshold)):
+        return f"threshold for 'in' must be a non-empty list of numbers, booleans or strings, got {threshold!r}"
+    return None
+
+
+class Doc(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Requirement(Doc):
+    interview_id: str = Field(min_length=1)
+    field: str = Field(min_length=1, description="feedback form field path")
+    operator: str
+    threshold: Any
+    aggregate: Literal["all", "any", "average"] = Field(default="all", validate_default=True)
+    required: StrictBool = True
+
+    @field_validator("operator")
+    @classmethod
+    def _known_operator(cls, v: str) -> str:
+        if v not in OPERATORS:
+            raise _error("unknown_operator", f"unknown operator {v!r}; use one of {', '.join(OPERATORS)}")
+        return v
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_fits(cls, v: Any, info: ValidationInfo) -> Any:
+        problem = threshold_problem(info.data["operator"], v) if "operator" in info.data else None
+        if problem:
+            raise _error("threshold", problem)
+        return v
+
+    @field_validator("aggregate")
+    @classmethod
+    def _average_needs_numbers(cls, v: str, info: ValidationInfo) -> str:
+        operator, threshold = info.data.get("operator"), info.data.get("threshold")
+        if v == "average" and operator is not None and "threshold" in info.data and (
+                operator == "in" or isinstance(threshold, bool) or not isinstance(threshold, int | float)):
+            raise _error("aggregate", "aggregate 'average' needs a numeric threshold and a comparison operator")
+        return v
+
+
+class OnPass(Doc):
+    action: Literal["advance"] = "advance"
+    target_stage_id: str | None = Field(default=None, min_length=1)
+
+
+class OnFail(Doc):
+    action: Literal["propose_rejection", "archive", "nothing"] = "propose_rejection"
+    auto_archive: StrictBool = Field(default=False, validate_default=True)
+    archive_reason_id: str | None = Field(default=None, min_length=1, validate_default=True)
+    archive_email_template_id: str | None = None
+
+    @field_validator("auto_archive")
+    @classmethod
+    def _archive_is_opt_in(cls, v: bool, info: ValidationInfo) -> bool:
+        action = info.data.get("action")
+        if action == "archive" and not v:
+            raise _error("archive_opt_in", "action 'archive' rejects without asking anyone; "
+                                           "set auto_archive: true to opt in, or use propose_rejection")
+        if v and action not in (None, "archive"):
+            raise _error("archive_opt_in", f"auto_archive: true only applies to action 'archive', not {action!r}")
+        return v
+
+    @field_validator("archive_reason_id")
+    @classmethod
+    def _reason_needed(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None and info.data.get("action") in ("propose_rejection", "archive"):
+            raise _error("archive_reason", f"action {info.data['action']!r} needs an archive_reason_id")
+        return v
+
+
+class Rule(Doc):
+    id: str = Field(min_length=1)
+    description: str = ""
+    interview_plan_id: str = Field(min_length=1)
+    stage_id: str = Field(min_length=1)
+    job_id: str | None = Field(default=None, min_length=1)
+    requirements: tuple[Requirement, ...]
+    on_pass: OnPass = OnPass()
+    on_fail: OnFail
+    quiet_period: Duration | None = None
+    timeout: Duration | None = None
+    on_timeout: Literal["alert", "nothing"] = "alert"
+    mode: Literal["live", "shadow"] = "live"
+
+    @field_validator("requirements")
+    @classmethod
+    def _not_empty(cls, v: tuple[Requirement, ...]) -> tuple[Requirement, ...]:
+        if not v:
+            raise _error("no_requirements", "a rule needs at least one requirement (with none it would "
+                                            "advance everyone)")
+        return v
+
+    @field_validator("on_pass")
+    @classmethod
+    def _moves_somewhere(cls, v: OnPass, info: ValidationInfo) -> OnPass:
+        if v.target_stage_id is not None and v.target_stage_id == info.data.get("stage_id"):
+            raise _error("same_stage", "target_stage_id is the rule's own stage")
+        return v
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive(cls, v: timedelta | None) -> timedelta | None:
+        if v is not None and v <= timedelta():
+            raise _error("duration", "timeout must be longer than zero")
+        return v
+
+
+class Defaults(Doc):
+    quiet_period: Duration = timedelta(minutes=30)
+    timeout: Duration = timedelta(days=7)
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive(cls, v: timedelta) -> timedelta:
+        if v <= timedelta():
+            raise _error("duration", "timeout must be longer than zero")
+        return v
+
+
+class RuleSet(Doc):
+    version: int | None = Field(default=None, description="assigned at activation, not in the file")
+    name: str = Field(min_length=1)
+    description: str = ""
+    dry_run: StrictBool = False
+    defaults: Defaults = Defaults()
+    rules: tuple[Rule, ...] = ()
+
+    @model_validator(mode="after")
+    def _no_conflicts(self) -> RuleSet:
+        problems = conflicts((i, r.id, (r.interview_plan_id, r.stage_id, r.job_id)) for i, r in enumerate(self.rules))
+        if problems:
+            raise _error("rule_conflict", "; ".join(str(p) for p in problems))
+        return self
+
+    def quiet_period_for(self, rule: Rule) -> timedelta:
+        return rule.quiet_period if rule.quiet_period is not None else self.defaults.quiet_period
+
+    def timeout_for(self, rule: Rule) -> timedelta:
+        return rule.timeout if rule.timeout is not None else self.defaults.timeout
+
+
+def conflicts(entries: Iterable[tuple[int, Any, Any]]) -> list[Problem]:
+    """Duplicate rule ids and two rules for the same (plan, stage, job) — which one would apply?"""
+    problems: list[Problem] = []
+    ids: dict[Any, int] = {}
+    keys: dict[Any, int] = {}
+    for index, rule_id, key in entries:
+        if isinstance(rule_id, str):
+            if rule_id in ids:
+                problems.append(Problem(f"rules[{index}].id", f"duplicate rule id {rule_id!r} "
+                                                              f"(also rules[{ids[rule_id]}])"))
+            ids.setdefault(rule_id, index)
+        if key is not None and all(isinstance(k, str | None) for k in key) and key[0] and key[1]:
+            if key in keys:
+                scope = f"job {key[2]!r}" if key[2] else "the whole plan"
+                problems.append(Problem(f"rules[{index}]", f"another rule (rules[{keys[key]}]) already covers "
+                                                           f"plan {key[0]!r}, stage {key[1]!r} for {scope}"))
+            keys.setdefault(key, index)
+    return problems
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "document"
+
+
+def _message(err: Any) -> str:
+    kind = err["type"]
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "tuple_type":
+        return f"should be a list (got {err.get('input')!r})"
+    if kind in ("unknown_operator", "threshold", "aggregate", "archive_opt_in", "archive_reason",
+                "no_requirements", "same_stage", "duration"):
+        return err["msg"]
+    return f"{err['msg']} (got {err.get('input')!r})"
+
+
+def validate_document(doc: Any) -> list[Problem]:
+    """Every problem in a rule-set document, each with its location; empty when it is valid."""
+    if not isinstance(doc, dict):
+        return [Problem("document", f"a rule set must be a mapping, got {type(doc).__name__}")]
+    problems: list[Problem] = []
+    try:
+        RuleSet.model_validate(doc)
+    except ValidationError as exc:
+        problems += [Problem(_location(tuple(e["loc"])), _message(e)) for e in exc.errors()
+                     if e["type"] != "rule_conflict"]
+    rules = doc.get("rules")
+    if isinstance(rules, list):
+        problems += conflicts(
+            (i, r.get("id"), (r.get("interview_plan_id"), r.get("stage_id"), r.get("job_id")))
+            for i, r in enumerate(rules) if isinstance(r, dict))
+    return list(dict.fromkeys(problems))
+
+
+def parse_document(text: str, *, fmt: Literal["yaml", "json"] = "yaml") -> Any:
+    try:
+        return json.loads(text) if fmt == "json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise RuleSetInvalid([Problem("document", f"not valid {fmt.upper()}: {exc}")]) from exc
+
+
+def load_rule_set(text: str, *, fmt: Literal["yaml", "json"] = "yaml") -> RuleSet:
+    """Parse and validate a document; raises RuleSetInvalid listing every problem."""
+    doc = parse_document(text, fmt=fmt)
+    problems = validate_document(doc)
+    if problems:
+        raise RuleSetInvalid(problems)
+    return RuleSet.model_validate(doc)
+
+
+def versioned(document: dict[str, Any], version: int) -> RuleSet:
+    """The rule set an activation (`RuleSetActivated`) made live, carrying its version."""
+    return RuleSet.model_validate({**document, "version": version})
+
+
+def match_rule(rule_set: RuleSet, plan_id: str | None, stage_id: str | None, job_id: str | None) -> Rule | None:
+    """The rule for an application in a stage: the job's own rule if there is one, else the plan-wide one."""
+    plan_wide = None
+    for rule in rule_set.rules:
+        if rule.interview_plan_id != plan_id or rule.stage_id != stage_id:
+            continue
+        if rule.job_id is not None and rule.job_id == job_id:
+            return rule
+        if rule.job_id is None:
+            plan_wide = rule
+    return plan_wide

@@ -1,0 +1,247 @@
+"""One application's folded facts and `evolve`, the pure step that adds one event to them.
+
+Every step is keyed and newest-wins by the source's own timestamps (schedule `updatedAt`,
+feedback `submitted_at`, snapshot `fetched_at`), so re-applying an event changes nothing and the
+state depends on the set of events, not the order they arrived in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from contracts.ashby import InterviewSchedule
+from contracts.envelope import Envelope, parse_time
+from evaluator.catalog import Stamp, stamp
+
+FINAL_OUTCOMES = frozenset({"advance", "propose_rejection", "archive"})
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    job_id: str | None
+    plan_id: str | None
+    stage_id: str | None
+    status: str | None
+    stamp: Stamp
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleFact:
+    schedule: InterviewSchedule
+    stamp: Stamp
+    created_at: datetime | None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.schedule.status == "Cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackFact:
+    feedback_id: str
+    interview_id: str | None
+    interview_event_id: str | None
+    submitted_by: str | None
+    values: Mapping[str, Any]
+    stamp: Stamp
+
+    @property
+    def submitted_at(self) -> datetime:
+        return self.stamp[0]
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    decision_id: str
+    stage_id: str
+    rule_set_version: int
+    rule_id: str
+    outcome: str
+    mode: str
+    dry_run: bool
+    target_stage_id: str | None
+    archive_reason_id: str | None
+    archive_email_template_id: str | None
+    command_id: str | None
+    stamp: Stamp
+
+
+@dataclass(frozen=True, slots=True)
+class RecruiterChoice:
+    proposal_command_id: str
+    choice: str
+    slack_user_id: str
+    stamp: Stamp
+
+
+@dataclass(frozen=True, slots=True)
+class CommandStatus:
+    command_id: str
+    status: str
+    reason: str | None
+    stamp: Stamp
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    job_id: str | None
+    plan_id: str | None
+    stage_id: str
+    status: str | None
+    entered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    application_id: str
+    snapshot: Snapshot | None = None
+    stage_seen: Mapping[str, datetime] = field(default_factory=dict)
+    schedules: Mapping[str, ScheduleFact] = field(default_factory=dict)
+    feedback: Mapping[str, FeedbackFact] = field(default_factory=dict)
+    decisions: Mapping[str, DecisionRecord] = field(default_factory=dict)
+    choices: Mapping[str, RecruiterChoice] = field(default_factory=dict)
+    commands: Mapping[str, CommandStatus] = field(default_factory=dict)
+
+    def position(self) -> Position | None:
+        """Where the application stands: the newest snapshot, moved on by any advance or archive
+        we carried out after it was taken. None until a snapshot told us its job and plan."""
+        snap = self.snapshot
+        if snap is None or snap.stage_id is None:
+            return None
+        stage, status, at = snap.stage_id, snap.status, snap.stamp
+        for move_at, outcome, target in self._moves():
+            if move_at > at:
+                stage, status, at = (target or stage, status, move_at) if outcome == "advance" \
+                    else (stage, "Archived", move_at)
+        return Position(snap.job_id, snap.plan_id, stage, status, self.entered_at(stage))
+
+    def entered_at(self, stage_id: str) -> datetime | None:
+        """The earliest moment we know the application was in the stage."""
+        times = [t[0] for t, outcome, target in self._moves() if outcome == "advance" and target == stage_id]
+        if stage_id in self.stage_seen:
+            times.append(self.stage_seen[stage_id])
+        return min(times, default=None)
+
+    def _moves(self) -> list[tuple[Stamp, str, str | None]]:
+        moves = []
+        for d in self.decisions.values():
+            done = self.commands.get(d.command_id) if d.command_id else None
+            if done is not None and done.status == "succeeded" and d.outcome in ("advance", "archive"):
+                moves.append((done.stamp, d.outcome, d.target_stage_id))
+        return sorted(moves)
+
+    def decided(self, rule_set_version: int, stage_id: str, outcomes: frozenset[str] = FINAL_OUTCOMES) -> bool:
+        return any(d.rule_set_version == rule_set_version and d.stage_id == stage_id and d.outcome in outcomes
+                   for d in self.decisions.values())
+
+
+def evolve(state: AppState, event: Envelope) -> AppState:
+    """Add one event's facts. Events about other applications, unknown types and older copies of
+    a fact change nothing."""
+    step = _STEPS.get(event.event_type)
+    return step(state, event) if step else state
+
+
+def _about(state: AppState, application_id: Any) -> bool:
+    return application_id is not None and str(application_id) == state.application_id
+
+
+def _schedule_updated(state: AppState, event: Envelope) -> AppState:
+    try:
+        schedule = InterviewSchedule.model_validate(event.payload.get("schedule") or {})
+    except ValidationError:
+        return state
+    if not _about(state, schedule.application_id):
+        return state
+    fact = ScheduleFact(schedule, stamp(event, parse_time(schedule.updated_at)), parse_time(schedule.created_at))
+    known = state.schedules.get(schedule.id)
+    if known is not None and known.stamp >= fact.stamp:
+        return state
+    return replace(state, schedules={**state.schedules, schedule.id: fact})
+
+
+def _feedback_submitted(state: AppState, event: Envelope) -> AppState:
+    p = event.payload
+    if not _about(state, p.get("application_id")) or not p.get("feedback_id"):
+        return state
+    values = p.get("submitted_values")
+    fact = FeedbackFact(str(p["feedback_id"]), p.get("interview_id"), p.get("interview_event_id"),
+                        p.get("submitted_by_user_id"), dict(values) if isinstance(values, dict) else {},
+                        stamp(event, parse_time(p.get("submitted_at"))))
+    known = state.feedback.get(fact.feedback_id)
+    if known is not None and known.stamp >= fact.stamp:
+        return state
+    return replace(state, feedback={**state.feedback, fact.feedback_id: fact})
+
+
+def _snapshotted(state: AppState, event: Envelope) -> AppState:
+    p = event.payload
+    if not _about(state, p.get("application_id")):
+        return state
+    snap = Snapshot(p.get("job_id"), p.get("interview_plan_id"), p.get("current_stage_id"), p.get("status"),
+                    stamp(event, parse_time(p.get("fetched_at"))))
+    seen = dict(state.stage_seen)
+    if snap.stage_id and (snap.stage_id not in seen or snap.stamp[0] < seen[snap.stage_id]):
+        seen[snap.stage_id] = snap.stamp[0]
+    newer = state.snapshot is None or snap.stamp > state.snapshot.stamp
+    if not newer and seen == state.stage_seen:
+        return state
+    return replace(state, snapshot=snap if newer else state.snapshot, stage_seen=seen)
+
+
+def _decision_made(state: AppState, event: Envelope) -> AppState:
+    p = event.payload
+    if not _about(state, p.get("application_id")) or not p.get("decision_id"):
+        return state
+    explanation = p.get("explanation") or {}
+    record = DecisionRecord(
+        str(p["decision_id"]), str(p["stage_id"]), int(p["rule_set_version"]), str(p["rule_id"]), str(p["outcome"]),
+        str(p.get("mode", "live")), bool(p.get("dry_run", False)), p.get("target_stage_id"),
+        p.get("archive_reason_id"), explanation.get("archive_email_template_id"), p.get("command_id"),
+        stamp(event, parse_time(p.get("decided_at"))))
+    known = state.decisions.get(record.decision_id)
+    if known is not None and known.stamp <= record.stamp:
+        return state
+    return replace(state, decisions={**state.decisions, record.decision_id: record})
+
+
+def _recruiter_decided(state: AppState, event: Envelope) -> AppState:
+    """The first click on a proposal counts; later clicks (and repeats) change nothing."""
+    p = event.payload
+    if not _about(state, p.get("application_id")) or p.get("choice") not in ("archive", "keep"):
+        return state
+    choice = RecruiterChoice(str(p["proposal_command_id"]), p["choice"], str(p.get("slack_user_id")), stamp(event))
+    known = state.choices.get(choice.proposal_command_id)
+    if known is not None and known.stamp <= choice.stamp:
+        return state
+    return replace(state, choices={**state.choices, choice.proposal_command_id: choice})
+
+
+def _command_outcome(state: AppState, event: Envelope) -> AppState:
+    p = event.payload
+    if not p.get("command_id") or not _about(state, p.get("application_id") or event.key):
+        return state
+    status = {"CommandSucceeded": "succeeded", "CommandSkipped": "skipped", "CommandFailed": "failed"}
+    outcome = CommandStatus(str(p["command_id"]), status[event.event_type], p.get("reason"), stamp(event))
+    known = state.commands.get(outcome.command_id)
+    if known is not None and known.stamp >= outcome.stamp:
+        return state
+    return replace(state, commands={**state.commands, outcome.command_id: outcome})
+
+
+_STEPS: dict[str, Callable[[AppState, Envelope], AppState]] = {
+    "InterviewScheduleUpdated": _schedule_updated,
+    "FeedbackSubmitted": _feedback_submitted,
+    "ApplicationSnapshotted": _snapshotted,
+    "DecisionMade": _decision_made,
+    "RecruiterDecided": _recruiter_decided,
+    "CommandSucceeded": _command_outcome,
+    "CommandSkipped": _command_outcome,
+    "CommandFailed": _command_outcome,
+}
+APPLICATION_EVENT_TYPES = frozenset(_STEPS)
