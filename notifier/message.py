@@ -1,0 +1,171 @@
+"""Slack Block Kit for rejection proposals, decided proposals and admin alerts (pure).
+
+Nothing that reaches Slack may carry an email address or a phone number: every free text passes
+through `redact` before it is placed in a block, whatever the caller handed in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+ARCHIVE_ACTION = "autoadvance_archive"
+KEEP_ACTION = "autoadvance_keep"
+ACTIONS_BLOCK_PREFIX = "autoadvance_proposal:"
+"""The actions block's id is this prefix + the application id, so a click names its application."""
+
+ASHBY_APP_URL = "https://app.ashbyhq.com"
+REDACTED = "[redacted]"
+_MAX_REQUIREMENTS = 40  # Slack allows 50 blocks per message; the rest of the message needs a few
+_MAX_TEXT = 2900  # a section's text may hold 3000 characters
+
+_EMAIL = re.compile(r"(?:mailto:)?[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
+_PHONE_CANDIDATE = re.compile(r"(?<![\w.\-])(?:\+|00)?\(?\d[\d\s().\-]{5,}\d(?![\w.\-])")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+Block = dict[str, Any]
+
+
+def redact(text: object) -> str:
+    """The text with email addresses and phone-like digit runs replaced."""
+    out = _EMAIL.sub(REDACTED, "" if text is None else str(text))
+    return _PHONE_CANDIDATE.sub(_phone_or_keep, out)
+
+
+def _phone_or_keep(match: re.Match[str]) -> str:
+    run = match.group(0)
+    digits = sum(c.isdigit() for c in run)
+    shortest = 10 if run.isdigit() else 7  # a bare number is a phone only at full length
+    if not shortest <= digits <= 15 or _ISO_DATE.fullmatch(run.strip()):
+        return run
+    return REDACTED
+
+
+def _escape(text: str) -> str:
+    """Slack mrkdwn control characters; user text must not form links or mentions."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _safe(text: object, fallback: str = "unknown") -> str:
+    cleaned = _escape(redact(text)).strip()
+    return cleaned[:_MAX_TEXT] if cleaned else fallback
+
+
+def application_url(candidate_id: str | None, application_id: str) -> str:
+    if candidate_id:
+        return f"{ASHBY_APP_URL}/candidates/{candidate_id}?applicationId={application_id}"
+    return f"{ASHBY_APP_URL}/applications/{application_id}"
+
+
+def _value_text(values: object) -> str:
+    if isinstance(values, (list, tuple)):
+        return ", ".join(_value_text(v) for v in values) if values else "no value"
+    if isinstance(values, Mapping):
+        for key in ("value", "score", "label"):
+            if key in values:
+                return _value_text(values[key])
+    return redact("—" if values is None else values)
+
+
+def _requirement_line(req: Mapping[str, Any]) -> str:
+    passed = req.get("passed")
+    mark = ":white_check_mark: pass" if passed is True else ":x: fail" if passed is False else ":hourglass: waiting"
+    title = _safe(req.get("interview_title") or req.get("interview_id"), "interview")
+    field = _safe(req.get("field"), "field")
+    values = _escape(_value_text(req.get("values")))
+    rule = f"{_escape(redact(req.get('operator', '?')))} {_escape(_value_text(req.get('threshold')))}"
+    return f"{mark} · *{title}* · `{field}`: {values} (needs {rule})"
+
+
+def _requirement_blocks(explanation: Mapping[str, Any]) -> list[Block]:
+    reqs = [r for r in explanation.get("requirements") or [] if isinstance(r, Mapping)]
+    blocks: list[Block] = [_section(_requirement_line(r)) for r in reqs[:_MAX_REQUIREMENTS]]
+    if len(reqs) > _MAX_REQUIREMENTS:
+        blocks.append(_context(f"… and {len(reqs) - _MAX_REQUIREMENTS} more requirements"))
+    if not blocks:
+        blocks.append(_context("No requirement details were recorded."))
+    return blocks
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:_MAX_TEXT]}}
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:_MAX_TEXT]}]}
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    button: Block = {"type": "button", "action_id": action_id, "value": value,
+                     "text": {"type": "plain_text", "text": text, "emoji": True}}
+    if style:
+        button["style"] = style
+    return button
+
+
+def build_proposal(*, command_id: str, application_id: str, candidate_name: str | None,
+                   job_title: str | None, stage_title: str | None, explanation: Mapping[str, Any],
+                   candidate_id: str | None = None, url: str | None = None,
+                   recruiter_user_id: str | None = None, rule_label: str | None = None) -> tuple[str, list[Block]]:
+    """(fallback text, blocks) asking a recruiter to archive or keep a candidate.
+
+    Both buttons carry the proposal's command id as their value; the actions block's id carries
+    the application id. Free text is redacted and escaped, so no contact detail reaches Slack.
+    """
+    name, job, stage = _safe(candidate_name, "A candidate"), _safe(job_title, "a job"), _safe(stage_title, "a stage")
+    link = url or application_url(candidate_id, application_id)
+    mention = f"<@{recruiter_user_id}> " if recruiter_user_id else ""
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Rejection proposal", "emoji": True}},
+        _section(f"{mention}*{name}* did not meet the feedback thresholds for *{job}* in stage *{stage}*."),
+        *_requirement_blocks(explanation),
+        _section(f"<{link}|Open the application in Ashby>"),
+    ]
+    if rule_label:
+        blocks.append(_context(f"Rule: {_safe(rule_label)}"))
+    archive = _button("Archive", ARCHIVE_ACTION, command_id, "danger")
+    archive["confirm"] = {
+        "title": {"type": "plain_text", "text": "Archive this candidate?"},
+        "text": {"type": "mrkdwn", "text": f"*{name}* will be archived in Ashby."},
+        "confirm": {"type": "plain_text", "text": "Archive"},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+        "style": "danger",
+    }
+    blocks.append({"type": "actions", "block_id": f"{ACTIONS_BLOCK_PREFIX}{application_id}",
+                   "elements": [archive, _button("Keep in process", KEEP_ACTION, command_id)]})
+    text = f"Rejection proposal: {name} for {job} ({stage})"
+    return text, blocks
+
+
+def build_decided(original_blocks: Sequence[Block], decided_by_slack_user_id: str, choice: str,
+                  outcome_text: str | None = None) -> tuple[str, list[Block]]:
+    """(text, blocks) for `chat.update`: the proposal without its buttons, with who decided what."""
+    verb = "Archived" if choice == "archive" else "Kept in process"
+    emoji = ":file_cabinet:" if choice == "archive" else ":arrow_forward:"
+    who = f"<@{_escape(decided_by_slack_user_id)}>"
+    kept = [dict(b) for b in original_blocks if b.get("type") != "actions"]
+    kept.append(_section(f"{emoji} *{verb}* by {who}"))
+    if outcome_text:
+        kept.append(_context(_safe(outcome_text)))
+    return f"{verb} by {who}", kept
+
+
+def build_alert(kind: str, text: str, application_id: str | None = None) -> tuple[str, list[Block]]:
+    """(text, blocks) for the admin channel; the alert text is redacted like everything else."""
+    title = _safe(kind, "alert")
+    body = _safe(text, "(no details)")
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"auto-advance: {redact(kind)}"[:150]}},
+        _section(body),
+    ]
+    if application_id:
+        blocks.append(_context(f"application `{_escape(application_id)}` · <{application_url(None, application_id)}|Ashby>"))
+    return f"auto-advance alert ({title}): {body}"[:_MAX_TEXT], blocks
+
+
+def build_already_decided(choice: str | None, decided_by_slack_user_id: str | None) -> str:
+    """Ephemeral reply to a click on a proposal that someone already decided."""
+    verb = {"archive": "archived", "keep": "kept in process"}.get(choice or "", "decided")
+    who = f" by <@{_escape(decided_by_slack_user_id)}>" if decided_by_slack_user_id else ""
+    return f"This proposal was already {verb}{who}; your click changed nothing."
