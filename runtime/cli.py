@@ -85,6 +85,18 @@ def _run(coro) -> None:
         asyncio.run(coro)
 
 
+ASHBY_ROLES = ("executor", "poller")
+
+
+def _dev_roles(settings: Settings) -> list[str]:
+    from runtime.workers import roles
+
+    if settings.ashby_api_key:
+        return roles()
+    log.warning("ashby_roles_disabled", reason="no ASHBY_API_KEY", roles=list(ASHBY_ROLES))
+    return [r for r in roles() if r not in ASHBY_ROLES]
+
+
 def main(argv: list[str] | None = None) -> int:
     from runtime.workers import roles
 
@@ -100,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
     if args.command == "dev":
-        _run(_serve(settings, http=True, role_names=roles()))
+        _run(_serve(settings, http=True, role_names=_dev_roles(settings)))
     elif args.command == "http":
         _run(_serve(settings, http=True, role_names=[]))
     elif args.command == "worker":

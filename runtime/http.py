@@ -14,6 +14,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 
 from contracts import subjects
+from evaluator.http import evaluator_router
 from ingest.http import webhook_handlers
 from ingest.ratelimit import TokenBuckets
 from projectors.http import query_router
@@ -85,6 +86,7 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> L
                           limiter=TokenBuckets(settings.webhook_rate_limit_per_s, settings.webhook_rate_burst),
                           max_body_bytes=settings.webhook_max_body_bytes),
         query_router(services.pool, [guard]),
+        evaluator_router(services.pool, services.publisher, [guard]),
         health,
         *(extra_handlers or []),
     ]

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     metadata_poll_interval_s: float = 900.0
     feedback_poll_timeout_s: float = 7 * 24 * 3600.0
     dry_run: bool = False
+    outbox_relay: bool = True
+    evaluator_timer_interval_s: float = 0.25
 
     def secret(self, name: str) -> str | None:
         value = getattr(self, name)

@@ -49,8 +49,31 @@ def _poller(services: Services) -> RoleParts:
     )
 
 
+def _evaluator(services: Services) -> RoleParts:
+    from evaluator.live import Evaluator
+    from evaluator.subscribers import subscriptions, timer_loop
+    from runtime.outbox import OutboxRelay
+
+    evaluator = Evaluator(force_dry_run=services.settings.dry_run)
+    relay = OutboxRelay(services.pool, services.publisher)
+    loops = [("evaluator-timers", timer_loop(evaluator, services.pool,
+                                             services.settings.evaluator_timer_interval_s))]
+    if services.settings.outbox_relay:  # off only to run the relay elsewhere (or in tests)
+        loops.append(("outbox-relay", relay.run))
+    return RoleParts(subscriptions=subscriptions(evaluator), loops=loops)
+
+
+def _executor(services: Services) -> RoleParts:
+    from executor.subscribers import subscriptions
+
+    return RoleParts(subscriptions=subscriptions(services.ashby(), services.publisher,
+                                                 dry_run=services.settings.dry_run))
+
+
 ROLE_BUILDERS: dict[str, Callable[[Services], RoleParts]] = {
     "projectors": _projectors,
+    "evaluator": _evaluator,
+    "executor": _executor,
     "poller": _poller,
 }
 

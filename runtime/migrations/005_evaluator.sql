@@ -32,6 +32,8 @@ CREATE TABLE IF NOT EXISTS evaluator_decisions (
     outcome           text NOT NULL,
     mode              text NOT NULL,
     dry_run           boolean NOT NULL,
+    target_stage_id   text,
+    archive_reason_id text,
     command_id        text,
     command_type      text,
     status            text NOT NULL,

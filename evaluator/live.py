@@ -1,0 +1,185 @@
+"""The live evaluator: fold each application's facts, decide, and write decision + outbox rows +
+pending/timer + checkpoint in the consumer's one transaction. It reads only its own tables.
+
+`now` is the wall clock when an event is processed or a timer fires; replay feeds the same core
+a virtual clock instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+import asyncpg
+import structlog
+
+from contracts import subjects
+from contracts.commands import COMMAND_SPECS
+from contracts.consumers import Delivered
+from contracts.envelope import Envelope
+from evaluator import store
+from evaluator.catalog import CATALOG_EVENT_TYPES, Catalog, evolve_catalog
+from evaluator.core import (
+    AppState,
+    Decision,
+    Wait,
+    command_for,
+    decide,
+    decision_made,
+    evaluation_summary,
+    evolve,
+)
+from evaluator.rules import RuleSet, versioned
+from evaluator.state import APPLICATION_EVENT_TYPES
+from evaluator.world import application_of
+
+log = structlog.get_logger(__name__)
+DURABLE = "evaluator-decisions-v1"
+_STATUS_OF = {"CommandSucceeded": "succeeded", "CommandSkipped": "skipped", "CommandFailed": "failed"}
+
+
+@dataclass
+class Evaluator:
+    """Holds the catalog and active rule set in memory, refreshed from its tables each batch."""
+
+    force_dry_run: bool = False
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    catalog: Catalog = field(default_factory=Catalog)
+    _catalog_seq: int = 0
+    _rules: RuleSet | None = None
+
+    async def _refresh(self, conn: asyncpg.Connection) -> None:
+        rows = await conn.fetch("SELECT stream_seq, envelope FROM evaluator_catalog WHERE stream_seq > $1 "
+                                "ORDER BY stream_seq", self._catalog_seq)
+        for r in rows:
+            self.catalog = evolve_catalog(self.catalog, Envelope.model_validate(r["envelope"]))
+            self._catalog_seq = r["stream_seq"]
+        active = await store.active_rule_set(conn)
+        if active is None:
+            self._rules = None
+        elif self._rules is None or self._rules.version != active[0]:
+            self._rules = versioned(active[1], active[0])
+
+    async def handle(self, conn: asyncpg.Connection, batch: list[Delivered]) -> None:
+        """The consumer's handler: record facts, then evaluate every application they touched."""
+        dirty: dict[str, Envelope] = {}
+        everyone = False
+        app_rows = []
+        for d in batch:
+            env = d.envelope
+            if env.event_type in CATALOG_EVENT_TYPES:
+                await store.add_catalog_event(conn, env, d.stream_seq)
+                everyone = True
+            elif env.event_type == "RuleSetActivated":
+                await store.add_rule_set(conn, int(env.payload["version"]), env.payload.get("document") or {},
+                                         env.recorded_at, d.stream_seq)
+                everyone = True
+            elif env.event_type in APPLICATION_EVENT_TYPES or env.event_type == "EvaluationRequested":
+                app_id = application_of(env)
+                if env.event_type in APPLICATION_EVENT_TYPES:
+                    app_rows.append((app_id, d.stream_seq, env.event_id, env.model_dump(mode="json")))
+                dirty[app_id] = env
+                await self._track_status(conn, env)
+        await store.add_application_events(conn, app_rows)
+        await self._refresh(conn)
+        if everyone:
+            for app_id in await conn.fetch("SELECT application_id FROM evaluator_pending"):
+                dirty.setdefault(app_id["application_id"], batch[-1].envelope)
+        for app_id, cause in dirty.items():
+            await self.evaluate(conn, app_id, cause, self.clock())
+
+    async def _track_status(self, conn: asyncpg.Connection, env: Envelope) -> None:
+        p = env.payload
+        if env.event_type in _STATUS_OF:
+            await store.decision_status(conn, p["command_id"], _STATUS_OF[env.event_type], p.get("reason"))
+        elif env.event_type == "SlackMessagePosted":
+            await store.decision_status(conn, p["command_id"], "awaiting_recruiter", None)
+        elif env.event_type == "RecruiterDecided":
+            await store.decision_status(conn, p["proposal_command_id"], f"recruiter_chose_{p['choice']}",
+                                        p.get("slack_user_id"))
+
+    async def evaluate(self, conn: asyncpg.Connection, application_id: str, cause: Envelope | None,
+                       now: datetime) -> object:
+        """Fold the application's facts (plus decisions already taken), decide, and record the result."""
+        await store.lock_application(conn, application_id)
+        state = AppState(application_id)
+        for env in await store.application_events(conn, application_id):
+            state = evolve(state, env)
+        for env in await _own_decisions(conn, application_id):
+            state = evolve(state, env)
+        evaluation = decide(state, self.catalog, self._rules, now)
+        if isinstance(evaluation, Decision):
+            if self.force_dry_run:
+                evaluation = replace(evaluation, dry_run=True)
+            await self._record(conn, state, evaluation, cause, now)
+            await store.clear_pending(conn, application_id)
+        else:
+            summary = evaluation_summary(evaluation)
+            until = evaluation.until if isinstance(evaluation, Wait) else None
+            waiting = summary.get("waiting_for") or [{"kind": summary["kind"], "detail": summary.get("reason")}]
+            await store.set_pending(conn, application_id, summary.get("stage_id"), summary.get("rule_id"),
+                                    waiting, until, now)
+        return evaluation
+
+    async def _record(self, conn: asyncpg.Connection, state: AppState, decision: Decision,
+                      cause: Envelope | None, now: datetime) -> None:
+        app = state.application_id
+        payload = decision_made(decision, app, decided_at=now)
+        command = command_for(decision, app, job_id=state.snapshot.job_id if state.snapshot else None)
+        inserted = await store.record_decision(conn, {
+            **payload, "command_type": command.command_type if command else None,
+            "status": "pending" if command else ("shadow" if decision.mode == "shadow" else "dry_run"),
+            "decided_at": now})
+        if not inserted:
+            return
+        correlation = cause.correlation_id if cause else None
+        causation = cause.event_id if cause else None
+        event = Envelope(event_id=payload["decision_id"], event_type="DecisionMade", key=app, occurred_at=now,
+                         recorded_at=now, correlation_id=correlation, causation_id=causation, source="evaluator",
+                         payload=payload)
+        await store.enqueue(conn, subjects.event_subject("evaluator", "DecisionMade", app), event)
+        if command is not None:
+            spec = COMMAND_SPECS[command.command_type]
+            env = Envelope(event_id=command.command_id, event_type=command.command_type, key=app, occurred_at=now,
+                           recorded_at=now, correlation_id=correlation, causation_id=payload["decision_id"],
+                           source="evaluator", payload=command.payload)
+            await store.enqueue(conn, subjects.command_subject(spec.target, spec.verb, app), env)
+        log.info("decision_recorded", key=app, outcome=decision.outcome, rule_id=decision.rule_id,
+                 rule_set_version=decision.rule_set_version, mode=decision.mode, dry_run=decision.dry_run,
+                 command_id=command.command_id if command else None)
+
+    async def fire_timers(self, pool: asyncpg.Pool) -> int:
+        """Re-evaluate applications whose quiet period or timeout has passed (durable timers)."""
+        now = self.clock()
+        async with pool.acquire() as conn:
+            due = await store.due_timers(conn, now)
+        for app_id in due:
+            async with pool.acquire() as conn, conn.transaction():
+                await self._refresh(conn)
+                fire_at = await conn.fetchval("SELECT fire_at FROM evaluator_pending WHERE application_id = $1 "
+                                              "FOR UPDATE", app_id)
+                if fire_at is None or fire_at > now:
+                    continue
+                await conn.execute("UPDATE evaluator_pending SET fire_at = NULL WHERE application_id = $1", app_id)
+                await self.evaluate(conn, app_id, None, self.clock())
+        return len(due)
+
+
+async def _own_decisions(conn: asyncpg.Connection, application_id: str) -> list[Envelope]:
+    """Decisions this evaluator recorded, as DecisionMade facts, so a stage is never decided twice
+    even before the published event comes back through the log."""
+    rows = await conn.fetch(
+        """SELECT decision_id, stage_id, rule_set_version, rule_id, outcome, mode, dry_run, command_id,
+                  explanation, decided_at, target_stage_id, archive_reason_id FROM evaluator_decisions WHERE application_id = $1""", application_id)
+    out = []
+    for r in rows:
+        payload = {"decision_id": r["decision_id"], "application_id": application_id, "stage_id": r["stage_id"],
+                   "rule_set_version": r["rule_set_version"], "rule_id": r["rule_id"], "outcome": r["outcome"],
+                   "mode": r["mode"], "dry_run": r["dry_run"], "command_id": r["command_id"],
+                   "explanation": r["explanation"], "decided_at": r["decided_at"].isoformat(),
+                   "target_stage_id": r["target_stage_id"], "archive_reason_id": r["archive_reason_id"]}
+        out.append(Envelope(event_id=r["decision_id"], event_type="DecisionMade", key=application_id,
+                            occurred_at=r["decided_at"], recorded_at=r["decided_at"], source="evaluator",
+                            payload=payload))
+    return out

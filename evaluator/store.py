@@ -1,0 +1,100 @@
+"""SQL of the evaluator's own tables: per-application facts, catalog, rule sets, decisions,
+pending evaluations (which double as durable timers) and the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from contracts.envelope import Envelope
+
+OUTBOX_CHANNEL = "outbox"
+
+
+async def lock_application(conn: asyncpg.Connection, application_id: str) -> None:
+    """Serialise evaluations of one application across consumer, timers and replicas."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 727))", application_id)
+
+
+async def add_application_events(conn: asyncpg.Connection, rows: list[tuple[str, int, str, dict]]) -> None:
+    if rows:
+        await conn.executemany(
+            """INSERT INTO evaluator_events (application_id, stream_seq, event_id, envelope)
+               VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""", rows)
+
+
+async def application_events(conn: asyncpg.Connection, application_id: str) -> list[Envelope]:
+    rows = await conn.fetch(
+        "SELECT envelope FROM evaluator_events WHERE application_id = $1 ORDER BY stream_seq", application_id)
+    return [Envelope.model_validate(r["envelope"]) for r in rows]
+
+
+async def add_catalog_event(conn: asyncpg.Connection, env: Envelope, seq: int) -> None:
+    await conn.execute("INSERT INTO evaluator_catalog (event_id, stream_seq, envelope) VALUES ($1, $2, $3) "
+                       "ON CONFLICT DO NOTHING", env.event_id, seq, env.model_dump(mode="json"))
+
+
+async def catalog_events(conn: asyncpg.Connection) -> list[Envelope]:
+    rows = await conn.fetch("SELECT envelope FROM evaluator_catalog ORDER BY stream_seq")
+    return [Envelope.model_validate(r["envelope"]) for r in rows]
+
+
+async def add_rule_set(conn: asyncpg.Connection, version: int, document: dict, at: datetime, seq: int) -> None:
+    await conn.execute(
+        """INSERT INTO evaluator_rulesets (version, document, activated_at, stream_seq) VALUES ($1, $2, $3, $4)
+           ON CONFLICT DO NOTHING""", version, document, at, seq)
+
+
+async def active_rule_set(conn: asyncpg.Connection) -> tuple[int, dict] | None:
+    """The most recently activated rule set (by stream order)."""
+    row = await conn.fetchrow("SELECT version, document FROM evaluator_rulesets ORDER BY stream_seq DESC LIMIT 1")
+    return (row["version"], row["document"]) if row else None
+
+
+async def record_decision(conn: asyncpg.Connection, row: dict[str, Any]) -> bool:
+    """Insert a decision once per (version, application, stage, outcome); False if it existed."""
+    result = await conn.fetchval(
+        """INSERT INTO evaluator_decisions (decision_id, application_id, stage_id, rule_set_version, rule_id, outcome,
+               mode, dry_run, command_id, command_type, status, explanation, decided_at, target_stage_id,
+               archive_reason_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+           ON CONFLICT DO NOTHING RETURNING decision_id""",
+        row["decision_id"], row["application_id"], row["stage_id"], row["rule_set_version"], row["rule_id"],
+        row["outcome"], row["mode"], row["dry_run"], row["command_id"], row["command_type"], row["status"],
+        row["explanation"], row["decided_at"], row.get("target_stage_id"), row.get("archive_reason_id"))
+    return result is not None
+
+
+async def decision_status(conn: asyncpg.Connection, command_id: str, status: str, reason: str | None) -> None:
+    await conn.execute("UPDATE evaluator_decisions SET status = $2, status_reason = $3 WHERE command_id = $1",
+                       command_id, status, reason)
+
+
+async def set_pending(conn: asyncpg.Connection, application_id: str, stage_id: str | None, rule_id: str | None,
+                      waiting_for: list, fire_at: datetime | None, now: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO evaluator_pending (application_id, stage_id, rule_id, waiting_for, fire_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (application_id) DO UPDATE SET stage_id = EXCLUDED.stage_id, rule_id = EXCLUDED.rule_id,
+               waiting_for = EXCLUDED.waiting_for, fire_at = EXCLUDED.fire_at, updated_at = EXCLUDED.updated_at""",
+        application_id, stage_id, rule_id, waiting_for, fire_at, now)
+
+
+async def clear_pending(conn: asyncpg.Connection, application_id: str) -> None:
+    await conn.execute("DELETE FROM evaluator_pending WHERE application_id = $1", application_id)
+
+
+async def due_timers(conn: asyncpg.Connection, now: datetime, limit: int = 100) -> list[str]:
+    rows = await conn.fetch(
+        """SELECT application_id FROM evaluator_pending WHERE fire_at <= $1 ORDER BY fire_at LIMIT $2""", now, limit)
+    return [r["application_id"] for r in rows]
+
+
+async def enqueue(conn: asyncpg.Connection, subject: str, env: Envelope) -> None:
+    """An outbox row (published by the relay after commit); NOTIFY wakes the relay at commit."""
+    await conn.execute(
+        """INSERT INTO outbox (message_id, subject, envelope) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING""",
+        env.event_id, subject, env.model_dump(mode="json"))
+    await conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
