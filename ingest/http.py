@@ -71,3 +71,39 @@ def webhook_handlers(sink: EventSink, *, secret: str | None, rejected: RejectedS
                         status_code=200)
 
     return [ashby_webhook]
+
+
+def slack_handlers(sink: EventSink, *, signing_secret: str | None) -> list[HTTPRouteHandler]:
+    from contracts.ids import derive_id
+    from ingest.slack import parse_interaction, to_recruiter_decided, verify_slack_request
+
+    @post("/slack/interactions", status_code=200, request_max_body_size=256 * 1024, tags=["ingest"],
+          summary="Slack button presses (signed block_actions)")
+    async def slack_interactions(request: Request) -> Response:
+        body = await request.body()
+        if not signing_secret or not verify_slack_request(
+                signing_secret, body, request.headers.get("x-slack-request-timestamp"),
+                request.headers.get("x-slack-signature"), time.time()):
+            log.warning("slack_signature_rejected")
+            return _error(401, "invalid Slack signature or timestamp")
+        try:
+            interaction = parse_interaction(body)
+            if interaction is None:
+                return Response({"status": "ignored"}, status_code=200)
+            decided = to_recruiter_decided(interaction)
+        except InvalidInput as exc:
+            return _error(400, exc.reason)
+        now = datetime.now(UTC)
+        event_id = derive_id("recruiter-decided", decided.proposal_command_id, decided.slack_user_id,
+                             decided.choice, decided.action_ts)
+        env = Envelope(event_id=event_id, event_type="RecruiterDecided", key=decided.application_id,
+                       occurred_at=now, recorded_at=now, correlation_id=decided.proposal_command_id,
+                       source="slack", payload=decided.model_dump())
+        try:
+            await sink.publish_event(env)
+        except TransientError:
+            return _error(503, "event store unavailable, retry later")
+        log.info("recruiter_decided", event_id=event_id, key=decided.application_id, choice=decided.choice)
+        return Response(b"", status_code=200)
+
+    return [slack_interactions]

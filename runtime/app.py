@@ -54,6 +54,19 @@ class Services:
             self.closers.append(self._ashby.aclose)
         return self._ashby
 
+    _slack: object | None = None
+
+    def slack(self):
+        """The Slack Web API adapter (one per process), built on first use."""
+        if self._slack is None:
+            from notifier.slack import SlackWebAdapter
+
+            token = self.settings.secret("slack_bot_token")
+            if not token:
+                raise RuntimeError("SLACK_BOT_TOKEN is not set (autoadvance dev runs a sandbox Slack instead)")
+            self._slack = SlackWebAdapter(token, base_url=self.settings.slack_api_url)
+        return self._slack
+
     async def close(self) -> None:
         for closer in reversed(self.closers):
             try:

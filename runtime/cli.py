@@ -85,7 +85,7 @@ def _run(coro) -> None:
         asyncio.run(coro)
 
 
-ASHBY_ROLES = ("executor", "poller")
+ASHBY_ROLES = ("executor", "poller", "notifier")
 
 
 def _dev_roles(settings: Settings) -> list[str]:

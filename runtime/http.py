@@ -15,7 +15,7 @@ from litestar.openapi import OpenAPIConfig
 
 from contracts import subjects
 from evaluator.http import evaluator_router
-from ingest.http import webhook_handlers
+from ingest.http import slack_handlers, webhook_handlers
 from ingest.ratelimit import TokenBuckets
 from projectors.http import query_router
 from runtime.app import Services, persistent_secret
@@ -85,6 +85,7 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> L
         *webhook_handlers(services.publisher, secret=webhook_secret, rejected=keep_rejected,
                           limiter=TokenBuckets(settings.webhook_rate_limit_per_s, settings.webhook_rate_burst),
                           max_body_bytes=settings.webhook_max_body_bytes),
+        *slack_handlers(services.publisher, signing_secret=settings.secret("slack_signing_secret")),
         query_router(services.pool, [guard]),
         evaluator_router(services.pool, services.publisher, [guard]),
         health,

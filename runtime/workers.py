@@ -70,10 +70,20 @@ def _executor(services: Services) -> RoleParts:
                                                  dry_run=services.settings.dry_run))
 
 
+def _notifier(services: Services) -> RoleParts:
+    from notifier.subscribers import subscriptions
+
+    s = services.settings
+    return RoleParts(subscriptions=subscriptions(services.slack(), services.ashby(), services.publisher,
+                                                 admin_channel=s.admin_slack_channel,
+                                                 fallback_channel=s.slack_fallback_channel))
+
+
 ROLE_BUILDERS: dict[str, Callable[[Services], RoleParts]] = {
     "projectors": _projectors,
     "evaluator": _evaluator,
     "executor": _executor,
+    "notifier": _notifier,
     "poller": _poller,
 }
 

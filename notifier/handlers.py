@@ -1,0 +1,139 @@
+"""Slack effects: rejection proposals to the job's recruiter, admin alerts, and the message update
+after a recruiter's click. One message per command id; outcomes are events.
+
+A proposal is recorded as 'started' before posting. If the process dies after Slack accepted the
+message and before it was recorded, the redelivered command posts it again (at-least-once; see
+docs/decisions/0002-slack-post-then-crash.md): a duplicate message is harmless because both carry
+the same proposal id and only the first click counts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import asyncpg
+import structlog
+
+from contracts.consumers import Delivered
+from contracts.envelope import Envelope
+from contracts.errors import PermanentError
+from contracts.events import SlackMessagePosted
+from contracts.ids import derive_id
+from contracts.outcomes import outcome_event
+from notifier import store
+from notifier.message import build_alert, build_already_decided, build_decided, build_proposal
+from notifier.slack import RecruiterDirectory, SlackApi
+
+log = structlog.get_logger(__name__)
+COMMANDS_DURABLE = "notifier-slack-v1"
+CLICKS_DURABLE = "notifier-clicks-v1"
+
+
+class AshbyCalls(Protocol):
+    async def call(self, endpoint: str, body: dict[str, Any]) -> Any: ...
+
+
+class Publisher(Protocol):
+    async def publish_event(self, envelope: Envelope) -> tuple[int, bool]: ...
+
+
+def _recruiter_email(info: dict[str, Any]) -> str | None:
+    team = info.get("hiringTeam") or []
+    for role in ("Recruiter", "Coordinator", "Hiring Manager"):
+        for member in team:
+            if member.get("role") == role and member.get("email"):
+                return member["email"]
+    return None
+
+
+def command_handler(slack: SlackApi, ashby: AshbyCalls, publisher: Publisher, *, admin_channel: str,
+                    fallback_channel: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+    directory = RecruiterDirectory(slack, fallback_channel=fallback_channel)
+
+    async def notify(pool: asyncpg.Pool, d: Delivered) -> None:
+        cmd = d.envelope
+        p = cmd.payload
+        async with pool.acquire() as conn:
+            earlier = await store.claim(conn, p["command_id"], cmd.event_type, p.get("application_id"))
+        if earlier in ("posted", "failed"):
+            log.info("slack_command_already_done", command_id=p["command_id"], status=earlier)
+            return
+        try:
+            if cmd.event_type == "ProposeRejection":
+                channel, ts = await _propose(pool, slack, ashby, directory, cmd, fallback_channel)
+            elif cmd.event_type == "SendAlert":
+                text, blocks = build_alert(p["kind"], p["text"], p.get("application_id"))
+                posted = await slack.post_message(admin_channel, text, blocks)
+                channel, ts = posted.channel, posted.ts
+            else:
+                raise PermanentError(f"the notifier does not carry out {cmd.event_type}")
+        except PermanentError as exc:
+            reason = f"{type(exc).__name__}: {exc}"[:500]
+            await publisher.publish_event(outcome_event("CommandFailed", cmd, "notifier", clock(), reason=reason))
+            async with pool.acquire() as conn:
+                await store.failed(conn, p["command_id"])
+            if cmd.event_type != "SendAlert":  # an alert about a failed alert would loop
+                text, blocks = build_alert("slack_failed", f"{cmd.event_type} {p['command_id']}: {reason}",
+                                           p.get("application_id"))
+                try:
+                    await slack.post_message(admin_channel, text, blocks)
+                except Exception:  # noqa: BLE001 - the failure is already an event
+                    log.error("admin_alert_failed", command_id=p["command_id"])
+            raise
+        async with pool.acquire() as conn:
+            await store.posted(conn, p["command_id"], channel, ts)
+        now = clock()
+        posted_event = Envelope(
+            event_id=derive_id("slack-posted", p["command_id"]), event_type="SlackMessagePosted", key=cmd.key,
+            occurred_at=now, recorded_at=now, correlation_id=cmd.correlation_id, causation_id=cmd.event_id,
+            source="notifier", payload=SlackMessagePosted(command_id=p["command_id"],
+                                                          application_id=p.get("application_id"),
+                                                          channel=channel, ts=ts).model_dump())
+        await publisher.publish_event(posted_event)
+        log.info("slack_message_posted", command_id=p["command_id"], command_type=cmd.event_type, key=cmd.key)
+
+    return notify
+
+
+async def _propose(pool: asyncpg.Pool, slack: SlackApi, ashby: AshbyCalls, directory: RecruiterDirectory,
+                   cmd: Envelope, fallback_channel: str) -> tuple[str, str]:
+    p = cmd.payload
+    info = await ashby.call("application.info", {"applicationId": p["application_id"]})
+    candidate = info.get("candidate") or {}
+    stage = info.get("currentInterviewStage") or {}
+    recipient = await directory.resolve(_recruiter_email(info), time.monotonic())
+    text, blocks = build_proposal(
+        command_id=p["command_id"], application_id=p["application_id"], candidate_name=candidate.get("name"),
+        job_title=(info.get("job") or {}).get("title"), stage_title=stage.get("title"),
+        explanation=p.get("explanation") or {}, candidate_id=candidate.get("id"),
+        recruiter_user_id=recipient.user_id, rule_label=p.get("rule_id"))
+    posted = await slack.post_message(recipient.channel or fallback_channel, text, blocks)
+    async with pool.acquire() as conn:
+        await store.save_proposal(conn, p["command_id"], p["application_id"], posted.channel, posted.ts, text, blocks)
+    return posted.channel, posted.ts
+
+
+def click_handler(slack: SlackApi):
+    async def on_click(pool: asyncpg.Pool, d: Delivered) -> None:
+        """Show who decided on the proposal; a later click is told it was already decided."""
+        p = d.envelope.payload
+        async with pool.acquire() as conn:
+            first, proposal = await store.decide_proposal(conn, p["proposal_command_id"], p["slack_user_id"],
+                                                          p["choice"])
+        if proposal is None:
+            log.warning("click_on_unknown_proposal", command_id=p["proposal_command_id"])
+            return
+        if first:
+            outcome = "Archiving in Ashby." if p["choice"] == "archive" else "Kept in process."
+            text, blocks = build_decided(proposal["blocks"], p["slack_user_id"], p["choice"], outcome)
+            await slack.update_message(proposal["channel"], proposal["ts"], text, blocks)
+            log.info("proposal_decided", command_id=p["proposal_command_id"], choice=p["choice"])
+        else:
+            await slack.post_ephemeral(proposal["channel"], p["slack_user_id"],
+                                       build_already_decided(proposal["choice"], proposal["decided_by"]))
+            log.info("proposal_already_decided", command_id=p["proposal_command_id"])
+
+    return on_click

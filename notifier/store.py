@@ -1,0 +1,43 @@
+"""SQL of the notifier's inbox and proposals."""
+
+from __future__ import annotations
+
+import asyncpg
+
+
+async def claim(conn: asyncpg.Connection, command_id: str, command_type: str, application_id: str | None) -> str | None:
+    """Record the command before posting; the status of an earlier attempt, or None if new."""
+    row = await conn.fetchrow(
+        """INSERT INTO notifier_inbox (command_id, command_type, application_id, status) VALUES ($1, $2, $3, 'started')
+           ON CONFLICT (command_id) DO UPDATE SET updated_at = now()
+           RETURNING status, (xmax <> 0) AS existed""", command_id, command_type, application_id)
+    return row["status"] if row["existed"] else None
+
+
+async def posted(conn: asyncpg.Connection, command_id: str, channel: str, ts: str) -> None:
+    await conn.execute("UPDATE notifier_inbox SET status = 'posted', channel = $2, ts = $3, updated_at = now() "
+                       "WHERE command_id = $1", command_id, channel, ts)
+
+
+async def failed(conn: asyncpg.Connection, command_id: str) -> None:
+    await conn.execute("UPDATE notifier_inbox SET status = 'failed', updated_at = now() WHERE command_id = $1",
+                       command_id)
+
+
+async def save_proposal(conn: asyncpg.Connection, command_id: str, application_id: str, channel: str, ts: str,
+                        text: str, blocks: list) -> None:
+    await conn.execute(
+        """INSERT INTO notifier_proposals (command_id, application_id, channel, ts, text, blocks)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (command_id) DO UPDATE SET channel = EXCLUDED.channel,
+           ts = EXCLUDED.ts, text = EXCLUDED.text, blocks = EXCLUDED.blocks""",
+        command_id, application_id, channel, ts, text, blocks)
+
+
+async def decide_proposal(conn: asyncpg.Connection, command_id: str, user: str, choice: str):
+    """Mark a proposal decided by the first click only; returns (first?, proposal row or None)."""
+    row = await conn.fetchrow(
+        """UPDATE notifier_proposals SET decided_by = $2, choice = $3, decided_at = now()
+           WHERE command_id = $1 AND decided_by IS NULL RETURNING *""", command_id, user, choice)
+    if row is not None:
+        return True, row
+    return False, await conn.fetchrow("SELECT * FROM notifier_proposals WHERE command_id = $1", command_id)
