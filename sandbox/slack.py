@@ -7,10 +7,8 @@ process read the messages and trigger clicks.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +16,9 @@ from urllib.parse import parse_qsl, urlencode
 
 import httpx
 import orjson
-import uvicorn
 from slack_sdk.signature import SignatureVerifier
+
+from sandbox._server import AsgiServer, read_body, send_response
 
 DEFAULT_TOKEN = "xoxb-sandbox-bot-token"
 DEFAULT_SIGNING_SECRET = "sandbox-signing-secret"
@@ -35,13 +34,6 @@ class _Failure:
     status: int
     retry_after: int | None
     times: int
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its signal handlers: the embedding process keeps Ctrl-C."""
-
-    def capture_signals(self):  # type: ignore[override]
-        return contextlib.nullcontext()
 
 
 def find_button(message: Json, action: str) -> Json:
@@ -93,8 +85,7 @@ class SandboxSlack:
         self.root_url = ""
         self.base_url = ""
         self.reset()
-        self._server: _EmbeddedServer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._server: AsgiServer | None = None
 
     def reset(self) -> None:
         """Forget every message, call, user and pending failure."""
@@ -143,29 +134,15 @@ class SandboxSlack:
     # --- server -----------------------------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        config = uvicorn.Config(self._asgi, interface="asgi3", log_config=None, access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=2)
-        self._server = _EmbeddedServer(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if self._task.done() or time.monotonic() > deadline:
-                sock.close()
-                raise RuntimeError("the sandbox Slack server did not start")
-            await asyncio.sleep(0.005)
-        self.root_url = f"http://{host}:{sock.getsockname()[1]}"
+        self._server = AsgiServer(self._asgi, "sandbox Slack")
+        self.root_url = await self._server.start(host, port)
         self.base_url = f"{self.root_url}/api/"
         return self.base_url
 
     async def stop(self) -> None:
-        if self._server is None or self._task is None:
-            return
-        self._server.should_exit = True
-        await asyncio.wait([self._task], timeout=10)
-        self._server, self._task = None, None
+        if self._server is not None:
+            await self._server.stop()
+            self._server = None
 
     async def simulate_click(self, target_url: str, message: Json | str, action: str, user_id: str, *,
                              signing_secret: str | None = None, timestamp: int | str | None = None,
@@ -193,12 +170,7 @@ class SandboxSlack:
     async def _asgi(self, scope: Json, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            event = await receive()
-            body += event.get("body", b"")
-            if not event.get("more_body"):
-                break
+        body = await read_body(receive)
         path, headers = scope["path"], {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         extra: dict[str, str] = {}
         if path.startswith("/api/"):
@@ -208,11 +180,7 @@ class SandboxSlack:
             status, doc = await self._control(scope["method"], path[len("/_sandbox/"):], body, headers)
         else:
             status, doc = 404, {"ok": False, "error": "unknown_method"}
-        raw = doc.encode() if isinstance(doc, str) else orjson.dumps(doc)
-        content_type = b"text/plain" if isinstance(doc, str) else b"application/json; charset=utf-8"
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", content_type), *((k.encode(), v.encode()) for k, v in extra.items())]})
-        await send({"type": "http.response.body", "body": raw})
+        await send_response(send, status, doc, extra)
 
     def _api(self, method: str, params: Json, headers: dict[str, str]) -> tuple[int, Json | str, dict[str, str]]:
         self.calls.append({"method": method, "params": params})

@@ -44,3 +44,24 @@ async def infra(postgres_admin_url, tmp_path):
     yield Infra(url, database_url, nats_server, None, tmp_path / "data")
     if nats_server:
         nats_server.stop()
+
+
+@pytest.fixture
+async def sandbox_ashby():
+    """A sandbox Ashby on a free port with the demo's job, plan, users and form (no applications)."""
+    from sandbox.ashby import SandboxAshby
+
+    sandbox = SandboxAshby(webhook_retry_delays=(0.05, 0.1, 0.2, 0.5, 1))
+    await sandbox.start()
+    yield sandbox
+    await sandbox.stop()
+
+
+@pytest.fixture
+async def sandbox_slack():
+    from sandbox.slack import SandboxSlack
+
+    sandbox = SandboxSlack()
+    await sandbox.start()
+    yield sandbox
+    await sandbox.stop()
