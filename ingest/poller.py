@@ -56,6 +56,7 @@ class AshbyPoller:
         self.feedback_interval_s = feedback_interval_s
         self.due_interval = timedelta(seconds=due_interval_s)
         self.metadata_interval_s = metadata_interval_s
+        self.metadata_wanted = asyncio.Event()  # an application in a plan we have not synced yet
 
     async def _all(self, endpoint: str, body: dict[str, Any]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -136,6 +137,11 @@ class AshbyPoller:
             await self.sink.publish_event(application_envelope(info, self.clock()))
             stage = (info.get("currentInterviewStage") or {}).get("id")
             watch = after_snapshot(watch, stage)
+            plan_id = (info.get("currentInterviewStage") or {}).get("interviewPlanId")
+            if plan_id:
+                async with self.pool.acquire() as conn:
+                    if not await store.known_record(conn, "interview_plan", str(plan_id)):
+                        self.metadata_wanted.set()  # sync now, not at the next metadata interval
         if watch.feedback_due:
             items = await self._all("applicationFeedback.list", {"applicationId": application_id})
             now = self.clock()
@@ -162,19 +168,25 @@ class AshbyPoller:
         await self._every(stop, self.feedback_interval_s, self.sync_feedback_once, "feedback_sync_failed")
 
     async def run_metadata(self, stop: asyncio.Event) -> None:
-        await self._every(stop, self.metadata_interval_s, self.sync_metadata_once, "metadata_sync_failed")
+        await self._every(stop, self.metadata_interval_s, self.sync_metadata_once, "metadata_sync_failed",
+                          wake=self.metadata_wanted)
 
-    async def _every(self, stop: asyncio.Event, interval: float, step, failure: str) -> None:
+    async def _every(self, stop: asyncio.Event, interval: float, step, failure: str,
+                     wake: asyncio.Event | None = None) -> None:
         while not stop.is_set():
+            if wake is not None:
+                wake.clear()
             try:
                 await step()
             except (TransientError, PermanentError, OSError, asyncpg.PostgresError) as exc:
                 log.warning(failure, error=f"{type(exc).__name__}: {exc}"[:300])
-            await _pause(stop, interval)
+            await _pause(stop, interval, wake)
 
 
-async def _pause(stop: asyncio.Event, seconds: float) -> None:
+async def _pause(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None) -> None:
+    waiters = [asyncio.ensure_future(stop.wait())] + ([asyncio.ensure_future(wake.wait())] if wake else [])
     try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -56,3 +56,9 @@ async def remember_records(conn: asyncpg.Connection, kind: str, hashes: dict[str
         """INSERT INTO poller_metadata_hashes (kind, record_id, hash)
            SELECT $1, * FROM unnest($2::text[], $3::text[])
            ON CONFLICT (kind, record_id) DO UPDATE SET hash = EXCLUDED.hash""", kind, list(hashes), list(hashes.values()))
+
+
+async def known_record(conn: asyncpg.Connection, kind: str, record_id: str) -> bool:
+    """Whether a metadata record of this kind was ever published."""
+    return bool(await conn.fetchval("SELECT 1 FROM poller_metadata_hashes WHERE kind = $1 AND record_id = $2",
+                                    kind, record_id))

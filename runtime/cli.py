@@ -24,14 +24,22 @@ async def _wait_for_signal() -> None:
     log.info("shutdown_requested")
 
 
-async def _serve(settings: Settings, *, http: bool, role_names: list[str]) -> None:
+async def _serve(settings: Settings, *, http: bool, role_names: list[str], sandboxes: bool = False) -> None:
     import uvicorn
 
-    from runtime.app import open_services
+    from runtime.app import open_services, persistent_secret
+    from runtime.devsandbox import DevSandboxes, connect_webhooks, start_sandboxes
     from runtime.http import create_http_app
     from runtime.workers import create_worker
 
-    services = await open_services(settings)
+    dev = DevSandboxes()
+    if sandboxes:
+        settings, dev = await start_sandboxes(settings)
+    try:
+        services = await open_services(settings)
+    except BaseException:
+        await dev.stop()
+        raise
     worker = create_worker(role_names, services) if role_names else None
     server = None
     server_task = None
@@ -48,6 +56,8 @@ async def _serve(settings: Settings, *, http: bool, role_names: list[str]) -> No
             server_task = asyncio.create_task(server.serve())
             log.info("http_listening", url=f"http://{settings.http_host}:{settings.http_port}",
                      openapi=f"http://{settings.http_host}:{settings.http_port}/schema")
+            connect_webhooks(dev, settings, settings.secret("ashby_webhook_secret")
+                             or persistent_secret(settings.data_dir, "webhook_secret"))
         waiter = asyncio.create_task(_wait_for_signal())
         watched = [waiter] + ([server_task] if server_task else [])
         await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
@@ -60,6 +70,7 @@ async def _serve(settings: Settings, *, http: bool, role_names: list[str]) -> No
         if worker:
             await worker.stop()
         await services.close()
+        await dev.stop()
         log.info("stopped")
 
 
@@ -85,18 +96,6 @@ def _run(coro) -> None:
         asyncio.run(coro)
 
 
-ASHBY_ROLES = ("executor", "poller", "notifier")
-
-
-def _dev_roles(settings: Settings) -> list[str]:
-    from runtime.workers import roles
-
-    if settings.ashby_api_key:
-        return roles()
-    log.warning("ashby_roles_disabled", reason="no ASHBY_API_KEY", roles=list(ASHBY_ROLES))
-    return [r for r in roles() if r not in ASHBY_ROLES]
-
-
 def main(argv: list[str] | None = None) -> int:
     from runtime.workers import roles
 
@@ -112,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
     if args.command == "dev":
-        _run(_serve(settings, http=True, role_names=_dev_roles(settings)))
+        _run(_serve(settings, http=True, role_names=roles(), sandboxes=True))
     elif args.command == "http":
         _run(_serve(settings, http=True, role_names=[]))
     elif args.command == "worker":

@@ -291,7 +291,7 @@ class SandboxAshby:
             required = spec.get("feedback_required")
             required_ids = {self._id("users", u, "user") for u in required} if required is not None else None
             event_id = sandbox_id("interview-event", key, index)
-            submitted = any(f["interviewEventId"] == event_id for f in self.data["feedback"].values())
+            submitted = any(f.get("interviewEventId") == event_id for f in self.data["feedback"].values())
             events.append({
                 "id": event_id, "interviewId": interview_id, "interviewScheduleId": schedule_id,
                 "interviewerUserIds": [u["id"] for u in users],

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
 from ashby_spec import request_problems, response_problems, webhook_problems
+
 from contracts.envelope import Envelope
 from executor.handlers import _carry_out
 from ingest.ashby_client import AshbyClient, AshbyError
