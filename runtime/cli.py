@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     worker = sub.add_parser("worker", help="one worker role")
     worker.add_argument("role", choices=roles())
     sub.add_parser("migrate", help="apply database migrations and exit")
+    demo = sub.add_parser("demo", help="against a running `make run`: two candidates through the whole pipeline")
+    demo.add_argument("--json", action="store_true", help="print a machine-readable summary")
+    demo.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for the pipeline")
     args, rest = parser.parse_known_args(argv)
 
     settings = Settings()
@@ -118,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         _run(_serve(settings, http=False, role_names=[args.role]))
     elif args.command == "migrate":
         _run(_migrate(settings))
+    elif args.command == "demo":
+        from runtime.demo import run_demo
+
+        return asyncio.run(run_demo(settings, as_json=args.json, timeout=args.timeout))
     return 0
 
 

@@ -221,7 +221,7 @@ async def _async(value):
 
 async def test_a_plan_created_after_start_is_synced_when_its_first_application_shows_up(
         infra, sandbox_ashby, sandbox_slack):
-    async with pipeline(infra, sandbox_ashby, sandbox_slack, rules=demo_rules(), preload=False) as svc:
+    async with pipeline(infra, sandbox_ashby, sandbox_slack, rules=demo_rules(), preload=False):
         await eventually(lambda: _metadata_synced_once(sandbox_ashby), message="the first metadata sync did not run")
         sandbox_ashby.load_scenario(demo_scenario())  # new job, plan and candidates, long before the next sync
         interview(sandbox_ashby, "strong", {"ivan": 4, "iris": 4})
