@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="against a running `make run`: two candidates through the whole pipeline")
     demo.add_argument("--json", action="store_true", help="print a machine-readable summary")
     demo.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for the pipeline")
+    from runtime import cli_rules
+
+    cli_rules.register(sub)  # rules validate|activate|show
     args, rest = parser.parse_known_args(argv)
 
     settings = Settings()
@@ -125,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         from runtime.demo import run_demo
 
         return asyncio.run(run_demo(settings, as_json=args.json, timeout=args.timeout))
+    elif args.command == "rules":
+        return cli_rules.run(args, settings)
     return 0
 
 

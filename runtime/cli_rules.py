@@ -1,0 +1,115 @@
+"""`autoadvance rules validate|activate|show`.
+
+`validate` works offline. `activate` and `show` talk to the running service's operator API
+(`POST`/`GET /api/rulesets`), so there is one activation path (validation, immutable version,
+`RuleSetActivated` event) whether a rule set comes from the CLI or over HTTP, and the CLI works
+next to `make run`, whose embedded servers belong to that process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from evaluator.rules import parse_document, validate_document
+from runtime.app import persistent_secret
+from runtime.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    rules = sub.add_parser("rules", help="validate, activate or show rule sets")
+    verbs = rules.add_subparsers(dest="rules_command", required=True)
+    validate = verbs.add_parser("validate", help="check a YAML/JSON rule set; every problem with its location")
+    validate.add_argument("file", type=Path)
+    activate = verbs.add_parser("activate", help="validate, then activate as a new immutable version")
+    activate.add_argument("file", type=Path)
+    show = verbs.add_parser("show", help="the active rule set")
+    show.add_argument("--json", action="store_true", help="print the API's answer as JSON")
+    for parser in (activate, show):
+        parser.add_argument("--url", help="the service (default http://HTTP_HOST:HTTP_PORT)")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.rules_command == "validate":
+        return 0 if _load(args.file) is not None else 1
+    url = (args.url or f"http://{settings.http_host}:{settings.http_port}").rstrip("/")
+    token = settings.secret("admin_api_token") or persistent_secret(settings.data_dir, "admin_token")
+    try:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=15,
+                          trust_env=False) as api:
+            if args.rules_command == "activate":
+                return _activate(api, args.file)
+            return _show(api, args.json)
+    except httpx.HTTPError as exc:
+        print(f"cannot reach the service at {url} ({type(exc).__name__}); is it running (make run)? "
+              "Pass --url for another one.", file=sys.stderr)
+        return 2
+
+
+def _load(path: Path) -> Any | None:
+    """The parsed document, or None after printing every problem."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
+        return None
+    try:
+        doc = parse_document(text, fmt="json" if path.suffix.lower() == ".json" else "yaml")
+    except ValueError as exc:
+        print(f"{path}: {exc}", file=sys.stderr)
+        return None
+    problems = validate_document(doc)
+    if problems:
+        print(f"{path}: {len(problems)} problem(s)", file=sys.stderr)
+        for p in problems:
+            print(f"  {p.location}: {p.message}", file=sys.stderr)
+        return None
+    print(f"{path}: valid ({len(doc.get('rules') or [])} rules)")
+    return doc
+
+
+def _activate(api: httpx.Client, path: Path) -> int:
+    doc = _load(path)
+    if doc is None:
+        return 1
+    resp = api.post("/api/rulesets", content=orjson.dumps(doc), headers={"Content-Type": "application/json"})
+    body = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
+    if resp.status_code == 201:
+        print(f"activated rule set version {body['version']} (event {body['event_id']})")
+        return 0
+    print(f"activation refused (HTTP {resp.status_code}): {body.get('error') or resp.text[:300]}", file=sys.stderr)
+    for p in body.get("problems") or []:
+        print(f"  {p['location']}: {p['message']}", file=sys.stderr)
+    return 1
+
+
+def _show(api: httpx.Client, as_json: bool) -> int:
+    resp = api.get("/api/rulesets")
+    if resp.status_code != 200:
+        print(f"GET /api/rulesets failed (HTTP {resp.status_code}): {resp.text[:300]}", file=sys.stderr)
+        return 1
+    body = resp.json()
+    active = next((r for r in body["rulesets"] if r["version"] == body["active_version"]), None)
+    if as_json:
+        print(orjson.dumps(active, option=orjson.OPT_INDENT_2).decode() if active else "null")
+        return 0
+    if active is None:
+        print("no rule set is active: nothing is decided until one is activated")
+        return 0
+    doc = active["document"]
+    print(f"rule set version {active['version']} \"{doc.get('name', '')}\", activated {active['activated_at']}"
+          f"{' (dry run)' if doc.get('dry_run') else ''}")
+    for rule in doc.get("rules") or []:
+        where = f"plan {rule.get('interview_plan_id')} stage {rule.get('stage_id')}"
+        if rule.get("job_id"):
+            where += f" job {rule['job_id']}"
+        reqs = "; ".join(f"{r.get('field')} {r.get('operator')} {r.get('threshold')!r}"
+                         for r in rule.get("requirements") or [])
+        print(f"  {rule.get('id')}: {where} [{rule.get('mode', 'live')}] — {reqs} → "
+              f"pass: {(rule.get('on_pass') or {}).get('action')}, fail: {(rule.get('on_fail') or {}).get('action')}")
+    return 0
