@@ -37,3 +37,9 @@ class Subscription:
     processed_marks: bool = True
     """False when the handler's own rows are unique per event id (e.g. the event_log copy)."""
     role: str = "projectors"
+    filter_subjects: tuple[str, ...] = ()
+    """When set, the consumer receives only these subjects (NATS 2.10 multi-filter) instead of
+    `subject`: a projector that needs a few event types is not handed every other one to skip."""
+
+    def filters(self) -> list[str]:
+        return list(self.filter_subjects) or [self.subject]

@@ -22,13 +22,18 @@ _KEY_PATHS = (("application", "id"), ("applicationId",), ("interviewSchedule", "
 
 def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
     """`Ashby-Signature: sha256=<hex HMAC-SHA256 of the raw body>`, compared in constant time."""
+    return verify_signature_bytes(secret.encode(), body, header)
+
+
+def verify_signature_bytes(secret: bytes, body: bytes, header: str | None) -> bool:
+    """`verify_signature` with the secret already encoded (the webhook route encodes it once)."""
     if not header or not secret:
         return False
     algo, _, digest = header.strip().partition("=")
     if algo.lower() != "sha256" or not digest:
         return False
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, digest.strip().lower())
+    expected = hmac.digest(secret, body, hashlib.sha256).hex().encode()
+    return hmac.compare_digest(expected, digest.strip().lower().encode("utf-8", "replace"))
 
 
 def _reason(exc: ValidationError) -> str:

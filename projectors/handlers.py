@@ -29,6 +29,10 @@ async def project_schedules(conn: asyncpg.Connection, batch: list[Delivered]) ->
     await store.count_applied(conn, SCHEDULES, len(projections))
 
 
+ASHBY_EVENT_TYPES = ("ApplicationSnapshotted", "FeedbackSubmitted", *sorted(KIND_OF))
+"""What `project_ashby` applies; its consumer is filtered to these (webhook events are not its business)."""
+
+
 async def project_ashby(conn: asyncpg.Connection, batch: list[Delivered]) -> None:
     """Applications, feedback and metadata from polled Ashby facts (newest report wins)."""
     apps, feedback, metadata = [], [], []

@@ -11,5 +11,6 @@ def subscriptions() -> list[Subscription]:
                      handlers.project_event_log, processed_marks=False),
         Subscription(handlers.SCHEDULES, subjects.EVENTS_STREAM, subjects.events_of_type("InterviewScheduleUpdated"),
                      handlers.project_schedules),
-        Subscription(handlers.ASHBY, subjects.EVENTS_STREAM, "ev.ashby.>", handlers.project_ashby),
+        Subscription(handlers.ASHBY, subjects.EVENTS_STREAM, "ev.ashby.>", handlers.project_ashby,
+                     filter_subjects=tuple(f"ev.ashby.{t}.*" for t in handlers.ASHBY_EVENT_TYPES)),
     ]

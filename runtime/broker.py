@@ -29,8 +29,19 @@ def stream_configs(replicas: int = 1, dedupe_window_s: float = 900.0) -> list[St
     ]
 
 
+def server_list(url: str) -> list[str]:
+    """`NATS_URL` may name every server of a cluster, comma-separated ("nats://a:4222,nats://b:4222");
+    nats-py and FastStream want them as a list."""
+    servers = [part.strip() for part in url.split(",") if part.strip()]
+    if not servers:
+        raise ValueError("NATS_URL names no server")
+    return servers
+
+
 async def connect(url: str, *, name: str = "autoadvance", connect_timeout: float = 5.0) -> NatsClient:
-    """A connection that keeps reconnecting forever; callers see `is_connected` go false meanwhile."""
+    """A connection that keeps reconnecting forever; callers see `is_connected` go false meanwhile.
+
+    With several servers (a cluster) it connects to any of them and fails over to the others."""
 
     async def _error(exc: Exception) -> None:
         log.warning("nats_error", error=type(exc).__name__)
@@ -42,7 +53,7 @@ async def connect(url: str, *, name: str = "autoadvance", connect_timeout: float
         log.info("nats_reconnected")
 
     return await nats.connect(
-        url,
+        server_list(url),
         name=name,
         connect_timeout=connect_timeout,
         max_reconnect_attempts=-1,

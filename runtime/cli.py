@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 import sys
 
@@ -58,6 +59,8 @@ async def _serve(settings: Settings, *, http: bool, role_names: list[str], sandb
                      openapi=f"http://{settings.http_host}:{settings.http_port}/schema")
             connect_webhooks(dev, settings, settings.secret("ashby_webhook_secret")
                              or persistent_secret(settings.data_dir, "webhook_secret"))
+        gc.collect()
+        gc.freeze()  # the long-lived objects built at start are never scanned again: shorter GC pauses
         waiter = asyncio.create_task(_wait_for_signal())
         watched = [waiter] + ([server_task] if server_task else [])
         await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)

@@ -52,6 +52,20 @@ async def dead_letter(js, durable: str, msg: Msg, reason: str) -> None:
     log.error("message_dead_lettered", consumer=durable, stream_seq=meta.sequence.stream, reason=reason[:200])
 
 
+def position(msg: Msg) -> tuple[int, int]:
+    """(stream sequence, delivery count) of a JetStream message.
+
+    Read straight from the ack subject `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.
+    <consumer seq>.<time>.<pending>`; nats-py's `metadata` builds several objects per message,
+    which showed up in the projectors' profile. Other subject forms (domains) take that path.
+    """
+    tokens = (msg.reply or "").split(".")
+    if len(tokens) == 9 and tokens[0] == "$JS" and tokens[1] == "ACK":
+        return int(tokens[5]), int(tokens[4])
+    meta = msg.metadata
+    return meta.sequence.stream, meta.num_delivered
+
+
 class ConsumerRunner:
     """Runs one Subscription's batches; used by the FastStream subscriber and by tests."""
 
@@ -64,13 +78,13 @@ class ConsumerRunner:
     async def on_batch(self, msgs: Sequence[Msg]) -> None:
         batch: list[tuple[Msg, Delivered]] = []
         for msg in msgs:
-            meta = msg.metadata
+            stream_seq, num_delivered = position(msg)
             try:
                 env = parse_envelope(msg.data)
             except PermanentError as exc:
                 await dead_letter(self.js, self.sub.durable, msg, str(exc))
                 continue
-            batch.append((msg, Delivered(env, meta.sequence.stream, msg.subject, meta.num_delivered)))
+            batch.append((msg, Delivered(env, stream_seq, msg.subject, num_delivered)))
         if not batch:
             return
         try:
@@ -159,7 +173,12 @@ async def pull_loop(js, sub: Subscription, runner: ConsumerRunner, stop: asyncio
         max_deliver=max_deliver + 1,  # one spare delivery so our own DLQ step always runs
         ack_wait=ack_wait_s, max_ack_pending=max(1024, batch_size * 4),
     )
-    psub = await js.pull_subscribe(sub.subject, durable=sub.durable, stream=sub.stream, config=config)
+    if sub.filter_subjects:  # several filters: declare (or update) the consumer, then bind to it
+        config.filter_subjects = sub.filters()
+        await js.add_consumer(sub.stream, config)
+        psub = await js.pull_subscribe_bind(durable=sub.durable, stream=sub.stream)
+    else:
+        psub = await js.pull_subscribe(sub.subject, durable=sub.durable, stream=sub.stream, config=config)
 
     async def fetch() -> list[Msg]:
         try:

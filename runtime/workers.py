@@ -16,6 +16,7 @@ from faststream.nats import NatsBroker
 from contracts.consumers import Subscription
 from projectors.subscribers import subscriptions as projector_subscriptions
 from runtime.app import Services
+from runtime.broker import server_list
 from runtime.consumers import ConsumerRunner, attach_effect, pull_loop
 
 log = structlog.get_logger(__name__)
@@ -152,7 +153,7 @@ def create_worker(role_names: list[str], services: Services) -> Worker:
                 loops.append((sub.durable, _pull(js, sub, services, settings)))
                 continue
             if broker is None:
-                broker = NatsBroker(services.nats_url, logger=None, graceful_timeout=15.0,
+                broker = NatsBroker(server_list(services.nats_url), logger=None, graceful_timeout=15.0,
                                     max_reconnect_attempts=-1, reconnect_time_wait=0.5)
             attach_effect(broker, sub, services.pool, max_deliver=settings.consumer_max_deliver,
                           ack_wait_s=settings.consumer_ack_wait_s)

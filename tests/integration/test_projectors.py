@@ -107,11 +107,14 @@ async def test_a_poison_message_goes_to_the_dlq_with_its_reason_and_the_rest_sti
     async with running_service(infra, roles=["projectors"]) as svc:
         nc = await nats.connect(infra.nats_url)
         await nc.jetstream().publish("ev.ashby.InterviewScheduleUpdated.bad", b"not an envelope",
-                                     headers={"Nats-Msg-Id": "poison-1"})
+                                     headers={"Nats-Msg-Id": "poison-1"})  # event_log + schedules
+        await nc.jetstream().publish("ev.ashby.FeedbackSubmitted.bad", b"not an envelope either",
+                                     headers={"Nats-Msg-Id": "poison-2"})  # event_log + ashby
         await nc.close()
         assert (await svc.post_webhook(schedule_payload("app-after-poison"))).status_code == 200
         await eventually(lambda: svc.fetchval("SELECT count(*) = 1 FROM event_log"))
-        dlq = await eventually(lambda: _dlq(infra.nats_url, 3), message="poison not dead-lettered by each consumer")
+        dlq = await eventually(lambda: _dlq(infra.nats_url, 4), message="poison not dead-lettered by each consumer")
+        assert len(dlq) == 4  # each poison once per consumer that receives its subject, no more
         reasons = {h["Dlq-Consumer"]: h["Dlq-Reason"] for _, h, _ in dlq}
         assert set(reasons) == {"projectors-event_log-v1", "projectors-schedules-v1", "projectors-ashby-v1"}
         assert all("not an event envelope" in r for r in reasons.values())
