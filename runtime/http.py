@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 
 from contracts import subjects
 from evaluator.http import evaluator_router
+from evaluator.replay_http import replay_router
 from ingest.http import slack_handlers, webhook_handlers
 from ingest.ratelimit import TokenBuckets
 from projectors.http import query_router
@@ -88,6 +89,7 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> L
         *slack_handlers(services.publisher, signing_secret=settings.secret("slack_signing_secret")),
         query_router(services.pool, [guard]),
         evaluator_router(services.pool, services.publisher, [guard]),
+        replay_router(services.pool, [guard]),  # the pool only: a replay cannot publish
         health,
         *(extra_handlers or []),
     ]

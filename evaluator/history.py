@@ -1,0 +1,329 @@
+"""Reading recorded history for replay: envelopes in log order from the `event_log` table (a
+server-side cursor, in chunks, upcast on read) or from JetStream EVENTS (an ordered ephemeral
+consumer), and running the pure replay engine over them, optionally in several processes, each
+taking a share of the applications. Reads only; publishes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from contracts import subjects
+from contracts.envelope import Envelope, parse_envelope
+from contracts.errors import PermanentError
+from contracts.upcasters import current_version, upcast
+from evaluator.replay import (
+    CLOCK_TICK,
+    CURRENT,
+    Defect,
+    Replay,
+    Replayer,
+    RuleSource,
+    merge,
+    substitute,
+    verify,
+)
+from evaluator.replay import SHARED_TYPES as REPLAY_SHARED_TYPES
+from evaluator.report import Diff, compare, to_json
+from evaluator.rules import RuleSet
+
+SHARED_TYPES = sorted(REPLAY_SHARED_TYPES)
+"""Read by every partition: the plans and rules in force."""
+
+_COLUMNS = ("stream_seq, event_id, event_type, schema_version, key, source, occurred_at, recorded_at, "
+            "correlation_id, causation_id, payload")
+Progress = Callable[[int, int], None]  # (events read so far, last stream sequence read)
+
+
+def log_query(*, until: datetime | None = None, partition: tuple[int, int] | None = None,
+              keys: list[str] | None = None, after_seq: int = 0) -> tuple[str, list[Any]]:
+    """The SQL for the log up to `until`, optionally for a share of the applications (`partition`)
+    or for some of them (`keys`); catalog and rule-set events are always read. There is no lower
+    bound: `since` only limits what is reported, because a decision inside the window can hang on
+    anything earlier (feedback before the window, a timer armed before it)."""
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    where = [f"stream_seq > {arg(after_seq)}"]
+    if until is not None:
+        where.append(f"recorded_at <= {arg(until)}")
+    keyed = []
+    if keys is not None:
+        keyed.append(f"key = ANY({arg(keys)}::text[])")
+    if partition is not None:
+        index, count = partition
+        keyed.append(f"(hashtext(key) & 2147483647) % {arg(count)} = {arg(index)}")
+    columns = _COLUMNS
+    if keyed:
+        # every other event comes as a payload-less clock tick: the virtual clock (the latest
+        # `recorded_at` so far) must be the one a replay of the whole log has, or a timer could
+        # fire on the other side of an event
+        wanted = f"(event_type = ANY({arg(SHARED_TYPES)}::text[]) OR ({' AND '.join(keyed)}))"
+        columns = (_COLUMNS.replace("event_type,", f"CASE WHEN {wanted} THEN event_type ELSE '{CLOCK_TICK}' END,")
+                   .replace(", payload", f", CASE WHEN {wanted} THEN payload ELSE '{{}}'::jsonb END"))
+    return f"SELECT {columns} FROM event_log WHERE {' AND '.join(where)} ORDER BY stream_seq", args
+
+
+def row_envelope(row: asyncpg.Record) -> Envelope:
+    """An event_log row as the envelope the consumers saw (it was validated on the way in),
+    upcast to the current schema of its type."""
+    event_type, version, payload = row[2], row[3], row[10]
+    if version < current_version(event_type):
+        try:
+            version, payload = upcast(event_type, version, payload)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PermanentError(f"cannot upcast {event_type} v{version} (seq {row[0]}): {exc}") from exc
+    return Envelope.model_construct(
+        event_id=row[1], event_type=event_type, schema_version=version, key=row[4], source=row[5],
+        occurred_at=row[6], recorded_at=row[7], correlation_id=row[8], causation_id=row[9], payload=payload)
+
+
+async def log_batches(conn: asyncpg.Connection, *, until: datetime | None = None,
+                      partition: tuple[int, int] | None = None, keys: list[str] | None = None,
+                      batch_size: int = 2000, progress: Progress | None = None) -> AsyncIterator[list[Envelope]]:
+    """Envelopes in stream order, a batch at a time, from one consistent snapshot of event_log;
+    the next batch is fetched while the caller works on the current one."""
+    sql, args = log_query(until=until, partition=partition, keys=keys)
+    seen = 0
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        cursor = await conn.cursor(sql, *args)
+        pending = asyncio.ensure_future(cursor.fetch(batch_size))
+        try:
+            while True:
+                rows = await pending
+                if not rows:
+                    break
+                pending = asyncio.ensure_future(cursor.fetch(batch_size))
+                seen += len(rows)
+                if progress is not None:
+                    progress(seen, rows[-1][0])
+                yield [row_envelope(r) for r in rows]
+        finally:
+            if not pending.done():
+                pending.cancel()
+                try:
+                    await pending
+                except (asyncio.CancelledError, Exception):  # noqa: BLE001 - closing the cursor anyway
+                    pass
+
+
+async def log_extent(conn: asyncpg.Connection) -> tuple[int, int]:
+    """(events in the log, last stream sequence): for progress bars."""
+    row = await conn.fetchrow("SELECT count(*) AS n, coalesce(max(stream_seq), 0) AS last FROM event_log")
+    return int(row["n"]), int(row["last"])
+
+
+async def stream_batches(js: Any, *, until: datetime | None = None, batch_size: int = 1000,
+                         progress: Progress | None = None) -> AsyncIterator[list[Envelope]]:
+    """Envelopes straight from JetStream EVENTS (ordered ephemeral consumer, no acks), up to the
+    last message stored when the read began. Messages that are not envelopes are skipped (the
+    live consumers dead-letter them); events recorded after `until` are left out."""
+    info = await js.stream_info(subjects.EVENTS_STREAM)
+    last = info.state.last_seq
+    if info.state.messages == 0:
+        return
+    sub = await js.subscribe(subjects.EVENTS_ALL, stream=subjects.EVENTS_STREAM, ordered_consumer=True,
+                             pending_msgs_limit=max(batch_size * 4, 4096))
+    seen, batch = 0, []
+    try:
+        while True:
+            msg = await sub.next_msg(timeout=10)
+            seq = msg.metadata.sequence.stream
+            try:
+                env = parse_envelope(msg.data)
+            except PermanentError:
+                env = None
+            if env is not None and (until is None or env.recorded_at <= until):
+                batch.append(env)
+            seen += 1
+            if len(batch) >= batch_size or seq >= last:
+                if progress is not None:
+                    progress(seen, seq)
+                if batch:
+                    yield batch
+                batch = []
+            if seq >= last:
+                break
+    finally:
+        await sub.unsubscribe()
+
+
+async def replay_batches(batches: AsyncIterator[list[Envelope]], lanes: Mapping[str, RuleSource], *,
+                         since: datetime | None = None, until: datetime | None = None,
+                         horizon: datetime | None = None, drop_finished: bool = True) -> Replay:
+    """The pure engine over batches read asynchronously; folding runs in a worker thread so the
+    event loop keeps reading (and serving) meanwhile."""
+    replayer = Replayer(lanes, since=since, until=until, drop_finished=drop_finished)
+    async for batch in batches:
+        await asyncio.to_thread(replayer.feed_many, batch)
+    return await asyncio.to_thread(replayer.finish, horizon)
+
+
+async def replay_log(conn: asyncpg.Connection, lanes: Mapping[str, RuleSource], *, since: datetime | None = None,
+                     until: datetime | None = None, horizon: datetime | None = None,
+                     partition: tuple[int, int] | None = None, progress: Progress | None = None) -> Replay:
+    """Replay event_log. Finished applications are dropped from memory as the replay goes; the
+    rare one that Ashby reopens afterwards is replayed again on its own, with its whole history,
+    so the result stays exact."""
+    run = await replay_batches(log_batches(conn, until=until, partition=partition, progress=progress),
+                               lanes, since=since, until=until, horizon=horizon)
+    if run.revived_ids:
+        again = Replayer(lanes, since=since, until=until, drop_finished=False)
+        async for batch in log_batches(conn, until=until, partition=partition, keys=sorted(run.revived_ids)):
+            await asyncio.to_thread(again.feed_many, batch)
+        run = substitute(run, await asyncio.to_thread(again.finish, horizon), run.revived_ids)
+    return run
+
+
+# --- several processes ------------------------------------------------------------------------
+
+
+_COUNTER: Any = None  # the shared progress counter, handed to each worker process when it starts
+
+
+def _init_worker(counter: Any) -> None:
+    global _COUNTER
+    _COUNTER = counter
+
+
+def _partition_worker(database_url: str, lanes: Mapping[str, RuleSource], since: datetime | None,
+                      until: datetime | None, horizon: datetime | None, partition: tuple[int, int]) -> Replay:
+    """Runs in a child process: its own connection, its share of the applications."""
+    counter = _COUNTER
+
+    async def run() -> Replay:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await _json_codecs(conn)
+            last = [0]
+
+            def progress(n: int, _seq: int) -> None:
+                if counter is not None:
+                    with counter.get_lock():
+                        counter.value += n - last[0]
+                last[0] = n
+
+            replayer = Replayer(lanes, since=since, until=until)
+            async for batch in log_batches(conn, until=until, partition=partition, progress=progress):
+                replayer.feed_many(batch)
+            result = replayer.finish(horizon)
+            if result.revived_ids:
+                again = Replayer(lanes, since=since, until=until, drop_finished=False)
+                async for batch in log_batches(conn, until=until, keys=sorted(result.revived_ids)):
+                    again.feed_many(batch)
+                result = substitute(result, again.finish(horizon), result.revived_ids)
+            return result
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+async def _json_codecs(conn: asyncpg.Connection) -> None:
+    import orjson
+
+    await conn.set_type_codec("jsonb", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads,
+                              schema="pg_catalog")
+
+
+async def replay_partitioned(database_url: str, lanes: Mapping[str, RuleSource], *, workers: int,
+                             since: datetime | None = None, until: datetime | None = None,
+                             horizon: datetime | None = None,
+                             progress: Callable[[int], None] | None = None) -> Replay:
+    """The same replay split by application over `workers` processes (each reads its share of
+    the log and every catalog and rule-set event), merged into one result."""
+    ctx = multiprocessing.get_context("spawn")
+    counter = ctx.Value("q", 0)
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(counter,)) as pool:
+        futures = [loop.run_in_executor(pool, _partition_worker, database_url, dict(lanes), since, until, horizon,
+                                        (i, workers)) for i in range(workers)]
+        waiter = asyncio.gather(*futures)
+        while progress is not None and not waiter.done():
+            progress(counter.value)
+            await asyncio.wait([waiter], timeout=0.25)
+        parts = await waiter
+    if progress is not None:
+        progress(counter.value)
+    return merge(parts)
+
+
+# --- one request, as the CLI and the API run it ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplayRequest:
+    """What to replay: a what-if (`rules` against the rules that were live, or against `against`)
+    or a fidelity check (`verify`: the rules that were live, compared with the recorded decisions)."""
+
+    rules: RuleSet | None = None
+    against: RuleSet | None = None  # None: the rule sets that were live at each point
+    since: datetime | None = None
+    until: datetime | None = None
+    verify: bool = False
+    before_name: str = "current"
+    after_name: str = "proposed"
+    workers: int = 1
+
+    def lanes(self) -> dict[str, RuleSource]:
+        if self.verify:
+            return {"live": CURRENT}
+        if self.rules is None:
+            raise ValueError("a what-if needs the rule set to try (or use verify)")
+        before = self.before_name
+        after = self.after_name if self.after_name != before else f"{self.after_name} (new)"
+        return {before: self.against if self.against is not None else CURRENT, after: self.rules}
+
+
+@dataclass
+class ReplayOutcome:
+    run: Replay
+    diff: Diff | None
+    defects: list[Defect] | None
+    seconds: float
+
+    def as_json(self, limit: int | None = None) -> dict[str, Any]:
+        return {**to_json(self.run, self.diff, self.defects, limit), "seconds": round(self.seconds, 3)}
+
+
+async def run_request(conn: asyncpg.Connection, request: ReplayRequest, *, now: datetime,
+                      database_url: str | None = None, progress: Progress | None = None) -> ReplayOutcome:
+    """Replay event_log for one request. Timers fire up to `until` (or `now`) for a what-if; for
+    `verify`, up to the last event read, since live cannot have fired a later one yet. Reads only."""
+    started = time.perf_counter()
+    lanes = request.lanes()
+    if request.verify:
+        horizon = await conn.fetchval("SELECT max(recorded_at) FROM event_log WHERE $1::timestamptz IS NULL "
+                                      "OR recorded_at <= $1", request.until)
+    else:
+        horizon = request.until or now
+    if request.workers > 1 and database_url:
+        def counted(n: int) -> None:
+            if progress is not None:
+                progress(n, 0)
+
+        run = await replay_partitioned(database_url, lanes, workers=request.workers, since=request.since,
+                                       until=request.until, horizon=horizon, progress=counted)
+    else:
+        run = await replay_log(conn, lanes, since=request.since, until=request.until, horizon=horizon,
+                               progress=progress)
+    diff = defects = None
+    if request.verify:
+        defects = verify(run["live"], run.recorded)
+    else:
+        names = list(lanes)
+        diff = compare(run[names[0]], run[names[1]])
+    return ReplayOutcome(run, diff, defects, time.perf_counter() - started)

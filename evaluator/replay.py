@@ -1,0 +1,673 @@
+"""Replay and what-if: fold recorded events through the pure core with a virtual clock, for one or
+several rule sets ("lanes") in one pass. Pure: no I/O, no wall clock; `now` is each event's
+`recorded_at`, and the quiet-period and timeout timers fire in time order before any later event,
+exactly as the live consumer's durable timers would.
+
+Semantics follow `evaluator.live`: after each fact about an application every lane calls
+`decide`; a `Decision` is folded back as that lane's own `DecisionMade` (recorded `DecisionMade`
+events are not inputs, only the reference for `verify`); catalog changes and rule-set activations
+re-evaluate the applications whose result they can change. Work that provably cannot change a
+result is skipped (see `_LaneApp.flags`), and finished applications (archived or hired) are
+dropped from memory, leaving a tombstone.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Final
+
+import orjson
+
+from contracts.envelope import Envelope, as_utc, parse_time
+from evaluator.catalog import CATALOG_EVENT_TYPES, Catalog, Stamp, evolve_catalog
+from evaluator.core import decision_command_id, decision_id
+from evaluator.decide import DRAFT_VERSION, Decision, Evaluation, NoRule, NotApplicable, Wait, decide
+from evaluator.rules import RuleSet, match_rule, versioned
+from evaluator.state import APPLICATION_EVENT_TYPES, FINAL_OUTCOMES, AppState, DecisionRecord, evolve
+from evaluator.world import application_of
+
+CURRENT: Final = "current"
+"""A lane's rule source meaning: the rule set that was live at each point (from `RuleSetActivated`)."""
+
+RuleSource = RuleSet | str | None
+SHARED_TYPES = CATALOG_EVENT_TYPES | {"RuleSetActivated"}
+CLOCK_TICK = "ClockTick"
+"""An event a partial read did not need (another application's): it only moves the clock."""
+"""Events every application's evaluation reads: the plans and the rules in force."""
+FACT_TYPES = APPLICATION_EVENT_TYPES - {"DecisionMade"}
+_STABLE_UNDER = frozenset({"FeedbackSubmitted", "InterviewScheduleUpdated"})
+_SETTLED, _CATALOG, _RULES = 1, 2, 4
+_APP_FIELDS = tuple(f for f in AppState.__slots__ if f != "decisions")  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayedDecision:
+    application_id: str
+    stage_id: str
+    rule_set_version: int
+    rule_id: str
+    outcome: str
+    decided_at: datetime
+    target_stage_id: str | None
+    mode: str
+    dry_run: bool
+    explanation_json: bytes
+    archive_reason_id: str | None = None
+
+    @property
+    def explanation(self) -> dict[str, Any]:
+        return orjson.loads(self.explanation_json)
+
+    def key(self) -> tuple[int, str, str, str]:
+        return (self.rule_set_version, self.application_id, self.stage_id, self.outcome)
+
+
+@dataclass
+class ReplayResult:
+    """One lane: every decision it made (in order) and, for each application still waiting or
+    left undecided in its stage, its last evaluation (what a report explains a non-decision with)."""
+
+    name: str
+    decisions: list[ReplayedDecision] = field(default_factory=list)
+    finals: dict[str, Evaluation] = field(default_factory=dict)
+    evaluations: int = 0
+    shared: int = 0
+    skipped: int = 0
+    timers_fired: int = 0
+    versions: set[int] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What a `DecisionMade` in the log says, beyond its key: compared field by field by `verify`."""
+
+    at: datetime
+    rule_id: str | None
+    target_stage_id: str | None
+    archive_reason_id: str | None
+    mode: str | None
+    dry_run: bool | None
+
+
+DecisionKey = tuple[int, str, str, str]  # (rule-set version, application, stage, outcome)
+
+
+@dataclass
+class Replay:
+    """A run over one history: each lane's result plus what the log itself recorded."""
+
+    lanes: dict[str, ReplayResult]
+    recorded: dict[DecisionKey, Recorded] = field(default_factory=dict)
+    events: int = 0
+    applications: int = 0
+    dropped: int = 0
+    revived: int = 0
+    revived_ids: set[str] = field(default_factory=set)
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+
+    def __getitem__(self, name: str) -> ReplayResult:
+        return self.lanes[name]
+
+
+@dataclass(frozen=True, slots=True)
+class Defect:
+    """A difference between recorded decisions and the ones the replay made with the same rules."""
+
+    kind: str  # missing (recorded, not reproduced) | unexpected (reproduced, never recorded) | different
+    rule_set_version: int
+    application_id: str
+    stage_id: str
+    outcome: str
+    at: datetime
+    detail: str = ""
+
+    def __str__(self) -> str:
+        verb = {"missing": "recorded but not reproduced", "unexpected": "reproduced but never recorded",
+                "different": "reproduced differently"}[self.kind]
+        return (f"{verb}: v{self.rule_set_version} {self.application_id} stage {self.stage_id} "
+                f"{self.outcome} at {self.at.isoformat()}" + (f" ({self.detail})" if self.detail else ""))
+
+
+class _LaneApp:
+    """One lane's view of one application. `flags` says which inputs can change `last`:
+    _SETTLED: no feedback or schedule event can (position, rules and decided marks decide it);
+    _CATALOG: a catalog change can; _RULES: a different rule set can."""
+
+    __slots__ = ("decisions", "last", "flags", "timer", "waiting_on", "stale_at")
+
+    def __init__(self) -> None:
+        self.decisions: Mapping[str, Any] = {}
+        self.last: Evaluation | None = None
+        self.flags = 0
+        self.timer: datetime | None = None
+        self.waiting_on: frozenset[str | None] = frozenset()
+        self.stale_at: datetime | None = None
+
+
+class _App:
+    __slots__ = ("facts", "lanes")
+
+    def __init__(self, facts: AppState, n: int) -> None:
+        self.facts = facts
+        self.lanes = [_LaneApp() for _ in range(n)]
+
+
+class _Lane:
+    __slots__ = ("name", "source", "rules", "result")
+
+    def __init__(self, name: str, source: RuleSource) -> None:
+        self.name = name
+        self.source = source
+        self.rules: RuleSet | None = None if source == CURRENT else source  # type: ignore[assignment]
+        self.result = ReplayResult(name)
+
+    @property
+    def version(self) -> int:
+        return self.rules.version if self.rules is not None and self.rules.version is not None else DRAFT_VERSION
+
+
+def _with_decisions(facts: AppState, decisions: Mapping[str, Any]) -> AppState:
+    """`replace(facts, decisions=...)` without the cost of dataclasses.replace (hot path)."""
+    state = object.__new__(AppState)
+    for name in _APP_FIELDS:
+        object.__setattr__(state, name, getattr(facts, name))
+    object.__setattr__(state, "decisions", decisions)
+    return state
+
+
+def _touches(decisions: Mapping[str, Any], stage_id: str, facts: AppState) -> bool:
+    """Whether a lane's own decisions bear on `decide` in this stage: one made in it, or one
+    carried out (which moves the application away from where its snapshot says)."""
+    for d in decisions.values():
+        if d.stage_id == stage_id:
+            return True
+        if d.command_id is not None and d.command_id in facts.commands:
+            return True
+    return False
+
+
+def _rule_view(fact: Any) -> tuple:
+    """What `decide` reads of a schedule: its stage, whether it is cancelled, when it started and
+    its interview events with the interviewers whose feedback is required."""
+    s = fact.schedule
+    return (s.id, s.interview_stage_id, fact.cancelled, fact.created_at or fact.stamp[0],
+            sorted((e.id, e.interview_id, tuple(sorted(set(e.required_interviewer_ids()))))
+                   for e in s.interview_events))
+
+
+def _same_schedule_for_rules(before: AppState, after: AppState, env: Envelope) -> bool:
+    """A schedule update that changes nothing `decide` reads (a status among the not-cancelled
+    ones, times, links): every lane's result stays as it was."""
+    sid = (env.payload.get("schedule") or {}).get("id")
+    old, new = before.schedules.get(sid), after.schedules.get(sid)
+    if old is None or new is None or old is new:
+        return old is new
+    return _rule_view(old) == _rule_view(new)
+
+
+def _same_position(before: AppState, after: AppState, decisions: Mapping[str, Any]) -> bool:
+    """A snapshot that leaves the lane's position (stage, status, job, plan, entered-at) as it was:
+    `decide` reads the snapshot only through `position()`."""
+    if decisions:
+        before, after = _with_decisions(before, decisions), _with_decisions(after, decisions)
+    return before.position() == after.position()
+
+
+def _terminal(state: AppState) -> bool:
+    snap = state.snapshot
+    return snap is not None and snap.stage_id is not None and snap.status not in (None, "Active")
+
+
+class Replayer:
+    """Feed envelopes in log order, then `finish()`. Lanes: name -> a RuleSet (what-if; a draft
+    decides as version 0), `CURRENT`, or None (no rules).
+
+    `only`: replay just these applications (by event key); every other event still moves the
+    virtual clock, so timers fire exactly as in a replay of everything.
+
+    `shortcuts=False` turns off every optimisation (skipping evaluations that cannot change a
+    result, sharing results between lanes, dropping finished applications): `decide` then runs
+    for every lane after every fact, as the live consumer does. The tests hold the two equal."""
+
+    def __init__(self, lanes: Mapping[str, RuleSource], *, since: datetime | None = None,
+                 until: datetime | None = None, drop_finished: bool = True, share_results: bool = True,
+                 shortcuts: bool = True, only: set[str] | None = None) -> None:
+        self._lanes = [_Lane(name, source) for name, source in lanes.items()]
+        self._only = only
+        self._since = as_utc(since) if since else None
+        self._until = as_utc(until) if until else None
+        self._shortcuts = shortcuts
+        self._drop = drop_finished and shortcuts
+        self._share_results = share_results and shortcuts
+        self._same_rule: dict[tuple, bool] = {}
+        self._apps: dict[str, _App] = {}
+        self._tombs: dict[str, Stamp] = {}
+        self._catalog = Catalog()
+        self._seen_versions: set[int] = set()
+        self._timers: list[tuple[datetime, int, str, int]] = []
+        self._tick = 0
+        self.clock: datetime | None = None
+        self.run = Replay({lane.name: lane.result for lane in self._lanes})
+
+    # --- input -------------------------------------------------------------------------------
+
+    def feed_many(self, events: Iterable[Envelope]) -> None:
+        for env in events:
+            self.feed(env)
+
+    def feed(self, env: Envelope) -> None:
+        at = as_utc(env.recorded_at)
+        if self._until is not None and at > self._until:
+            return
+        kind = env.event_type
+        run = self.run
+        if kind != CLOCK_TICK:
+            run.events += 1
+            if run.first_at is None:
+                run.first_at = at
+            run.last_at = at
+        now = at if self.clock is None or at > self.clock else self.clock
+        self.clock = now
+        if self._timers and self._timers[0][0] <= now:
+            self._fire(now)
+        if self._only is not None and env.key not in self._only and kind not in SHARED_TYPES:
+            return  # another application's event: it only moves the clock
+        if kind in FACT_TYPES:
+            self._fact(env, now)
+        elif kind in CATALOG_EVENT_TYPES:
+            catalog = evolve_catalog(self._catalog, env)
+            if catalog is not self._catalog:
+                self._catalog = catalog
+                self._reevaluate(range(len(self._lanes)), _CATALOG, now)
+        elif kind == "RuleSetActivated":
+            self._activated(env, now)
+        elif kind == "DecisionMade":
+            self._recorded(env)
+        elif kind == "EvaluationRequested":
+            app = self._apps.get(application_of(env))
+            if app is not None:
+                self._evaluate_lanes(app, list(range(len(self._lanes))), now)
+
+    def finish(self, horizon: datetime | None = None) -> Replay:
+        """Fire the timers due by `horizon` (all of them when None; never past `until`), and
+        settle each application's last evaluation."""
+        end = min((t for t in (as_utc(horizon) if horizon else None, self._until) if t is not None), default=None)
+        self._fire(end)
+        for app_id, app in self._apps.items():
+            self._settle(app_id, app)
+        self.run.applications = len(self._apps) + len(self._tombs)
+        return self.run
+
+    # --- steps -------------------------------------------------------------------------------
+
+    def _fact(self, env: Envelope, now: datetime) -> None:
+        app_id = application_of(env)
+        app = self._apps.get(app_id)
+        if app is None:
+            if app_id in self._tombs and not self._revive(app_id, env):
+                return
+            app = self._apps[app_id] = _App(AppState(app_id), len(self._lanes))
+        before = app.facts
+        after = evolve(before, env)
+        kind = env.event_type
+        if self._shortcuts and (after is before or (
+                kind == "InterviewScheduleUpdated" and _same_schedule_for_rules(before, after, env))):
+            app.facts = after
+            for lane in self._lanes:  # nothing `decide` reads changed
+                lane.result.skipped += 1
+            return
+        app.facts = after
+        if not self._shortcuts:
+            self._evaluate_lanes(app, list(range(len(self._lanes))), now)
+            return
+        stable = kind in _STABLE_UNDER
+        submitter = env.payload.get("submitted_by_user_id") if kind == "FeedbackSubmitted" else None
+        todo = []
+        for i, lane in enumerate(self._lanes):
+            la = app.lanes[i]
+            if la.last is not None:
+                if stable and la.flags & _SETTLED:
+                    lane.result.skipped += 1
+                    continue
+                if kind == "FeedbackSubmitted" and la.waiting_on and any(v != submitter for v in la.waiting_on):
+                    # someone else's feedback is still due for this stage: the result stays a Wait
+                    # with the same timer; only its reasons would change (refreshed on finish)
+                    la.waiting_on = la.waiting_on - {submitter}
+                    la.stale_at = now
+                    lane.result.skipped += 1
+                    continue
+                if kind == "ApplicationSnapshotted" and _same_position(before, after, la.decisions):
+                    lane.result.skipped += 1
+                    continue
+            todo.append(i)
+        self._evaluate_lanes(app, todo, now)
+        if self._drop and kind == "ApplicationSnapshotted" and _terminal(after):
+            self._bury(app_id, app)
+
+    def _evaluate_lanes(self, app: _App, lanes: list[int], now: datetime) -> None:
+        """Evaluate several lanes; a lane whose rule for the application's stage equals one
+        already evaluated, with no decision of its own there yet, takes that result (re-versioned)."""
+        done: list[tuple[int, Evaluation]] = []
+        for i in lanes:
+            shared = self._share(app, i, done) if done and self._share_results else None
+            if shared is not None:
+                self._evaluate(app, i, now, shared)
+            else:
+                self._evaluate(app, i, now)
+            last = app.lanes[i].last
+            if last is not None:
+                done.append((i, last))
+
+    def _evaluate(self, app: _App, i: int, now: datetime, shared: Evaluation | None = None) -> None:
+        lane = self._lanes[i]
+        la = app.lanes[i]
+        facts = app.facts
+        state = _with_decisions(facts, la.decisions) if la.decisions else facts
+        rules = lane.rules
+        if shared is None:
+            evaluation = decide(state, self._catalog, rules, now)
+            lane.result.evaluations += 1
+        else:
+            evaluation = shared
+            lane.result.shared += 1
+        la.last = evaluation
+        la.stale_at = None
+        la.waiting_on = frozenset()
+        la.timer = None
+        if isinstance(evaluation, Decision):
+            self._decided(lane, la, state, evaluation, now)
+            la.flags = _RULES | (_SETTLED if evaluation.outcome in FINAL_OUTCOMES else 0)
+        elif isinstance(evaluation, Wait):
+            if evaluation.stage_id is None:
+                la.flags = _SETTLED  # no position yet: only a snapshot changes that
+            else:
+                la.flags = _RULES
+                for r in evaluation.reasons:
+                    if r.kind == "interview_plan":
+                        la.flags |= _CATALOG
+                la.waiting_on = frozenset(r.interviewer_id for r in evaluation.reasons if r.kind == "feedback")
+            if evaluation.until is not None:
+                la.timer = evaluation.until
+                self._tick += 1
+                heapq.heappush(self._timers, (evaluation.until, self._tick, state.application_id, i))
+        elif isinstance(evaluation, NoRule):
+            la.flags = _SETTLED | _RULES
+        else:
+            la.flags = self._not_applicable_flags(state, rules, lane.version, evaluation)
+
+    def _share(self, app: _App, i: int, done: list[tuple[int, Evaluation]]) -> Evaluation | None:
+        """A result of another lane that `decide` would give this lane too (but for the version).
+
+        Holds when the application is where its snapshot says in every lane involved (no decision
+        of theirs was carried out), neither lane has decided anything in that stage, and both rule
+        sets give it the same rule with the same quiet period, timeout and dry-run: then `decide`
+        reads the same facts through the same rule, and the version appears only in a decision.
+        """
+        facts = app.facts
+        snap = facts.snapshot
+        if snap is None or snap.stage_id is None:
+            return None
+        stage = snap.stage_id
+        mine = app.lanes[i].decisions
+        if _touches(mine, stage, facts):
+            return None
+        rules = self._lanes[i].rules
+        for j, result in done:
+            if isinstance(result, Decision) and result.explanation.get("decided_by") == "recruiter":
+                continue
+            if _touches(app.lanes[j].decisions, stage, facts):
+                continue
+            other = self._lanes[j].rules
+            if rules is other or self._same_rule_for(rules, other, snap.plan_id, stage, snap.job_id):
+                if isinstance(result, Decision):
+                    version = self._lanes[i].version
+                    return replace(result, rule_set_version=version,
+                                   explanation={**result.explanation, "rule_set_version": version})
+                return result
+        return None
+
+    def _same_rule_for(self, a: RuleSet | None, b: RuleSet | None, plan: str | None, stage: str,
+                       job: str | None) -> bool:
+        key = (id(a), id(b), plan, stage, job)
+        same = self._same_rule.get(key)
+        if same is None:
+            if a is None or b is None:
+                same = a is None and b is None
+            else:
+                ra, rb = match_rule(a, plan, stage, job), match_rule(b, plan, stage, job)
+                same = ra == rb and a.dry_run == b.dry_run and (ra is None or (
+                    a.quiet_period_for(ra) == b.quiet_period_for(rb) and a.timeout_for(ra) == b.timeout_for(rb)))
+            self._same_rule[key] = same
+        return same
+
+    @staticmethod
+    def _not_applicable_flags(state: AppState, rules: RuleSet | None, version: int,
+                              evaluation: NotApplicable) -> int:
+        pos = state.position()
+        if pos is None or pos.status not in (None, "Active"):
+            return _SETTLED
+        flags = _RULES
+        if evaluation.explanation and evaluation.explanation.get("passed") is True:
+            flags |= _CATALOG  # "last stage of the plan": a plan change may give it a next stage
+        rule = match_rule(rules, pos.plan_id, pos.stage_id, pos.job_id) if rules is not None else None
+        if rule is None or state.decided(version, pos.stage_id):
+            flags |= _SETTLED
+        return flags
+
+    def _decided(self, lane: _Lane, la: _LaneApp, state: AppState, decision: Decision, now: datetime) -> None:
+        app_id = state.application_id
+        record = decision_record(decision, app_id, now)
+        known = la.decisions.get(record.decision_id)
+        if known is None or known.stamp > record.stamp:
+            la.decisions = {**la.decisions, record.decision_id: record}
+        lane.result.versions.add(decision.rule_set_version)
+        if self._since is not None and now < self._since:
+            return
+        lane.result.decisions.append(ReplayedDecision(
+            app_id, decision.stage_id, decision.rule_set_version, decision.rule_id, decision.outcome, now,
+            decision.target_stage_id, decision.mode, decision.dry_run,
+            orjson.dumps(dict(decision.explanation), option=orjson.OPT_NON_STR_KEYS), decision.archive_reason_id))
+
+    def _fire(self, until: datetime | None) -> None:
+        timers = self._timers
+        while timers and (until is None or timers[0][0] <= until):
+            at, _, app_id, i = heapq.heappop(timers)
+            app = self._apps.get(app_id)
+            if app is None or app.lanes[i].timer != at:
+                continue  # superseded by a later evaluation
+            self._lanes[i].result.timers_fired += 1
+            self._evaluate(app, i, at)
+            if self.clock is None or at > self.clock:
+                self.clock = at
+
+    def _reevaluate(self, lanes: Iterable[int], flag: int, now: datetime) -> None:
+        """What the live consumer does for its pending applications when the catalog or the rule
+        set changes, restricted to the applications whose result that change can affect."""
+        lanes = list(lanes)
+        for app in list(self._apps.values()):
+            todo = [i for i in lanes if app.lanes[i].last is not None
+                    and (app.lanes[i].flags & flag or not self._shortcuts)]
+            if todo:
+                self._evaluate_lanes(app, todo, now)
+
+    def _activated(self, env: Envelope, now: datetime) -> None:
+        """First activation of a version makes it live (the live store ignores repeats); an
+        invalid document is ignored (the live consumer cannot apply it either)."""
+        try:
+            version = int(env.payload["version"])
+        except (KeyError, TypeError, ValueError):
+            return
+        if version in self._seen_versions:
+            return
+        self._seen_versions.add(version)
+        try:
+            rules = versioned(env.payload.get("document") or {}, version)
+        except ValueError:
+            return
+        current = [i for i, lane in enumerate(self._lanes) if lane.source == CURRENT]
+        for i in current:
+            self._lanes[i].rules = rules
+        self._same_rule.clear()
+        if current:
+            self._reevaluate(current, _RULES, now)
+
+    def _recorded(self, env: Envelope) -> None:
+        p = env.payload
+        try:
+            key = (int(p["rule_set_version"]), str(p["application_id"]), str(p["stage_id"]), str(p["outcome"]))
+        except (KeyError, TypeError, ValueError):
+            return
+        at = parse_time(p.get("decided_at")) or as_utc(env.recorded_at)
+        if (self._since is None or at >= self._since) and key not in self.run.recorded:
+            self.run.recorded[key] = Recorded(at, p.get("rule_id"), p.get("target_stage_id"),
+                                              p.get("archive_reason_id"), p.get("mode"), p.get("dry_run"))
+
+    # --- memory ------------------------------------------------------------------------------
+
+    def _bury(self, app_id: str, app: _App) -> None:
+        """An archived or hired application: every lane says "not applicable" until a newer
+        snapshot says otherwise, so only the snapshot's stamp is kept."""
+        self._settle(app_id, app)
+        del self._apps[app_id]
+        self._tombs[app_id] = app.facts.snapshot.stamp  # type: ignore[union-attr]
+        self.run.dropped += 1
+
+    def _revive(self, app_id: str, env: Envelope) -> bool:
+        """A newer snapshot of a dropped application that is active again starts it afresh (its
+        earlier facts are gone: counted in `revived`). Anything else about it changes nothing."""
+        if env.event_type != "ApplicationSnapshotted":
+            return False
+        snap = evolve(AppState(app_id), env).snapshot
+        if snap is None or snap.stamp <= self._tombs[app_id]:
+            return False
+        if snap.stage_id is not None and snap.status not in (None, "Active"):
+            self._tombs[app_id] = snap.stamp
+            return False
+        del self._tombs[app_id]
+        self.run.revived += 1
+        self.run.revived_ids.add(app_id)
+        return True
+
+    def _settle(self, app_id: str, app: _App) -> None:
+        for i, lane in enumerate(self._lanes):
+            la = app.lanes[i]
+            if la.stale_at is not None:
+                state = _with_decisions(app.facts, la.decisions) if la.decisions else app.facts
+                la.last = decide(state, self._catalog, lane.rules, la.stale_at)
+                la.stale_at = None
+            last = la.last
+            if last is None or isinstance(last, Decision):
+                continue
+            if isinstance(last, NotApplicable) and any(d.stage_id == last.stage_id for d in la.decisions.values()):
+                continue  # "already decided": the decision itself is in the result
+            lane.result.finals[app_id] = last
+
+
+def replay_lanes(events: Iterable[Envelope], lanes: Mapping[str, RuleSource], *, since: datetime | None = None,
+                 until: datetime | None = None, horizon: datetime | None = None) -> Replay:
+    """Every lane over the same events in one pass (plus, for applications reopened after they
+    were dropped from memory, a second pass over just their events)."""
+    events = events if isinstance(events, list) else list(events)
+    replayer = Replayer(lanes, since=since, until=until)
+    replayer.feed_many(events)
+    run = replayer.finish(horizon)
+    if run.revived_ids:
+        ids = run.revived_ids
+        again = Replayer(lanes, since=since, until=until, drop_finished=False, only=ids)
+        again.feed_many(events)
+        run = substitute(run, again.finish(horizon), ids)
+    return run
+
+
+def replay(events: Iterable[Envelope], rules: RuleSource = CURRENT, *, since: datetime | None = None,
+           until: datetime | None = None, horizon: datetime | None = None) -> ReplayResult:
+    """One rule source over the events: a RuleSet (what-if) or CURRENT (what was live)."""
+    return replay_lanes(events, {"replay": rules}, since=since, until=until, horizon=horizon)["replay"]
+
+
+def verify(result: ReplayResult, recorded: Mapping[DecisionKey, Recorded], *,
+           ignore_dry_run: bool = False) -> list[Defect]:
+    """Recorded decisions vs the ones a CURRENT lane made. Each (version, application, stage,
+    outcome) must be made by both, by the same rule, with the same target stage, archive reason,
+    mode and dry-run flag. `ignore_dry_run`: the live service ran with DRY_RUN forced on."""
+    made: dict[DecisionKey, ReplayedDecision] = {}
+    for d in result.decisions:
+        made.setdefault(d.key(), d)
+    defects = [Defect("missing", *key, rec.at) for key, rec in recorded.items() if key not in made]
+    defects += [Defect("unexpected", *key, d.decided_at) for key, d in made.items() if key not in recorded]
+    for key, rec in recorded.items():
+        d = made.get(key)
+        if d is None:
+            continue
+        theirs = {"rule_id": rec.rule_id, "target_stage_id": rec.target_stage_id,
+                  "archive_reason_id": rec.archive_reason_id, "mode": rec.mode,
+                  **({} if ignore_dry_run else {"dry_run": rec.dry_run})}
+        ours = {"rule_id": d.rule_id, "target_stage_id": d.target_stage_id,
+                "archive_reason_id": d.archive_reason_id, "mode": d.mode, "dry_run": d.dry_run}
+        diff = [f"{k}: recorded {v!r}, replayed {ours[k]!r}" for k, v in theirs.items()
+                if v is not None and v != ours[k]]
+        if diff:
+            defects.append(Defect("different", *key, rec.at, "; ".join(diff)))
+    return sorted(defects, key=lambda d: (d.at, d.application_id, d.kind))
+
+
+def merge(parts: Iterable[Replay]) -> Replay:
+    """Runs over disjoint sets of applications (partitions of one log) as one run."""
+    parts = list(parts)
+    if not parts:
+        return Replay({})
+    out = Replay({name: ReplayResult(name) for name in parts[0].lanes})
+    for part in parts:
+        for name, lane in part.lanes.items():
+            into = out.lanes[name]
+            into.decisions.extend(lane.decisions)
+            into.finals.update(lane.finals)
+            into.evaluations += lane.evaluations
+            into.shared += lane.shared
+            into.skipped += lane.skipped
+            into.timers_fired += lane.timers_fired
+            into.versions |= lane.versions
+        for key, rec in part.recorded.items():
+            out.recorded.setdefault(key, rec)
+        out.revived_ids |= part.revived_ids
+        out.events += part.events
+        out.applications += part.applications
+        out.dropped += part.dropped
+        out.revived += part.revived
+        out.first_at = min((t for t in (out.first_at, part.first_at) if t), default=None)
+        out.last_at = max((t for t in (out.last_at, part.last_at) if t), default=None)
+    for lane in out.lanes.values():
+        lane.decisions.sort(key=lambda d: (d.decided_at, d.application_id, d.stage_id))
+    return out
+
+
+def substitute(run: Replay, exact: Replay, application_ids: set[str]) -> Replay:
+    """`run` with the results for `application_ids` taken from `exact` (a replay of just those
+    applications that kept everything in memory)."""
+    for name, lane in run.lanes.items():
+        better = exact.lanes[name]
+        lane.decisions = [d for d in lane.decisions if d.application_id not in application_ids]
+        lane.decisions += [d for d in better.decisions if d.application_id in application_ids]
+        lane.decisions.sort(key=lambda d: (d.decided_at, d.application_id, d.stage_id))
+        for app in application_ids:
+            lane.finals.pop(app, None)
+            if app in better.finals:
+                lane.finals[app] = better.finals[app]
+        lane.evaluations += better.evaluations
+        lane.versions |= better.versions
+    return run
+
+
+def decision_record(decision: Decision, application_id: str, decided_at: datetime) -> DecisionRecord:
+    """What folding the decision's own `DecisionMade` back gives (`evolve` of `decision_made`),
+    without building the event: the hot path of a replay. A test holds the two equal."""
+    did = decision_id(decision, application_id)
+    at = as_utc(decided_at)
+    return DecisionRecord(did, decision.stage_id, decision.rule_set_version, decision.rule_id, decision.outcome,
+                          decision.mode, decision.dry_run, decision.target_stage_id, decision.archive_reason_id,
+                          decision.explanation.get("archive_email_template_id"),
+                          decision_command_id(decision, application_id), (at, did))
