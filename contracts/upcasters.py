@@ -5,9 +5,11 @@ The log is never rewritten; old events are read through these into the current s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from contracts.envelope import Envelope
+from contracts.errors import PermanentError
 from contracts.events import EVENT_SPECS
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -42,3 +44,22 @@ def upcast(event_type: str, version: int, payload: dict[str, Any]) -> tuple[int,
         payload = step(payload)
         version += 1
     return version, payload
+
+
+LOG_COLUMNS = ("stream_seq, event_id, event_type, schema_version, key, source, occurred_at, recorded_at, "
+               "correlation_id, causation_id, payload")
+"""The `event_log` columns, in the order `log_row_envelope` reads them."""
+
+
+def log_row_envelope(row: Sequence[Any]) -> Envelope:
+    """An `event_log` row (`LOG_COLUMNS`) as the envelope the consumers saw, upcast to the current
+    schema of its type; it was validated on the way in, so it is not validated again."""
+    event_type, version, payload = row[2], row[3], row[10]
+    if version < current_version(event_type):
+        try:
+            version, payload = upcast(event_type, version, payload)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PermanentError(f"cannot upcast {event_type} v{version} (seq {row[0]}): {exc}") from exc
+    return Envelope.model_construct(
+        event_id=row[1], event_type=event_type, schema_version=version, key=row[4], source=row[5],
+        occurred_at=row[6], recorded_at=row[7], correlation_id=row[8], causation_id=row[9], payload=payload)

@@ -20,7 +20,7 @@ import asyncpg
 from contracts import subjects
 from contracts.envelope import Envelope, parse_envelope
 from contracts.errors import PermanentError
-from contracts.upcasters import current_version, upcast
+from contracts.upcasters import LOG_COLUMNS, log_row_envelope
 from evaluator.replay import (
     CLOCK_TICK,
     CURRENT,
@@ -39,8 +39,7 @@ from evaluator.rules import RuleSet
 SHARED_TYPES = sorted(REPLAY_SHARED_TYPES)
 """Read by every partition: the plans and rules in force."""
 
-_COLUMNS = ("stream_seq, event_id, event_type, schema_version, key, source, occurred_at, recorded_at, "
-            "correlation_id, causation_id, payload")
+_COLUMNS = LOG_COLUMNS
 Progress = Callable[[int, int], None]  # (events read so far, last stream sequence read)
 
 
@@ -76,18 +75,7 @@ def log_query(*, until: datetime | None = None, partition: tuple[int, int] | Non
     return f"SELECT {columns} FROM event_log WHERE {' AND '.join(where)} ORDER BY stream_seq", args
 
 
-def row_envelope(row: asyncpg.Record) -> Envelope:
-    """An event_log row as the envelope the consumers saw (it was validated on the way in),
-    upcast to the current schema of its type."""
-    event_type, version, payload = row[2], row[3], row[10]
-    if version < current_version(event_type):
-        try:
-            version, payload = upcast(event_type, version, payload)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise PermanentError(f"cannot upcast {event_type} v{version} (seq {row[0]}): {exc}") from exc
-    return Envelope.model_construct(
-        event_id=row[1], event_type=event_type, schema_version=version, key=row[4], source=row[5],
-        occurred_at=row[6], recorded_at=row[7], correlation_id=row[8], causation_id=row[9], payload=payload)
+row_envelope = log_row_envelope
 
 
 async def log_batches(conn: asyncpg.Connection, *, until: datetime | None = None,

@@ -34,9 +34,7 @@ import asyncpg
 
 from contracts import subjects
 from contracts.consumers import Delivered
-from contracts.envelope import Envelope
-from contracts.errors import PermanentError
-from contracts.upcasters import current_version, upcast
+from contracts.upcasters import LOG_COLUMNS, log_row_envelope
 from projectors import handlers
 from projectors.ashby import KIND_OF
 
@@ -108,26 +106,12 @@ class RebuildFailed(RuntimeError):
     pass
 
 
-_COLUMNS = ("stream_seq, event_id, event_type, schema_version, key, source, occurred_at, recorded_at, "
-            "correlation_id, causation_id, payload")
+_COLUMNS = LOG_COLUMNS
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
-def _envelope(row: asyncpg.Record) -> Envelope:
-    """An event_log row as the envelope the live projector saw (upcast to the current schema)."""
-    event_type, version, payload = row[2], row[3], row[10]
-    if version < current_version(event_type):
-        try:
-            version, payload = upcast(event_type, version, payload)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise PermanentError(f"cannot upcast {event_type} v{version} (seq {row[0]}): {exc}") from exc
-    return Envelope.model_construct(
-        event_id=row[1], event_type=event_type, schema_version=version, key=row[4], source=row[5],
-        occurred_at=row[6], recorded_at=row[7], correlation_id=row[8], causation_id=row[9], payload=payload)
-
-
 def _delivered(row: asyncpg.Record) -> Delivered:
-    env = _envelope(row)
+    env = log_row_envelope(row)
     return Delivered(env, row[0], subjects.event_subject(env.source, env.event_type, env.key))
 
 

@@ -209,3 +209,22 @@ class Running:
 def external(name: str) -> str | None:
     value = os.environ.get(name)
     return value or None
+
+
+async def publish(svc: Running, *envelopes: Any) -> None:
+    """Store events straight on EVENTS through the service's publisher (with their ids)."""
+    for env in envelopes:
+        await svc.services.publisher.publish_event(env)
+
+
+async def activate(svc: Running, doc: dict) -> int:
+    """Activate a rule set through the API and wait until the evaluator has it live."""
+    resp = await svc.client.post("/api/rulesets", json=doc)
+    assert resp.status_code == 201, resp.text
+    version = resp.json()["version"]
+
+    async def live() -> bool:
+        return (await svc.client.get("/api/rulesets")).json()["active_version"] == version
+
+    await eventually(live, message=f"rule set v{version} did not become active")
+    return version

@@ -12,7 +12,7 @@ import orjson
 from contracts import subjects
 from sandbox.ashby import sandbox_id
 from sandbox.scenarios import RECRUITER_EMAIL, demo_rules, demo_scenario, stage, technical_schedule
-from support import eventually, running_service, stream_messages
+from support import activate, eventually, running_service, stream_messages
 
 RECRUITER_SLACK_ID = "U0RITA"
 ADMIN_CHANNEL = "#auto-advance-admin"
@@ -32,16 +32,9 @@ async def pipeline(infra, ashby, slack, *, rules: dict | None = None, roles: lis
         ashby.webhook_url = f"{svc.client.base_url}/webhooks/ashby"
         ashby.webhook_secret = svc.settings.secret("ashby_webhook_secret")
         if rules is not None:
-            resp = await svc.client.post("/api/rulesets", json=rules)
-            assert resp.status_code == 201, resp.text
-            version = resp.json()["version"]
-            await eventually(lambda: _active(svc, version), message="the rule set did not become active")
+            await activate(svc, rules)
         svc.ids = ids
         yield svc
-
-
-async def _active(svc, version: int) -> bool:
-    return (await svc.client.get("/api/rulesets")).json()["active_version"] == version
 
 
 def interview(ashby, key: str, scores: dict[str, int]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import scenario
 
 from contracts import subjects
-from support import eventually, running_service, stream_messages
+from support import activate, eventually, publish, running_service, stream_messages
 
 
 async def commands(infra) -> list[tuple[str, dict, dict]]:
@@ -13,23 +13,6 @@ async def commands(infra) -> list[tuple[str, dict, dict]]:
         return await stream_messages(infra.nats_url, subjects.COMMANDS_STREAM)
     except Exception:  # noqa: BLE001 - stream not there yet
         return []
-
-
-async def publish(svc, *envelopes) -> None:
-    for env in envelopes:
-        await svc.services.publisher.publish_event(env)
-
-
-async def activate(svc, doc: dict) -> int:
-    resp = await svc.client.post("/api/rulesets", json=doc)
-    assert resp.status_code == 201, resp.text
-    version = resp.json()["version"]
-    await eventually(lambda: _active(svc, version), message="rule set not active")
-    return version
-
-
-async def _active(svc, version: int) -> bool:
-    return (await svc.client.get("/api/rulesets")).json()["active_version"] == version
 
 
 async def setup_app(svc, app: str, doc: dict) -> None:

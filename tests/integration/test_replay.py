@@ -14,26 +14,9 @@ from contracts import subjects
 from contracts.envelope import Envelope
 from runtime import cli_replay
 from runtime.settings import Settings
-from support import ADMIN_TOKEN, eventually, running_service, stream_messages
+from support import ADMIN_TOKEN, activate, eventually, publish, running_service, stream_messages
 
 APPS = [f"app-r{i:02d}" for i in range(14)]
-
-
-async def publish(svc, envelopes: list[Envelope]) -> None:
-    for env in envelopes:
-        await svc.services.publisher.publish_event(env)
-
-
-async def activate(svc, doc: dict) -> int:
-    resp = await svc.client.post("/api/rulesets", json=doc)
-    assert resp.status_code == 201, resp.text
-    version = resp.json()["version"]
-
-    async def active() -> bool:
-        return (await svc.client.get("/api/rulesets")).json()["active_version"] == version
-
-    await eventually(active, message="rule set not active")
-    return version
 
 
 def history(apps: list[str], rnd: random.Random) -> list[Envelope]:
@@ -89,13 +72,13 @@ async def test_replay_reproduces_the_live_consumer_and_a_what_if_sends_nothing(i
     async with running_service(infra, roles=["projectors", "evaluator"], ashby_api_url=sandbox_ashby.base_url,
                                slack_api_url=sandbox_slack.base_url) as svc:
         await activate(svc, scenario.rules(quiet="1s"))
-        await publish(svc, scenario.catalog_events())
-        await publish(svc, history(APPS[:8], rnd))
+        await publish(svc, *scenario.catalog_events())
+        await publish(svc, *history(APPS[:8], rnd))
         await eventually(lambda: settled(svc, 8), timeout=30, message="live evaluator did not settle")
         # late feedback for decided stages, a stricter rule set, and more candidates under it
-        await publish(svc, [scenario.feedback(app, "u3", {"score": 1}) for app in APPS[:3]])
+        await publish(svc, *[scenario.feedback(app, "u3", {"score": 1}) for app in APPS[:3]])
         await activate(svc, scenario.rules(quiet="1s", threshold=4))
-        await publish(svc, history(APPS[8:], rnd))
+        await publish(svc, *history(APPS[8:], rnd))
         await eventually(lambda: settled(svc, len(APPS)), timeout=30, message="live evaluator did not settle")
         live = await svc.fetch("SELECT rule_set_version, application_id, stage_id, outcome, rule_id "
                                "FROM evaluator_decisions")
@@ -148,8 +131,8 @@ async def test_replay_reproduces_the_live_consumer_and_a_what_if_sends_nothing(i
 async def test_verify_reports_a_decision_the_log_does_not_explain_and_exits_non_zero(infra, tmp_path):
     async with running_service(infra, roles=["projectors", "evaluator"]) as svc:
         await activate(svc, scenario.rules())
-        await publish(svc, scenario.catalog_events())
-        await publish(svc, history(APPS[:2], random.Random(1)))
+        await publish(svc, *scenario.catalog_events())
+        await publish(svc, *history(APPS[:2], random.Random(1)))
         await eventually(lambda: settled(svc, 2), timeout=30)
         # a decision nobody can reproduce: as if another (buggy) evaluator had recorded it
         forged = Envelope(event_id="forged-decision", event_type="DecisionMade", key="app-ghost",
@@ -157,7 +140,7 @@ async def test_verify_reports_a_decision_the_log_does_not_explain_and_exits_non_
                               "decision_id": "forged-decision", "application_id": "app-ghost",
                               "stage_id": "stage-screen", "rule_set_version": 1, "rule_id": "screen-rule",
                               "outcome": "advance", "mode": "live", "decided_at": scenario.now().isoformat()})
-        await publish(svc, [forged])
+        await publish(svc, *[forged])
         await eventually(lambda: svc.fetchval("SELECT count(*) = 1 FROM event_log WHERE event_id = 'forged-decision'"))
         out = tmp_path / "verify.json"
         settings = Settings(database_url=infra.database_url, data_dir=infra.data_dir)
