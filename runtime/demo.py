@@ -27,6 +27,14 @@ class DemoError(Exception):
     pass
 
 
+def _advanced(stage: dict[str, Any]) -> bool:
+    return stage["title"] != "Technical Interview" and stage["type"] != "Archived"
+
+
+def _archived(stage: dict[str, Any]) -> bool:
+    return stage["type"] == "Archived"
+
+
 @dataclass
 class Candidate:
     key: str
@@ -83,7 +91,7 @@ class Demo:
             await self._interview(c)
         strong, weak = self.candidates
         try:
-            await self._until("the strong candidate to be advanced", lambda: self._moved(strong, "Archived", True))
+            await self._until("the strong candidate to be advanced", lambda: self._at(strong, _advanced))
             strong.outcome = "advanced"
             self.say(f"✓ {strong.name}: every interviewer cleared the bar → advanced to {strong.stage}")
             message = await self._until("the Slack proposal for the weak candidate", lambda: self._proposal(weak))
@@ -93,7 +101,7 @@ class Demo:
                 "target_url": f"{self.http}/slack/interactions", "ts": message["ts"], "action": "archive",
                 "user_id": RECRUITER_SLACK_ID})
             self.say("✓ the recruiter clicked \"Archive\" in Slack")
-            await self._until("the weak candidate to be archived", lambda: self._moved(weak, "Archived", False))
+            await self._until("the weak candidate to be archived", lambda: self._at(weak, _archived))
             weak.outcome = "archived"
             self.say(f"✓ {weak.name}: archived in Ashby with reason \"Not a fit for the role\"")
         except TimeoutError as exc:
@@ -134,12 +142,12 @@ class Demo:
                             {"status": "WaitingOnFeedback"})
         self.say(f"✓ {c.name}: interview held, feedback {c.scores} submitted, schedule → WaitingOnFeedback")
 
-    async def _moved(self, c: Candidate, stage_type: str, away: bool) -> bool:
+    async def _at(self, c: Candidate, where) -> bool:
+        """Whether the candidate's current stage in the sandbox Ashby satisfies `where` (noted in `c`)."""
         app = (await self._sandbox(self.ashby, "GET", f"applications/{c.application_id}"))["application"]
         stage = app["currentInterviewStage"]
         c.stage = stage["title"]
-        return (stage["type"] != stage_type and stage["title"] != "Technical Interview") if away \
-            else stage["type"] == stage_type
+        return where(stage)
 
     async def _proposal(self, c: Candidate) -> dict[str, Any] | None:
         listed = await self._sandbox(self.slack, "GET", "messages")

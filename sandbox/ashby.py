@@ -36,8 +36,7 @@ log = structlog.get_logger(__name__)
 Json = dict[str, Any]
 DEFAULT_API_KEY = "sandbox-ashby-api-key"
 NAMESPACE = uuid.UUID("6f1c3d2e-5b7a-4e8f-9a0b-1c2d3e4f5a6b")
-STAGE_GROUPS = {"Lead": "Lead", "PreInterviewScreen": "PreInterviewScreen", "Active": "Active",
-                "Offer": "Offer", "Hired": "Hired", "Archived": "Archived"}
+STAGE_GROUPS = frozenset({"Lead", "PreInterviewScreen", "Active", "Offer", "Hired", "Archived"})
 # list endpoint -> (collection, filters: request field -> record field)
 LISTS: dict[str, tuple[str, dict[str, str]]] = {
     "applicationFeedback.list": ("feedback", {"applicationId": "applicationId"}),
@@ -182,7 +181,7 @@ class SandboxAshby:
             kind = spec.get("type", "Active")
             self._put("stages", {"id": sandbox_id("stage", key, spec["key"]), "title": spec.get("title", spec["key"]),
                                  "type": kind, "orderInInterviewPlan": order,
-                                 "interviewStageGroupId": sandbox_id("stage-group", STAGE_GROUPS.get(kind, "Active")),
+                                 "interviewStageGroupId": sandbox_id("stage-group", kind if kind in STAGE_GROUPS else "Active"),
                                  "interviewPlanId": plan_id})
         return plan
 
