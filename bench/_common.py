@@ -152,6 +152,40 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (Linux /proc), e.g. a supervisor and its worker processes."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(child) for child in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process (Linux /proc), 0 where unavailable."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy (not idle or waiting on I/O) since boot (Linux /proc/stat)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def percentile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return float("nan")
@@ -160,4 +194,4 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 __all__ = ["ADMIN_TOKEN", "WEBHOOK_SECRET", "EmbeddedNats", "EmbeddedPostgres", "Infra", "cpu_seconds",
-           "embedded_infra", "free_port", "percentile", "result", "service_process", "sign", "wait_http", "webhook_body"]
+           "embedded_infra", "free_port", "machine_busy_seconds", "percentile", "process_tree", "rss_bytes", "result", "service_process", "sign", "wait_http", "webhook_body"]

@@ -6,7 +6,10 @@ keep-alive, one connection per client, each waiting for its answer before sendin
 In the same run it measures the raw limit: nats-py JetStream publishes of the same envelopes with
 `Nats-Msg-Id`, each awaited for its ack, from as many concurrent publishers as there are clients.
 
-    .venv/bin/python bench/ingest.py [--quick] [--clients 64] [--seconds S] [--http-procs N]
+    .venv/bin/python bench/ingest.py [--quick] [--clients 64] [--seconds S] [--http-procs N] [--http-workers N]
+
+It prints a timeline (2 s buckets) of answers/s, p99, HTTP CPU per webhook and the CPU of each
+process and of the whole machine, so a drop over a sustained run can be traced to its cause.
 
 Ends with `RESULT webhooks_per_s`, `RESULT webhook_p99_ms` and informative RESULT lines.
 """
@@ -15,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hmac
 import multiprocessing
 import sys
+import threading
 import time
 
 import _common as c
@@ -34,16 +39,61 @@ def _templates(count: int = 500) -> list[tuple[bytes, int]]:
     return out
 
 
+_SECRET = c.WEBHOOK_SECRET.encode()
+
+
 def _request(port: int, body: bytes) -> bytes:
+    signature = b"sha256=" + hmac.digest(_SECRET, body, "sha256").hex().encode()  # as `c.sign`, in one C call
     head = (b"POST " + PATH + b" HTTP/1.1\r\nHost: 127.0.0.1:" + str(port).encode()
-            + b"\r\nContent-Type: application/json\r\nAshby-Signature: " + c.sign(body).encode()
+            + b"\r\nContent-Type: application/json\r\nAshby-Signature: " + signature
             + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n")
     return head + body
 
 
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection, one request in flight: `exchange` writes a request and
+    resolves to the status once the whole response (head and Content-Length body) has arrived.
+    A protocol rather than asyncio streams: about half the load generator's CPU per request, which
+    on a 2-core machine is CPU the server under test gets instead."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._waiter: asyncio.Future[int] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def exchange(self, request: bytes) -> asyncio.Future[int]:
+        self._waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(request)  # type: ignore[union-attr]
+        return self._waiter
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        end = self._buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self._buffer[:end])
+        length = 0
+        at = head.lower().find(b"\r\ncontent-length:")
+        if at >= 0:
+            stop = head.find(b"\r\n", at + 2)
+            length = int(head[at + 17:stop if stop >= 0 else len(head)])
+        if len(self._buffer) < end + 4 + length:
+            return
+        del self._buffer[:end + 4 + length]
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(int(head[9:12]))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(exc or ConnectionError("connection closed by the server"))
+
+
 async def _one_client(port: int, seq: list[int], offset: int, templates: list, window: tuple[float, float],
-                      stop_at: float, latencies: list[float], statuses: dict[int, int]) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                      stop_at: float, latencies: list[float], statuses: dict[int, int], timeline: list) -> None:
+    _, conn = await asyncio.get_running_loop().create_connection(_Connection, "127.0.0.1", port)
     start, end = window
     ntemp = len(templates)
     try:
@@ -56,22 +106,14 @@ async def _one_client(port: int, seq: list[int], offset: int, templates: list, w
             t0 = time.perf_counter()
             if t0 >= stop_at:
                 return
-            writer.write(req)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-                    break
-            if length:
-                await reader.readexactly(length)
+            status = await conn.exchange(req)
             t1 = time.perf_counter()
             if start <= t0 and t1 <= end:
                 latencies.append(t1 - t0)
                 statuses[status] = statuses.get(status, 0) + 1
+                timeline.append((t1 - start, t1 - t0))
     finally:
-        writer.close()
+        conn.transport.close()
 
 
 async def _webhooks(ports: list[int], clients: int, warmup: float, seconds: float, offset: int) -> dict:
@@ -82,10 +124,12 @@ async def _webhooks(ports: list[int], clients: int, warmup: float, seconds: floa
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     seq = [0]
+    timeline: list[tuple[float, float]] = []
     await asyncio.gather(*(_one_client(ports[i % len(ports)], seq, offset, templates, window, window[1],
-                                       latencies, statuses) for i in range(clients)))
+                                       latencies, statuses, timeline) for i in range(clients)))
     return {"latencies": latencies, "statuses": statuses, "seconds": seconds, "sent": seq[0],
-            "cpu": (time.process_time() - cpu0) / (time.perf_counter() - now)}
+            "cpu": (time.process_time() - cpu0) / (time.perf_counter() - now), "timeline": timeline,
+            "start": window[0]}  # perf_counter is CLOCK_MONOTONIC: the parent's clock too
 
 
 async def _raw_publish(nats_url: str, concurrency: int, seconds: float, offset: int) -> dict:
@@ -141,14 +185,47 @@ def _loadgen(kind: str, args: tuple, queue) -> None:
     queue.put(uvloop.run(fn(*args)))
 
 
-def _in_child(kind: str, *args):
+def _in_child(kind: str, *args, pids: list[int] | None = None):
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_loadgen, args=(kind, args, queue))
     proc.start()
+    if pids is not None:
+        pids.append(proc.pid)
     out = queue.get()
     proc.join()
     return out
+
+
+class _CpuSampler(threading.Thread):
+    """CPU of each watched process group and of the whole machine, sampled every `interval` seconds,
+    so a sustained run shows where the time went as it goes (and whether others used the cores)."""
+
+    def __init__(self, groups: dict[str, list[int]], interval: float = 2.0) -> None:
+        super().__init__(daemon=True)
+        self.groups, self.interval = groups, interval
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self._done = threading.Event()
+
+    def _read(self) -> dict[str, float]:
+        out = {k: sum(c.cpu_seconds(p) for p in list(v)) for k, v in self.groups.items()}
+        out["machine"] = c.machine_busy_seconds()
+        return out
+
+    def _rss_mb(self) -> float:
+        return sum(c.rss_bytes(p) for p in self.groups.get("http", [])) / 2**20
+
+    def run(self) -> None:
+        t_prev, prev = time.perf_counter(), self._read()
+        while not self._done.wait(self.interval):
+            t, now = time.perf_counter(), self._read()
+            sample = {k: (now[k] - prev[k]) / (t - t_prev) for k in now}
+            self.samples.append((t, {**sample, "http RSS MB": self._rss_mb()}))
+            t_prev, prev = t, now
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
 
 
 async def _stream_count(nats_url: str) -> int:
@@ -161,6 +238,24 @@ async def _stream_count(nats_url: str) -> int:
         await nc.close()
 
 
+def _print_timeline(hooks: dict, samples: list, bucket: float = 2.0) -> None:
+    """Answers/s and p99 per `bucket` seconds of the measured window, next to each process's CPU."""
+    buckets: dict[int, list[float]] = {}
+    for at, latency in hooks["timeline"]:
+        buckets.setdefault(int(at // bucket), []).append(latency)
+    print(f"timeline ({bucket:.0f} s buckets; CPU 1.0 = one core; 'machine' is every process on it, ours included):")
+    for i in sorted(buckets):
+        if (i + 1) * bucket > hooks["seconds"] + 1e-9:
+            break  # a partial last bucket would read as a drop
+        lat = sorted(buckets[i])
+        mid = hooks["start"] + (i + 0.5) * bucket
+        near = min(samples, key=lambda s: abs(s[0] - bucket / 2 - mid), default=None)
+        cpu = ", ".join(f"{k} {v:.2f}" if v < 10 else f"{k} {v:.0f}" for k, v in near[1].items()) if near else ""
+        per = f"{near[1]['http'] * bucket / len(lat) * 1e6:4.0f} µs http CPU/webhook | " if near else ""
+        print(f"  {i * bucket:4.0f}-{(i + 1) * bucket:<4.0f}s {len(lat) / bucket:6.0f}/s "
+              f"p99 {c.percentile(lat, 0.99) * 1000:5.1f} ms | {per}{cpu}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter run (5 s measured instead of 20 s)")
@@ -168,8 +263,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--http-procs", type=int, default=1,
                         help="`autoadvance http` replicas (clients are spread over them, as a load balancer would)")
+    parser.add_argument("--http-workers", type=int, default=0,
+                        help="HTTP_WORKERS of each `autoadvance http` (worker processes sharing its port); "
+                             "0, the default here: one per CPU, as on a machine of its own")
     parser.add_argument("--log-level", default="INFO", help="the HTTP role's LOG_LEVEL (INFO: one JSON line per webhook)")
-    parser.add_argument("--profile", metavar="PATH", help="run the (first) HTTP process under cProfile into PATH")
+    parser.add_argument("--profile", metavar="PATH",
+                        help="run the (first) HTTP process under cProfile into PATH (use --http-workers 1)")
     args = parser.parse_args()
     seconds = args.seconds or (5.0 if args.quick else 20.0)
     warmup = 2.0 if args.quick else 3.0
@@ -182,18 +281,23 @@ def main() -> int:
         with ExitStack() as stack:
             procs = []
             for port, log in zip(ports, logs, strict=True):
-                env = infra.env(HTTP_PORT=str(port), LOG_LEVEL=args.log_level,
+                env = infra.env(HTTP_PORT=str(port), LOG_LEVEL=args.log_level, HTTP_WORKERS=str(args.http_workers),
                                 WEBHOOK_RATE_LIMIT_PER_S="1000000000", WEBHOOK_RATE_BURST="1000000000")
                 profile = args.profile if args.profile and not procs else None
                 procs.append(stack.enter_context(c.service_process(["http"], env, log, profile)))
                 c.wait_http(f"http://127.0.0.1:{port}/health", procs[-1], log)  # migrations run one at a time
-            print(f"ingest: {args.clients} clients → {len(ports)} `autoadvance http` process(es), "
+            print(f"ingest: {args.clients} clients → {len(ports)} `autoadvance http` process(es) with HTTP_WORKERS="
+                  f"{args.http_workers}, "
                   f"{warmup:.0f} s warm-up + {seconds:.0f} s measured; LOG_LEVEL={args.log_level}", flush=True)
-            pids = {"http": [p.pid for p in procs], "nats-server": [infra.nats._proc.pid]}
+            pids = {"http": [q for p in procs for q in c.process_tree(p.pid)], "nats-server": [infra.nats._proc.pid]}
             before = {k: sum(c.cpu_seconds(p) for p in v) for k, v in pids.items()}
+            sampler = _CpuSampler({**pids, "load generator": []})
+            sampler.start()
             t0 = time.perf_counter()
-            hooks = _in_child("webhooks", ports, args.clients, warmup, seconds, 0)
+            hooks = _in_child("webhooks", ports, args.clients, warmup, seconds, 0,
+                              pids=sampler.groups["load generator"])
             wall = time.perf_counter() - t0
+            sampler.stop()
             cpu = {k: (sum(c.cpu_seconds(p) for p in v) - before[k]) / wall for k, v in pids.items()}
             cpu["load generator"] = hooks["cpu"]
             stored = asyncio.run(_stream_count(infra.nats.url))
@@ -209,7 +313,8 @@ def main() -> int:
     print("CPU use during the run (1.0 = one core of 2): "
           + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
     if ok:
-        print(f"HTTP process CPU per answered webhook: {cpu['http'] * wall / (hooks['sent']) * 1e6:.0f} µs")
+        print(f"HTTP process CPU per webhook sent (warm-up included): {cpu['http'] * wall / (hooks['sent']) * 1e6:.0f} µs")
+    _print_timeline(hooks, sampler.samples)
     print(f"latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {lat[-1] * 1000 if lat else float('nan'):.1f} ms")
     print(f"raw JetStream publish ({raw['bytes']} B envelopes, Nats-Msg-Id): {raw['awaited_per_s']:.0f}/s with "
           f"{args.clients} publishers each awaiting its ack; {raw['pipelined_per_s']:.0f}/s pipelined (256 in flight)")

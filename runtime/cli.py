@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import signal
+import socket
 import sys
 
 import structlog
@@ -25,7 +27,9 @@ async def _wait_for_signal() -> None:
     log.info("shutdown_requested")
 
 
-async def _serve(settings: Settings, *, http: bool, role_names: list[str], sandboxes: bool = False) -> None:
+async def _serve(settings: Settings, *, http: bool, role_names: list[str], sandboxes: bool = False,
+                 sockets: list[socket.socket] | None = None, run_migrations: bool = True) -> None:
+    """One process: HTTP (on `sockets` if given, else binding HTTP_HOST:HTTP_PORT) and/or worker roles."""
     import uvicorn
 
     from runtime.app import open_services, persistent_secret
@@ -37,7 +41,7 @@ async def _serve(settings: Settings, *, http: bool, role_names: list[str], sandb
     if sandboxes:
         settings, dev = await start_sandboxes(settings)
     try:
-        services = await open_services(settings)
+        services = await open_services(settings, run_migrations=run_migrations)
     except BaseException:
         await dev.stop()
         raise
@@ -54,9 +58,10 @@ async def _serve(settings: Settings, *, http: bool, role_names: list[str], sandb
                                     access_log=False, lifespan="on", timeout_graceful_shutdown=10)
             server = uvicorn.Server(config)
             server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own signals
-            server_task = asyncio.create_task(server.serve())
-            log.info("http_listening", url=f"http://{settings.http_host}:{settings.http_port}",
-                     openapi=f"http://{settings.http_host}:{settings.http_port}/schema")
+            server_task = asyncio.create_task(server.serve(sockets=sockets))
+            if sockets is None:  # a worker of `_serve_http_workers`: the supervisor says where it listens
+                log.info("http_listening", url=f"http://{settings.http_host}:{settings.http_port}",
+                         openapi=f"http://{settings.http_host}:{settings.http_port}/schema")
             connect_webhooks(dev, settings, settings.secret("ashby_webhook_secret")
                              or persistent_secret(settings.data_dir, "webhook_secret"))
         gc.collect()
@@ -74,6 +79,85 @@ async def _serve(settings: Settings, *, http: bool, role_names: list[str], sandb
             await worker.stop()
         await services.close()
         await dev.stop()
+        log.info("stopped")
+
+
+def http_worker_count(setting: int) -> int:
+    """HTTP_WORKERS, with 0 meaning one per CPU this process may run on."""
+    if setting > 0:
+        return setting
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _listener(host: str, port: int) -> socket.socket:
+    """A listening socket of its own per worker on the same port (SO_REUSEPORT): the kernel spreads new
+    connections over the workers evenly, where one shared socket lets whichever worker wakes first
+    accept a burst of keep-alive connections and keep them."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=2048, reuse_port=True)
+
+
+def _http_worker(settings: Settings, sock: socket.socket) -> None:
+    """One worker process of `_serve_http_workers` (spawned: a fresh interpreter, nothing inherited)."""
+    configure_logging(settings.log_format, settings.log_level)
+    _run(_serve(settings, http=True, role_names=[], sockets=[sock], run_migrations=False))
+
+
+def _serve_http_workers(settings: Settings, count: int) -> int:
+    """`autoadvance http` as `count` worker processes on one port (HTTP_WORKERS), each with its own
+    NATS connection and Postgres pool, so the HTTP role uses more than one core.
+
+    This process is their supervisor: it starts embedded servers if no URLs are set, applies the
+    migrations and declares the streams once, makes the generated secrets once (so every worker
+    reads the same), binds the port, then waits. If a worker exits, it stops the others and exits
+    non-zero, so the orchestrator restarts the role as a whole.
+    """
+    import multiprocessing
+    import multiprocessing.connection
+
+    from runtime.app import persistent_secret, start_embedded
+
+    nats_url, database_url, embedded = start_embedded(settings)
+    procs: list = []
+    try:
+        settings = settings.model_copy(update={"nats_url": nats_url, "database_url": database_url})
+        _run(_migrate(settings))
+        for setting, file in (("ashby_webhook_secret", "webhook_secret"), ("admin_api_token", "admin_token")):
+            if not settings.secret(setting):
+                persistent_secret(settings.data_dir, file)
+        sockets = [_listener(settings.http_host, settings.http_port) for _ in range(count)]
+        ctx = multiprocessing.get_context("spawn")
+        procs = [ctx.Process(target=_http_worker, args=(settings, sock), name=f"autoadvance-http-{i}", daemon=True)
+                 for i, sock in enumerate(sockets)]
+        for proc in procs:
+            proc.start()
+        for sock in sockets:
+            sock.close()  # each worker holds its own
+        log.info("http_listening", url=f"http://{settings.http_host}:{settings.http_port}",
+                 openapi=f"http://{settings.http_host}:{settings.http_port}/schema", workers=count,
+                 pids=[proc.pid for proc in procs])
+        stop: list[int] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda signum, _frame: stop.append(signum))
+        exited: list = []
+        while not stop and not exited:
+            exited = multiprocessing.connection.wait([proc.sentinel for proc in procs], timeout=0.5)
+        if exited:
+            log.error("http_worker_exited", exit_codes=[proc.exitcode for proc in procs if proc.exitcode is not None])
+            return 1
+        log.info("shutdown_requested")
+        return 0
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()  # SIGTERM: each worker finishes its requests in flight, then closes
+        for proc in procs:
+            proc.join(20)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+        for server in reversed(embedded):
+            server.stop()
         log.info("stopped")
 
 
@@ -124,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "dev":
         _run(_serve(settings, http=True, role_names=roles(), sandboxes=True))
     elif args.command == "http":
+        workers = http_worker_count(settings.http_workers)
+        if workers > 1:
+            return _serve_http_workers(settings, workers)
         _run(_serve(settings, http=True, role_names=[]))
     elif args.command == "worker":
         _run(_serve(settings, http=False, role_names=[args.role]))

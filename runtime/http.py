@@ -12,11 +12,12 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from contracts import subjects
 from evaluator.http import evaluator_router
 from evaluator.replay_http import replay_router
-from ingest.http import slack_handlers, webhook_handlers
+from ingest.http import slack_handlers, webhook_endpoint
 from ingest.ratelimit import TokenBuckets
 from projectors.http import query_router
 from runtime.app import Services, persistent_secret
@@ -62,7 +63,26 @@ async def health_report(services: Services) -> tuple[int, dict[str, Any]]:
     return (200 if healthy else 503), report
 
 
-def create_http_app(services: Services, extra_handlers: list | None = None) -> Litestar:
+WEBHOOK_PATH = "/webhooks/ashby"
+_WEBHOOK_PATHS = frozenset({WEBHOOK_PATH, WEBHOOK_PATH + "/"})
+
+
+class HttpApp:
+    """The ASGI app uvicorn serves: the Ashby webhook path goes straight to its endpoint (the hot path
+    of ingest, see `ingest.http.webhook_endpoint`), everything else (and lifespan) to Litestar."""
+
+    def __init__(self, litestar: Litestar, webhook: ASGIApp) -> None:
+        self.litestar = litestar
+        self._webhook = webhook
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in _WEBHOOK_PATHS:
+            await self._webhook(scope, receive, send)
+        else:
+            await self.litestar(scope, receive, send)
+
+
+def create_http_app(services: Services, extra_handlers: list | None = None) -> HttpApp:
     settings = services.settings
     admin_token = settings.secret("admin_api_token") or persistent_secret(settings.data_dir, "admin_token")
     webhook_secret = settings.secret("ashby_webhook_secret") or persistent_secret(settings.data_dir, "webhook_secret")
@@ -82,10 +102,10 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> L
         log.error("http_unhandled_error", error=type(exc).__name__)
         return Response({"error": "internal error"}, status_code=500)
 
+    webhook = webhook_endpoint(services.publisher, secret=webhook_secret, rejected=keep_rejected,
+                               limiter=TokenBuckets(settings.webhook_rate_limit_per_s, settings.webhook_rate_burst),
+                               max_body_bytes=settings.webhook_max_body_bytes)
     handlers = [
-        *webhook_handlers(services.publisher, secret=webhook_secret, rejected=keep_rejected,
-                          limiter=TokenBuckets(settings.webhook_rate_limit_per_s, settings.webhook_rate_burst),
-                          max_body_bytes=settings.webhook_max_body_bytes),
         *slack_handlers(services.publisher, signing_secret=settings.secret("slack_signing_secret")),
         query_router(services.pool, [guard]),
         evaluator_router(services.pool, services.publisher, [guard]),
@@ -93,9 +113,10 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> L
         health,
         *(extra_handlers or []),
     ]
-    return Litestar(
+    litestar = Litestar(
         route_handlers=handlers,
         openapi_config=OpenAPIConfig(title="auto-advance", version="0.1.0", path="/schema"),
         exception_handlers={500: on_exception},
         debug=False,
     )
+    return HttpApp(litestar, webhook)

@@ -16,6 +16,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./.autoadvance")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    http_workers: int = Field(default=1, ge=0, description="`autoadvance http` processes; 0 = one per CPU")
 
     ashby_api_url: str = "https://api.ashbyhq.com"
     ashby_api_key: SecretStr | None = None

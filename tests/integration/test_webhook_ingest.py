@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
 import orjson
 
 from contracts import subjects
-from support import eventually, running_service, schedule_payload, stream_messages
+from runtime.embedded import free_port
+from support import eventually, running_service, schedule_payload, sign, stream_messages
 
 
 async def _event_count(infra) -> int:
@@ -121,3 +130,59 @@ async def test_a_client_over_its_rate_limit_gets_429(infra):
         assert codes[:3] == [200, 200, 200]
         assert codes[3:] == [429, 429]
         assert await _event_count(infra) == 3
+
+
+async def test_http_workers_serve_one_port_from_several_processes_and_stop_together(infra, tmp_path):
+    port = free_port()
+    log_path = tmp_path / "http.log"
+    env = {**os.environ, **infra.env(), "HTTP_PORT": str(port), "HTTP_WORKERS": "2", "LOG_FORMAT": "json",
+           "LOG_LEVEL": "INFO"}
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "http"], env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+    try:
+        listening = await eventually(lambda: _logged(log_path, "http_listening"), timeout=60,
+                                     message="supervisor did not start its workers")
+        workers = listening["pids"]
+        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+        url = f"http://127.0.0.1:{port}"
+        await eventually(lambda: _healthy(url), timeout=60, message="workers did not answer /health")
+        codes = []
+        for i in range(12):  # a fresh connection each: the kernel spreads them over both workers' sockets
+            body = orjson.dumps(schedule_payload(f"app-w{i}", webhook_action_id=f"wa-w{i}"))
+            async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+                resp = await client.post("/webhooks/ashby", content=body,
+                                         headers={"Content-Type": "application/json", "Ashby-Signature": sign(body)})
+            codes.append(resp.status_code)
+        assert codes == [200] * 12
+        assert await _event_count(infra) == 12
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        assert not any(_alive(pid) for pid in workers)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+async def _logged(path: Path, event: str) -> dict | None:
+    for line in (await asyncio.to_thread(path.read_bytes)).splitlines():
+        if line.startswith(b"{") and orjson.loads(line).get("event") == event:
+            return orjson.loads(line)
+    return None
+
+
+async def _healthy(url: str) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            return (await client.get(f"{url}/health")).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie has exited
