@@ -40,6 +40,10 @@ class Subscription:
     filter_subjects: tuple[str, ...] = ()
     """When set, the consumer receives only these subjects (NATS 2.10 multi-filter) instead of
     `subject`: a projector that needs a few event types is not handed every other one to skip."""
+    prepare: Callable[[list[Delivered]], Any] | None = None
+    """Pure work on a batch done before its transaction, while the previous batch's commits; the
+    handler is then called as `handler(conn, fresh, prepared)` and must check `prepared` is for
+    `fresh` (a batch split to isolate a poison message is applied without it)."""
 
     def filters(self) -> list[str]:
         return list(self.filter_subjects) or [self.subject]

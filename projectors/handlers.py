@@ -1,63 +1,84 @@
-"""One short function per consumer: called inside the runtime's transaction with fresh events only."""
+"""The projectors' one consumer: every event is copied into `event_log`, and the events that copy
+sees for the first time are applied to each read model, all in the runtime's one transaction.
+
+`event_log` is unique per event id, so its insert doubles as the processed mark: a re-delivered
+event (or one Ashby re-sent under the same id) adds no row and reaches no model again. One durable
+instead of one per model halves what NATS delivers and what we parse per event. The rows are
+worked out (`plan`, pure) while the previous batch's transaction is still running.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import asyncpg
 import structlog
 
 from contracts.consumers import Delivered
-from contracts.envelope import parse_time
 from projectors import store
-from projectors.ashby import KIND_OF, form_field_rows, stage_rows
-from projectors.schedules import newest_per_schedule, to_projection
+from projectors.ashby import KIND_OF, AshbyRows, to_rows
+from projectors.schedules import ScheduleProjection, newest_per_schedule, to_projection
 
 log = structlog.get_logger(__name__)
 
-EVENT_LOG = "projectors-event_log-v1"
-SCHEDULES = "projectors-schedules-v1"
-ASHBY = "projectors-ashby-v1"
+PROJECTOR = "projectors-all-v1"
+"""The durable consumer (and checkpoint) of every projector model."""
+
+EVENT_LOG = "event_log"
+SCHEDULES = "schedules"
+APPLICATIONS = "applications"
+"""The models, as named in `projection_stats` and by `autoadvance rebuild`."""
+
+SCHEDULE_EVENT_TYPES = frozenset({"InterviewScheduleUpdated"})
+ASHBY_EVENT_TYPES = frozenset({"ApplicationSnapshotted", "FeedbackSubmitted", *KIND_OF})
+"""What the applications model applies: polled Ashby facts (webhook events are not its business)."""
 
 
-async def project_event_log(conn: asyncpg.Connection, batch: list[Delivered]) -> None:
-    added = await store.insert_event_log(conn, batch)
-    await store.count_applied(conn, EVENT_LOG, added)
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything one batch writes, worked out before its transaction."""
+
+    seqs: list[int]
+    log_rows: list[tuple]
+    schedules: list[ScheduleProjection]  # the newest per schedule
+    schedule_events: int
+    ashby: AshbyRows
+
+
+def plan(batch: list[Delivered]) -> Plan:
+    projections = [to_projection(d) for d in batch if d.envelope.event_type in SCHEDULE_EVENT_TYPES]
+    return Plan([d.stream_seq for d in batch], store.event_log_rows(batch), newest_per_schedule(projections), len(projections),
+                to_rows([d for d in batch if d.envelope.event_type in ASHBY_EVENT_TYPES]))
+
+
+async def project(conn: asyncpg.Connection, batch: list[Delivered], planned: Plan | None = None) -> None:
+    if planned is None or planned.seqs != [d.stream_seq for d in batch]:
+        planned = plan(batch)
+    fresh = await store.insert_event_log(conn, batch, planned.log_rows)
+    if len(fresh) != len(batch):  # some were here before: only the new ones reach the models
+        planned = plan(fresh)
+    await store.upsert_schedules(conn, planned.schedules)
+    await write_applications(conn, planned.ashby)
+    await store.count_applied(conn, {EVENT_LOG: len(fresh), SCHEDULES: planned.schedule_events,
+                                     APPLICATIONS: planned.ashby.applied})
 
 
 async def project_schedules(conn: asyncpg.Connection, batch: list[Delivered]) -> None:
-    projections = [p for p in (to_projection(d) for d in batch) if p is not None]
-    await store.upsert_schedules(conn, newest_per_schedule(projections))
-    await store.count_applied(conn, SCHEDULES, len(projections))
+    """The schedules model alone (rebuild)."""
+    await store.upsert_schedules(conn, newest_per_schedule([to_projection(d) for d in batch
+                                                            if d.envelope.event_type in SCHEDULE_EVENT_TYPES]))
 
 
-ASHBY_EVENT_TYPES = ("ApplicationSnapshotted", "FeedbackSubmitted", *sorted(KIND_OF))
-"""What `project_ashby` applies; its consumer is filtered to these (webhook events are not its business)."""
+async def project_applications(conn: asyncpg.Connection, batch: list[Delivered]) -> None:
+    """The applications model alone (rebuild)."""
+    await write_applications(conn, to_rows([d for d in batch if d.envelope.event_type in ASHBY_EVENT_TYPES]))
 
 
-async def project_ashby(conn: asyncpg.Connection, batch: list[Delivered]) -> None:
-    """Applications, feedback and metadata from polled Ashby facts (newest report wins)."""
-    apps, feedback, metadata = [], [], []
-    applied = 0
-    for d in batch:
-        e, p = d.envelope, d.envelope.payload
-        if e.event_type == "ApplicationSnapshotted":
-            apps.append((p["application_id"], p.get("candidate_id"), p.get("job_id"), p.get("interview_plan_id"),
-                         p.get("current_stage_id"), p.get("status"), p.get("hiring_team") or [],
-                         e.occurred_at, d.stream_seq))
-        elif e.event_type == "FeedbackSubmitted":
-            feedback.append((p["feedback_id"], p["application_id"], parse_time(p.get("submitted_at")),
-                             p.get("submitted_by_user_id"), p.get("interview_id"), p.get("interview_event_id"),
-                             p.get("form_definition_id"), p.get("submitted_values") or {}, d.stream_seq))
-        elif e.event_type in KIND_OF:
-            kind, data = KIND_OF[e.event_type], p.get("data") or {}
-            metadata.append((kind, p["record_id"], data, d.stream_seq))
-            if kind == "interview_plan":
-                await store.replace_stages(conn, p["record_id"], stage_rows(data), d.stream_seq)
-            elif kind == "feedback_form":
-                await store.replace_form_fields(conn, p["record_id"], form_field_rows(data))
-        else:
-            continue
-        applied += 1
-    await store.upsert_applications(conn, apps)
-    await store.upsert_feedback(conn, feedback)
-    await store.upsert_metadata(conn, metadata)
-    await store.count_applied(conn, ASHBY, applied)
+async def write_applications(conn: asyncpg.Connection, rows: AshbyRows) -> None:
+    for plan_id, stages, seq in rows.stages:
+        await store.replace_stages(conn, plan_id, stages, seq)
+    for form_id, fields in rows.form_fields:
+        await store.replace_form_fields(conn, form_id, fields)
+    await store.upsert_applications(conn, rows.applications)
+    await store.upsert_feedback(conn, rows.feedback)
+    await store.upsert_metadata(conn, rows.metadata)

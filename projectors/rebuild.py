@@ -2,7 +2,7 @@
 
 1. **Copy**: a new schema `rebuild_<model>_<n>` gets empty copies of the model's tables (columns,
    defaults, constraints; the secondary indexes come after the bulk load, under their original
-   names) and a private `projection_stats`. The model's own projector handler fills them, batch by
+   names). The model's own projector handler fills them, batch by
    batch, reading `event_log` in stream order: the connection's `search_path` puts the new schema
    first, so the handler's unqualified SQL writes there. Same code, same rows as the live projector.
 2. **Catch up**: the copy follows the log up to the live projector's checkpoint (never past it),
@@ -36,16 +36,15 @@ from contracts import subjects
 from contracts.consumers import Delivered
 from contracts.upcasters import LOG_COLUMNS, log_row_envelope
 from projectors import handlers
-from projectors.ashby import KIND_OF
 
-Handler = Callable[[asyncpg.Connection, list[Delivered]], Awaitable[None]]
+Handler = Callable[[asyncpg.Connection, list[Delivered]], Awaitable[object]]
 Progress = Callable[[int, int], None]  # (events applied so far, last stream sequence applied)
 
 
 @dataclass(frozen=True, slots=True)
 class Model:
     name: str
-    consumer: str  # the live projector's durable name (its checkpoint is the target)
+    consumer: str  # the live projectors' durable name (its checkpoint is the target)
     tables: tuple[str, ...]  # in the order the handler writes them (lock order)
     event_types: tuple[str, ...]
     source: str | None  # the subscription's `ev.<source>.>` filter, if any
@@ -55,15 +54,15 @@ class Model:
 
 MODELS: dict[str, Model] = {
     "schedules": Model(
-        "schedules", handlers.SCHEDULES,
+        handlers.SCHEDULES, handlers.PROJECTOR,
         ("interview_schedules", "interview_events", "interview_event_interviewers"),
-        ("InterviewScheduleUpdated",), None, handlers.project_schedules,
+        tuple(sorted(handlers.SCHEDULE_EVENT_TYPES)), None, handlers.project_schedules,
         "interview schedules with their interview events and interviewers"),
     "applications": Model(
-        "applications", handlers.ASHBY,
+        handlers.APPLICATIONS, handlers.PROJECTOR,
         ("applications", "feedback_submissions", "metadata_records", "interview_stages", "feedback_form_fields"),
-        ("ApplicationSnapshotted", "FeedbackSubmitted", *KIND_OF), "ashby", handlers.project_ashby,
-        "applications, feedback submissions and Ashby metadata (the ashby projector's tables)"),
+        tuple(sorted(handlers.ASHBY_EVENT_TYPES)), "ashby", handlers.project_applications,
+        "applications, feedback submissions and Ashby metadata"),
 }
 
 
@@ -193,7 +192,6 @@ async def _create_copy(conn: asyncpg.Connection, model: Model, schema: str) -> l
     for table in model.tables:
         await conn.execute(f"CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING DEFAULTS "
                            "INCLUDING CONSTRAINTS INCLUDING IDENTITY INCLUDING GENERATED)")
-    await conn.execute(f"CREATE TABLE {schema}.projection_stats (LIKE public.projection_stats INCLUDING ALL)")
     rows = await conn.fetch(
         """SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def,
                   c.conname AS constraint_name, c.contype::text AS contype
@@ -300,7 +298,7 @@ async def rebuild(pool: asyncpg.Pool, model_name: str, *, batch_size: int = 5000
         await writer.execute("RESET search_path")
         # 4. the old copy goes only now, after the switch committed
         report.old_schema = old
-        await writer.execute(f"DROP SCHEMA {schema} CASCADE")  # now holds only its projection_stats
+        await writer.execute(f"DROP SCHEMA {schema} CASCADE")  # empty now
         if not keep_old:
             await writer.execute(f"DROP SCHEMA {old} CASCADE")
             report.old_dropped = True

@@ -1,4 +1,6 @@
-"""Pure mapping of schedule events to read-model rows; newest `updatedAt` per schedule wins."""
+"""Pure mapping of schedule events to read-model rows; newest `updatedAt` per schedule wins.
+
+The rows hold what queries need; Ashby's JSON stays in `event_log`, found by `source_event_id`."""
 
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ class ScheduleRow:
     updated_at: datetime | None
     source_event_id: str
     stream_seq: int
-    raw: dict
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,6 @@ class EventRow:
     interview_id: str | None
     start_time: datetime | None
     end_time: datetime | None
-    raw: dict
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +54,61 @@ def to_projection(d: Delivered) -> ScheduleProjection | None:
     if d.envelope.event_type != "InterviewScheduleUpdated":
         return None
     raw = d.envelope.payload.get("schedule") or {}
-    schedule = InterviewSchedule.model_validate(raw)
-    row = ScheduleRow(schedule.id, schedule.application_id, schedule.interview_stage_id, schedule.candidate_id,
-                      schedule.status, parse_time(schedule.updated_at), d.envelope.event_id, d.stream_seq, raw)
-    raw_events = raw.get("interviewEvents") or []
-    events, interviewers = [], {}
-    for ev, ev_raw in zip(schedule.interview_events, raw_events, strict=False):
-        events.append(EventRow(ev.id, schedule.id, schedule.application_id, ev.interview_id,
-                               parse_time(ev.start_time), parse_time(ev.end_time), ev_raw))
+    sid, app, stage, candidate, status, updated, events = _plain(raw) or _validated(raw)
+    rows, interviewers = [], {}
+    for ev_id, interview_id, start, end, people in events:
+        rows.append(EventRow(ev_id, sid, app, interview_id, parse_time(start), parse_time(end)))
+        for uid, required in people:
+            interviewers[(ev_id, uid)] = InterviewerRow(ev_id, uid, sid, required)
+    schedule = ScheduleRow(sid, app, stage, candidate, status, parse_time(updated), d.envelope.event_id, d.stream_seq)
+    return ScheduleProjection(schedule, tuple(rows), tuple(interviewers.values()))
+
+
+def _validated(raw: dict) -> tuple:
+    """The fields the rows need, through the Ashby model (which raises on a malformed schedule)."""
+    s = InterviewSchedule.model_validate(raw)
+    events = []
+    for ev in s.interview_events:
         required = set(ev.required_interviewer_ids())
-        for uid in [i.id for i in ev.interviewers] or ev.interviewer_user_ids:
-            interviewers[(ev.id, uid)] = InterviewerRow(ev.id, uid, schedule.id, uid in required)
-    return ScheduleProjection(row, tuple(events), tuple(interviewers.values()))
+        people = [(uid, uid in required) for uid in [i.id for i in ev.interviewers] or ev.interviewer_user_ids]
+        events.append((ev.id, ev.interview_id, ev.start_time, ev.end_time, people))
+    return s.id, s.application_id, s.interview_stage_id, s.candidate_id, s.status, s.updated_at, events
+
+
+def _text(value: object, *, optional: bool = False) -> bool:
+    return (value is None and optional) or (type(value) is str and (optional or value != ""))
+
+
+def _plain(raw: dict) -> tuple | None:
+    """The same fields read straight from the dict when each one it reads already has the exact
+    type the model wants (what Ashby sends); None otherwise, and `_validated` decides. Fields the
+    rows do not use are not checked. A third of the cost of the model, and the projector reads
+    every schedule update."""
+    head = (raw.get("id"), raw.get("applicationId"), raw.get("interviewStageId"))
+    status, candidate, updated = raw.get("status"), raw.get("candidateId"), raw.get("updatedAt")
+    if not (all(_text(v) for v in head) and _text(status) and _text(candidate, optional=True)
+            and _text(updated, optional=True)):
+        return None
+    events = []
+    for ev in raw.get("interviewEvents") or ():
+        if type(ev) is not dict:
+            return None
+        ev_id, interview_id, start, end = ev.get("id"), ev.get("interviewId"), ev.get("startTime"), ev.get("endTime")
+        if not (type(ev_id) is str and all(_text(v, optional=True) for v in (interview_id, start, end))):
+            return None
+        people: list[tuple[str, bool]] = []
+        for person in ev.get("interviewers") or ():
+            uid, required = (person.get("id"), person.get("isFeedbackRequired", True)) if type(person) is dict else (None, None)
+            if type(uid) is not str or type(required) is not bool:
+                return None
+            people.append((uid, required))
+        ids = ev.get("interviewerUserIds") or []
+        if type(ids) is not list or not all(type(uid) is str for uid in ids):
+            return None
+        if not people:  # the deprecated id list, every one of them required
+            people = [(uid, True) for uid in ids]
+        events.append((ev_id, interview_id, start, end, people))
+    return (*head[:3], candidate, status, updated, events)
 
 
 def _order_key(p: ScheduleProjection) -> tuple:

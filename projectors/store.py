@@ -8,23 +8,41 @@ from contracts.consumers import Delivered
 from projectors.schedules import ScheduleProjection
 
 
-async def insert_event_log(conn: asyncpg.Connection, batch: list[Delivered]) -> int:
-    """Append events; the unique event id makes a re-delivered event a no-op. Returns rows added."""
-    cols: list[list] = [[] for _ in range(11)]
-    for d in batch:
-        e = d.envelope
-        for i, v in enumerate((d.stream_seq, e.event_id, e.event_type, e.schema_version, e.key, e.source,
-                               e.occurred_at, e.recorded_at, e.correlation_id, e.causation_id, e.payload)):
-            cols[i].append(v)
-    rows = await conn.fetch(
+LOG_COLUMNS = ("stream_seq", "event_id", "event_type", "schema_version", "key", "source", "occurred_at", "recorded_at",
+               "correlation_id", "causation_id", "payload")
+
+
+def event_log_rows(batch: list[Delivered]) -> list[tuple]:
+    return [(d.stream_seq, e.event_id, e.event_type, e.schema_version, e.key, e.source, e.occurred_at, e.recorded_at,
+             e.correlation_id, e.causation_id, e.payload) for d in batch for e in (d.envelope,)]
+
+
+async def insert_event_log(conn: asyncpg.Connection, batch: list[Delivered],
+                           rows: list[tuple] | None = None) -> list[Delivered]:
+    """Append events (`rows`: their `event_log_rows`); the unique event id makes a re-delivered
+    event a no-op. Returns the events added (in batch order): the ones never seen before.
+
+    First as one COPY (about 1.6 times the rate of INSERT ... ON CONFLICT here) in a savepoint;
+    if any event is there already the COPY fails as a whole, and the batch goes row by row."""
+    rows = rows if rows is not None else event_log_rows(batch)
+    try:
+        async with conn.transaction():
+            await conn.copy_records_to_table("event_log", records=rows, columns=LOG_COLUMNS)
+        return batch
+    except asyncpg.UniqueViolationError:
+        pass
+    added = await conn.fetch(
         """INSERT INTO event_log (stream_seq, event_id, event_type, schema_version, key, source, occurred_at,
                                   recorded_at, correlation_id, causation_id, payload)
            SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[],
                                 $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[], $11::jsonb[])
            ON CONFLICT DO NOTHING RETURNING stream_seq""",
-        *cols,
+        *(list(column) for column in zip(*rows, strict=True)),
     )
-    return len(rows)
+    if len(added) == len(batch):
+        return batch
+    seqs = {r[0] for r in added}
+    return [d for d in batch if d.stream_seq in seqs]
 
 
 async def upsert_schedules(conn: asyncpg.Connection, projections: list[ScheduleProjection]) -> list[str]:
@@ -34,39 +52,43 @@ async def upsert_schedules(conn: asyncpg.Connection, projections: list[ScheduleP
     s = [p.schedule for p in projections]
     rows = await conn.fetch(
         """INSERT INTO interview_schedules AS cur (schedule_id, application_id, interview_stage_id, candidate_id,
-                                                  status, updated_at, source_event_id, stream_seq, raw)
+                                                  status, updated_at, source_event_id, stream_seq)
            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-                                $7::text[], $8::bigint[], $9::jsonb[])
+                                $7::text[], $8::bigint[])
            ON CONFLICT (schedule_id) DO UPDATE SET
                application_id = EXCLUDED.application_id, interview_stage_id = EXCLUDED.interview_stage_id,
                candidate_id = EXCLUDED.candidate_id, status = EXCLUDED.status, updated_at = EXCLUDED.updated_at,
-               source_event_id = EXCLUDED.source_event_id, stream_seq = EXCLUDED.stream_seq, raw = EXCLUDED.raw
+               source_event_id = EXCLUDED.source_event_id, stream_seq = EXCLUDED.stream_seq
            WHERE cur.updated_at IS NULL
               OR (EXCLUDED.updated_at IS NOT NULL AND (EXCLUDED.updated_at, EXCLUDED.stream_seq) >= (cur.updated_at, cur.stream_seq))
            RETURNING schedule_id""",
         [r.schedule_id for r in s], [r.application_id for r in s], [r.interview_stage_id for r in s],
         [r.candidate_id for r in s], [r.status for r in s], [r.updated_at for r in s],
-        [r.source_event_id for r in s], [r.stream_seq for r in s], [r.raw for r in s],
+        [r.source_event_id for r in s], [r.stream_seq for r in s],
     )
     written = [r["schedule_id"] for r in rows]
     if not written:
         return written
     chosen = {p.schedule.schedule_id: p for p in projections if p.schedule.schedule_id in set(written)}
-    await conn.execute("DELETE FROM interview_events WHERE schedule_id = ANY($1::text[])", written)
-    await conn.execute("DELETE FROM interview_event_interviewers WHERE schedule_id = ANY($1::text[])", written)
+    # a join with the ids, not `schedule_id = ANY($1)`: with the array as a parameter the planner
+    # may scan the whole table testing every row against every id (seen: 70 ms per batch)
+    await conn.execute("DELETE FROM interview_events t USING unnest($1::text[]) s(id) WHERE t.schedule_id = s.id",
+                       written)
+    await conn.execute("""DELETE FROM interview_event_interviewers t USING unnest($1::text[]) s(id)
+                          WHERE t.schedule_id = s.id""", written)
     events = [e for p in chosen.values() for e in p.events]
     if events:
         await conn.execute(
             """INSERT INTO interview_events (interview_event_id, schedule_id, application_id, interview_id,
-                                             start_time, end_time, raw)
+                                             start_time, end_time)
                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
-                                    $6::timestamptz[], $7::jsonb[])
+                                    $6::timestamptz[])
                ON CONFLICT (interview_event_id) DO UPDATE SET schedule_id = EXCLUDED.schedule_id,
                    application_id = EXCLUDED.application_id, interview_id = EXCLUDED.interview_id,
-                   start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time, raw = EXCLUDED.raw""",
+                   start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time""",
             [e.interview_event_id for e in events], [e.schedule_id for e in events],
             [e.application_id for e in events], [e.interview_id for e in events],
-            [e.start_time for e in events], [e.end_time for e in events], [e.raw for e in events],
+            [e.start_time for e in events], [e.end_time for e in events],
         )
     people = [i for p in chosen.values() for i in p.interviewers]
     if people:
@@ -81,11 +103,12 @@ async def upsert_schedules(conn: asyncpg.Connection, projections: list[ScheduleP
     return written
 
 
-async def count_applied(conn: asyncpg.Connection, consumer: str, n: int) -> None:
+async def count_applied(conn: asyncpg.Connection, applied: dict[str, int]) -> None:
+    """Add to each model's count of events applied (tests prove with it that none was applied twice)."""
     await conn.execute(
-        """INSERT INTO projection_stats (consumer, applied) VALUES ($1, $2)
+        """INSERT INTO projection_stats (consumer, applied) SELECT * FROM unnest($1::text[], $2::bigint[])
            ON CONFLICT (consumer) DO UPDATE SET applied = projection_stats.applied + EXCLUDED.applied""",
-        consumer, n,
+        list(applied), list(applied.values()),
     )
 
 

@@ -55,7 +55,7 @@ async def test_out_of_order_schedule_updates_keep_the_newest(infra):
         assert (await svc.post_webhook(newer)).status_code == 200
         assert (await svc.post_webhook(older)).status_code == 200
         await eventually(lambda: svc.fetchval(
-            "SELECT applied = 2 FROM projection_stats WHERE consumer = 'projectors-schedules-v1'"))
+            "SELECT applied = 2 FROM projection_stats WHERE consumer = 'schedules'"))
         assert await svc.fetchval("SELECT status FROM interview_schedules WHERE application_id = 'app-o'") == "Complete"
 
 
@@ -93,8 +93,8 @@ async def test_a_projector_killed_mid_batch_and_restarted_matches_an_uninterrupt
         assert {r["schedule_id"]: r["status"] for r in rows} == expected
         assert await pool.fetchval("SELECT count(*) FROM event_log") == n
         stats = {r["consumer"]: r["applied"] for r in await pool.fetch("SELECT * FROM projection_stats")}
-        assert stats["projectors-event_log-v1"] == n, "an event was copied twice"
-        assert stats["projectors-schedules-v1"] == n, "an event was applied twice"
+        assert stats["event_log"] == n, "an event was copied twice"
+        assert stats["schedules"] == n, "an event was applied twice"
     finally:
         await pool.close()
 
@@ -107,17 +107,19 @@ async def test_a_poison_message_goes_to_the_dlq_with_its_reason_and_the_rest_sti
     async with running_service(infra, roles=["projectors"]) as svc:
         nc = await nats.connect(infra.nats_url)
         await nc.jetstream().publish("ev.ashby.InterviewScheduleUpdated.bad", b"not an envelope",
-                                     headers={"Nats-Msg-Id": "poison-1"})  # event_log + schedules
+                                     headers={"Nats-Msg-Id": "poison-1"})
         await nc.jetstream().publish("ev.ashby.FeedbackSubmitted.bad", b"not an envelope either",
-                                     headers={"Nats-Msg-Id": "poison-2"})  # event_log + ashby
+                                     headers={"Nats-Msg-Id": "poison-2"})
         await nc.close()
         assert (await svc.post_webhook(schedule_payload("app-after-poison"))).status_code == 200
-        await eventually(lambda: svc.fetchval("SELECT count(*) = 1 FROM event_log"))
-        dlq = await eventually(lambda: _dlq(infra.nats_url, 4), message="poison not dead-lettered by each consumer")
-        assert len(dlq) == 4  # each poison once per consumer that receives its subject, no more
-        reasons = {h["Dlq-Consumer"]: h["Dlq-Reason"] for _, h, _ in dlq}
-        assert set(reasons) == {"projectors-event_log-v1", "projectors-schedules-v1", "projectors-ashby-v1"}
-        assert all("not an event envelope" in r for r in reasons.values())
+        await eventually(lambda: svc.fetchval("SELECT count(*) = 1 FROM interview_schedules"))
+        assert await svc.fetchval("SELECT count(*) FROM event_log") == 1
+        dlq = await eventually(lambda: _dlq(infra.nats_url, 2), message="poison not dead-lettered")
+        assert len(dlq) == 2  # each poison message once, by the one projector consumer
+        assert {h["Dlq-Subject"] for _, h, _ in dlq} == {"ev.ashby.InterviewScheduleUpdated.bad",
+                                                         "ev.ashby.FeedbackSubmitted.bad"}
+        assert {h["Dlq-Consumer"] for _, h, _ in dlq} == {"projectors-all-v1"}
+        assert all("not an event envelope" in h["Dlq-Reason"] for _, h, _ in dlq)
 
 
 async def _dlq(nats_url: str, n: int):

@@ -40,3 +40,25 @@ def test_other_event_types_project_nothing():
     d = delivered(1, "Scheduled", "2026-11-01T09:00:00Z")
     other = Delivered(d.envelope.model_copy(update={"event_type": "FeedbackSubmitted"}), 1, "x")
     assert to_projection(other) is None
+
+
+def test_the_fast_reading_agrees_with_the_ashby_model_or_defers_to_it():
+    from projectors.schedules import _plain, _validated
+
+    raw = schedule_payload("a9", status="WaitingOnFeedback")["data"]["interviewSchedule"]
+    assert _plain(raw) == _validated(raw)
+    event = raw["interviewEvents"][0]
+    legacy = {**raw, "interviewEvents": [{**event, "interviewers": [], "interviewerUserIds": ["u1", "u2"]}]}
+    assert _plain(legacy) == _validated(legacy)
+    assert [p for *_, p in _plain(legacy)[-1]] == [[("u1", True), ("u2", True)]]
+    optional = {**raw, "interviewEvents": [{**event, "interviewers": [
+        {"id": "u3", "isFeedbackRequired": False}, {"id": "u4"}]}]}
+    assert _plain(optional) == _validated(optional)
+    assert _plain(optional)[-1][0][-1] == [("u3", False), ("u4", True)]
+    # anything the model would coerce or reject is left to the model
+    for odd in ({**raw, "status": ""}, {**raw, "candidateId": 7},
+                {**raw, "interviewEvents": [{**event, "interviewers": [{"id": "u5", "isFeedbackRequired": "no"}]}]},
+                {**raw, "interviewEvents": [{**event, "interviewerUserIds": [1]}]}):
+        assert _plain(odd) is None
+    coerced = {**raw, "interviewEvents": [{**event, "interviewers": [{"id": "u5", "isFeedbackRequired": "no"}]}]}
+    assert _validated(coerced)[-1][0][-1] == [("u5", False)]
