@@ -1,19 +1,20 @@
 """Pure mapping of schedule events to read-model rows; newest `updatedAt` per schedule wins.
 
-The rows hold what queries need; Ashby's JSON stays in `event_log`, found by `source_event_id`."""
+The rows hold what queries need; Ashby's JSON stays in `event_log`, found by `source_event_id`.
+They are named tuples, not frozen dataclasses: the projector makes several per schedule update,
+and a frozen dataclass costs about five times as much to create."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from contracts.ashby import InterviewSchedule
 from contracts.consumers import Delivered
 from contracts.envelope import parse_time
 
 
-@dataclass(frozen=True, slots=True)
-class ScheduleRow:
+class ScheduleRow(NamedTuple):
     schedule_id: str
     application_id: str
     interview_stage_id: str
@@ -24,8 +25,7 @@ class ScheduleRow:
     stream_seq: int
 
 
-@dataclass(frozen=True, slots=True)
-class EventRow:
+class EventRow(NamedTuple):
     interview_event_id: str
     schedule_id: str
     application_id: str
@@ -34,16 +34,14 @@ class EventRow:
     end_time: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class InterviewerRow:
+class InterviewerRow(NamedTuple):
     interview_event_id: str
     user_id: str
     schedule_id: str
     is_feedback_required: bool
 
 
-@dataclass(frozen=True, slots=True)
-class ScheduleProjection:
+class ScheduleProjection(NamedTuple):
     schedule: ScheduleRow
     events: tuple[EventRow, ...]
     interviewers: tuple[InterviewerRow, ...]
@@ -75,8 +73,7 @@ def _validated(raw: dict) -> tuple:
     return s.id, s.application_id, s.interview_stage_id, s.candidate_id, s.status, s.updated_at, events
 
 
-def _text(value: object, *, optional: bool = False) -> bool:
-    return (value is None and optional) or (type(value) is str and (optional or value != ""))
+_OPTIONAL_TEXT = (str, type(None))
 
 
 def _plain(raw: dict) -> tuple | None:
@@ -84,31 +81,38 @@ def _plain(raw: dict) -> tuple | None:
     type the model wants (what Ashby sends); None otherwise, and `_validated` decides. Fields the
     rows do not use are not checked. A third of the cost of the model, and the projector reads
     every schedule update."""
-    head = (raw.get("id"), raw.get("applicationId"), raw.get("interviewStageId"))
-    status, candidate, updated = raw.get("status"), raw.get("candidateId"), raw.get("updatedAt")
-    if not (all(_text(v) for v in head) and _text(status) and _text(candidate, optional=True)
-            and _text(updated, optional=True)):
+    sid, app, stage, status = raw.get("id"), raw.get("applicationId"), raw.get("interviewStageId"), raw.get("status")
+    candidate, updated = raw.get("candidateId"), raw.get("updatedAt")
+    if not (type(sid) is str and type(app) is str and type(stage) is str and type(status) is str
+            and sid and app and stage and status
+            and type(candidate) in _OPTIONAL_TEXT and type(updated) in _OPTIONAL_TEXT):
         return None
     events = []
     for ev in raw.get("interviewEvents") or ():
         if type(ev) is not dict:
             return None
         ev_id, interview_id, start, end = ev.get("id"), ev.get("interviewId"), ev.get("startTime"), ev.get("endTime")
-        if not (type(ev_id) is str and all(_text(v, optional=True) for v in (interview_id, start, end))):
+        if not (type(ev_id) is str and type(interview_id) in _OPTIONAL_TEXT and type(start) in _OPTIONAL_TEXT
+                and type(end) in _OPTIONAL_TEXT):
             return None
         people: list[tuple[str, bool]] = []
         for person in ev.get("interviewers") or ():
-            uid, required = (person.get("id"), person.get("isFeedbackRequired", True)) if type(person) is dict else (None, None)
+            if type(person) is not dict:
+                return None
+            uid, required = person.get("id"), person.get("isFeedbackRequired", True)
             if type(uid) is not str or type(required) is not bool:
                 return None
             people.append((uid, required))
         ids = ev.get("interviewerUserIds") or []
-        if type(ids) is not list or not all(type(uid) is str for uid in ids):
+        if type(ids) is not list:
             return None
+        for uid in ids:
+            if type(uid) is not str:
+                return None
         if not people:  # the deprecated id list, every one of them required
             people = [(uid, True) for uid in ids]
         events.append((ev_id, interview_id, start, end, people))
-    return (*head[:3], candidate, status, updated, events)
+    return sid, app, stage, candidate, status, updated, events
 
 
 def _order_key(p: ScheduleProjection) -> tuple:

@@ -59,6 +59,29 @@ async def test_out_of_order_schedule_updates_keep_the_newest(infra):
         assert await svc.fetchval("SELECT status FROM interview_schedules WHERE application_id = 'app-o'") == "Complete"
 
 
+async def test_a_newer_update_replaces_the_panel_and_the_events_and_a_late_older_one_changes_nothing(infra):
+    async with running_service(infra, roles=["projectors"]) as svc:
+        first = schedule_payload("app-p", status="Scheduled", updated_at="2026-11-02T09:00:00.000Z",
+                                 interviewers=["u1", "u2"])
+        newer = schedule_payload("app-p", status="WaitingOnFeedback", updated_at="2026-11-02T12:00:00.000Z",
+                                 interviewers=["u2", "u3"])
+        newer_event = newer["data"]["interviewSchedule"]["interviewEvents"][0]
+        newer_event["id"] = "ev-replanned"  # Ashby re-planned the interview as a new event
+        newer_event["interviewers"][0]["isFeedbackRequired"] = False
+        late = schedule_payload("app-p", status="Scheduled", updated_at="2026-11-02T10:00:00.000Z",
+                                interviewers=["u9"])
+        for body in (first, newer, late):
+            assert (await svc.post_webhook(body)).status_code == 200
+        await eventually(lambda: svc.fetchval("SELECT applied = 3 FROM projection_stats WHERE consumer = 'schedules'"))
+        assert await svc.fetchval("SELECT status FROM interview_schedules WHERE application_id = 'app-p'") == \
+            "WaitingOnFeedback"
+        events = await svc.fetch("SELECT interview_event_id FROM interview_events WHERE application_id = 'app-p'")
+        assert [r["interview_event_id"] for r in events] == ["ev-replanned"]
+        people = await svc.fetch("SELECT interview_event_id, user_id, is_feedback_required "
+                                 "FROM interview_event_interviewers ORDER BY user_id")
+        assert [tuple(r) for r in people] == [("ev-replanned", "u2", False), ("ev-replanned", "u3", True)]
+
+
 async def test_a_projector_killed_mid_batch_and_restarted_matches_an_uninterrupted_run(infra):
     n = 4000
     expected = await publish_history(infra.nats_url, n)
