@@ -56,6 +56,8 @@ def stage_facts(state: AppState, stage_id: str, rule: Rule) -> StageFacts:
     or for one of its (or the rule's) interviews when the event is not known to be another stage's."""
     schedules = tuple(sorted((s for s in state.schedules.values() if s.schedule.interview_stage_id == stage_id),
                              key=lambda s: s.schedule.id))
+    if not state.feedback:
+        return StageFacts(schedules, (), {})
     events = {e.id: (s, e) for s in state.schedules.values() for e in s.schedule.interview_events}
     here = {e.id for s in schedules for e in s.schedule.interview_events}
     interviews = {e.interview_id for s in schedules for e in s.schedule.interview_events} | {
@@ -75,19 +77,30 @@ def stage_facts(state: AppState, stage_id: str, rule: Rule) -> StageFacts:
 def pending(facts: StageFacts, rule: Rule) -> list[WaitReason]:
     """Everything still missing before the rule can judge. Missing feedback is never a failure."""
     reasons: list[WaitReason] = []
-    for sched, event in facts.live_events():
-        for user in sorted(set(event.required_interviewer_ids())):
-            if not any(f.submitted_by == user and _for_event(f, event, facts) for f in facts.feedback):
-                reasons.append(WaitReason("feedback", f"feedback from {user} for interview {event.interview_id}",
-                                          event.interview_id, event.id, user, sched.schedule.id))
+    live = facts.live_events()
+    if live:
+        # who submitted for what: by interview event, or (no event named) by the feedback's interview
+        by_event = set()
+        by_interview = set()
+        for f in facts.feedback:
+            if f.interview_event_id:
+                by_event.add((f.submitted_by, f.interview_event_id))
+            else:
+                by_interview.add((f.submitted_by, facts.interview_of.get(f.feedback_id)))
+        for sched, event in live:
+            for user in sorted(set(event.required_interviewer_ids())):
+                if (user, event.id) not in by_event and (user, event.interview_id) not in by_interview:
+                    reasons.append(WaitReason("feedback", f"feedback from {user} for interview {event.interview_id}",
+                                              event.interview_id, event.id, user, sched.schedule.id))
     waited = {r.interview_id for r in reasons}
+    scheduled = {e.interview_id for _, e in live}
     judged = 0
     for req in rule.requirements:
         given, lacking = _values(facts, req)
         judged += bool(given)
         if not req.required:
             continue
-        if not any(e.interview_id == req.interview_id for _, e in facts.live_events()):
+        if req.interview_id not in scheduled:
             reasons.append(WaitReason("interview_not_scheduled", f"required interview {req.interview_id} "
                                       "has no schedule in this stage", req.interview_id))
             continue
@@ -103,17 +116,15 @@ def pending(facts: StageFacts, rule: Rule) -> list[WaitReason]:
     return reasons
 
 
-def _for_event(fb: FeedbackFact, event: InterviewEvent, facts: StageFacts) -> bool:
-    if fb.interview_event_id:
-        return fb.interview_event_id == event.id
-    return facts.interview_of.get(fb.feedback_id) == event.interview_id
-
-
 def _values(facts: StageFacts, req: Requirement) -> tuple[list[FeedbackFact], list[FeedbackFact]]:
     """(feedback with a value for the requirement's field, feedback for its interview without one)."""
-    mine = [f for f in facts.feedback if facts.interview_of.get(f.feedback_id) == req.interview_id]
-    given = [f for f in mine if not is_missing(f.values.get(req.field))]
-    return given, [f for f in mine if f not in given]
+    given: list[FeedbackFact] = []
+    lacking: list[FeedbackFact] = []
+    interview_of, interview, name = facts.interview_of, req.interview_id, req.field
+    for f in facts.feedback:
+        if interview_of.get(f.feedback_id) == interview:
+            (lacking if is_missing(f.values.get(name)) else given).append(f)
+    return given, lacking
 
 
 def assess(facts: StageFacts, rule: Rule) -> list[dict[str, Any]]:

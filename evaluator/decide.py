@@ -172,6 +172,8 @@ def _recruiter_follow_up(state: AppState, stage_id: str) -> Evaluation | None:
     """A recruiter's Archive on the stage's latest proposal becomes an `archive` decision (once).
     Clicks on a superseded proposal (an older one, or one a later advance overtook) or on another
     stage's proposal change nothing."""
+    if not state.choices:
+        return None  # nobody answered a proposal
     proposals = _live_proposals(state, stage_id)
     if not proposals:
         return None

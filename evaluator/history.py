@@ -7,6 +7,7 @@ taking a share of the applications. Reads only; publishes nothing.
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -20,7 +21,7 @@ import asyncpg
 from contracts import subjects
 from contracts.envelope import Envelope, parse_envelope
 from contracts.errors import PermanentError
-from contracts.upcasters import LOG_COLUMNS, log_row_envelope
+from contracts.upcasters import LOGGED_EVENT_COLUMNS, LoggedEvent, log_row_event
 from evaluator.replay import (
     CLOCK_TICK,
     CURRENT,
@@ -39,16 +40,16 @@ from evaluator.rules import RuleSet
 SHARED_TYPES = sorted(REPLAY_SHARED_TYPES)
 """Read by every partition: the plans and rules in force."""
 
-_COLUMNS = LOG_COLUMNS
+_COLUMNS = LOGGED_EVENT_COLUMNS
 Progress = Callable[[int, int], None]  # (events read so far, last stream sequence read)
 
 
 def log_query(*, until: datetime | None = None, partition: tuple[int, int] | None = None,
               keys: list[str] | None = None, after_seq: int = 0) -> tuple[str, list[Any]]:
-    """The SQL for the log up to `until`, optionally for a share of the applications (`partition`)
-    or for some of them (`keys`); catalog and rule-set events are always read. There is no lower
-    bound: `since` only limits what is reported, because a decision inside the window can hang on
-    anything earlier (feedback before the window, a timer armed before it)."""
+    """The SQL for the log up to `until` (rows of `LoggedEvent`), optionally for a share of the
+    applications (`partition`) or for some of them (`keys`); catalog and rule-set events are always
+    read. There is no lower bound: `since` only limits what is reported, because a decision inside
+    the window can hang on anything earlier (feedback before the window, a timer armed before it)."""
     args: list[Any] = []
 
     def arg(value: Any) -> str:
@@ -64,25 +65,23 @@ def log_query(*, until: datetime | None = None, partition: tuple[int, int] | Non
     if partition is not None:
         index, count = partition
         keyed.append(f"(hashtext(key) & 2147483647) % {arg(count)} = {arg(index)}")
-    columns = _COLUMNS
-    if keyed:
-        # every other event comes as a payload-less clock tick: the virtual clock (the latest
-        # `recorded_at` so far) must be the one a replay of the whole log has, or a timer could
-        # fire on the other side of an event
-        wanted = f"(event_type = ANY({arg(SHARED_TYPES)}::text[]) OR ({' AND '.join(keyed)}))"
-        columns = (_COLUMNS.replace("event_type,", f"CASE WHEN {wanted} THEN event_type ELSE '{CLOCK_TICK}' END,")
-                   .replace(", payload", f", CASE WHEN {wanted} THEN payload ELSE '{{}}'::jsonb END"))
-    return f"SELECT {columns} FROM event_log WHERE {' AND '.join(where)} ORDER BY stream_seq", args
-
-
-row_envelope = log_row_envelope
+    if not keyed:
+        return f"SELECT {_COLUMNS} FROM event_log WHERE {' AND '.join(where)} ORDER BY stream_seq", args
+    # the other applications' rows are left out, but each row read carries the log's clock there
+    # (the latest `recorded_at` so far): the virtual clock must be the one a replay of the whole
+    # log has, or a timer could fire on the other side of an event
+    wanted = f"event_type = ANY({arg(SHARED_TYPES)}::text[]) OR ({' AND '.join(keyed)})"
+    return (f"SELECT {_COLUMNS}, clock FROM (SELECT {_COLUMNS}, max(recorded_at) OVER (ORDER BY stream_seq) "
+            f"AS clock FROM event_log WHERE {' AND '.join(where)}) AS log WHERE {wanted} ORDER BY stream_seq", args)
 
 
 async def log_batches(conn: asyncpg.Connection, *, until: datetime | None = None,
                       partition: tuple[int, int] | None = None, keys: list[str] | None = None,
-                      batch_size: int = 2000, progress: Progress | None = None) -> AsyncIterator[list[Envelope]]:
-    """Envelopes in stream order, a batch at a time, from one consistent snapshot of event_log;
-    the next batch is fetched while the caller works on the current one."""
+                      batch_size: int = 2000, progress: Progress | None = None) -> AsyncIterator[list[LoggedEvent]]:
+    """Events in stream order, a batch at a time, from one consistent snapshot of event_log;
+    the next batch is fetched while the caller works on the current one. A partial read
+    (`partition`, `keys`) ends with a clock tick at the log's last `recorded_at`, so timers fire
+    up to where a read of the whole log would have taken the clock."""
     sql, args = log_query(until=until, partition=partition, keys=keys)
     seen = 0
     async with conn.transaction(isolation="repeatable_read", readonly=True):
@@ -96,8 +95,8 @@ async def log_batches(conn: asyncpg.Connection, *, until: datetime | None = None
                 pending = asyncio.ensure_future(cursor.fetch(batch_size))
                 seen += len(rows)
                 if progress is not None:
-                    progress(seen, rows[-1][0])
-                yield [row_envelope(r) for r in rows]
+                    progress(seen, rows[-1][10])
+                yield [log_row_event(r) for r in rows]
         finally:
             if not pending.done():
                 pending.cancel()
@@ -105,6 +104,16 @@ async def log_batches(conn: asyncpg.Connection, *, until: datetime | None = None
                     await pending
                 except (asyncio.CancelledError, Exception):  # noqa: BLE001 - closing the cursor anyway
                     pass
+        if partition is not None or keys is not None:
+            last = await conn.fetchval("SELECT max(recorded_at) FROM event_log WHERE $1::timestamptz IS NULL "
+                                       "OR recorded_at <= $1", until)
+            if last is not None:
+                yield [clock_tick(last)]
+
+
+def clock_tick(at: datetime) -> LoggedEvent:
+    """An event that only moves the virtual clock to `at`."""
+    return LoggedEvent("", CLOCK_TICK, 1, "", "replay", at, at, None, None, {})
 
 
 async def log_extent(conn: asyncpg.Connection) -> tuple[int, int]:
@@ -148,14 +157,14 @@ async def stream_batches(js: Any, *, until: datetime | None = None, batch_size: 
         await sub.unsubscribe()
 
 
-async def replay_batches(batches: AsyncIterator[list[Envelope]], lanes: Mapping[str, RuleSource], *,
+async def replay_batches(batches: AsyncIterator[list[LoggedEvent]], lanes: Mapping[str, RuleSource], *,
                          since: datetime | None = None, until: datetime | None = None,
                          horizon: datetime | None = None, drop_finished: bool = True) -> Replay:
     """The pure engine over batches read asynchronously; folding runs in a worker thread so the
     event loop keeps reading (and serving) meanwhile."""
     replayer = Replayer(lanes, since=since, until=until, drop_finished=drop_finished)
     async for batch in batches:
-        await asyncio.to_thread(replayer.feed_many, batch)
+        await asyncio.to_thread(replayer.feed_logged, batch)
     return await asyncio.to_thread(replayer.finish, horizon)
 
 
@@ -170,7 +179,7 @@ async def replay_log(conn: asyncpg.Connection, lanes: Mapping[str, RuleSource], 
     if run.revived_ids:
         again = Replayer(lanes, since=since, until=until, drop_finished=False)
         async for batch in log_batches(conn, until=until, partition=partition, keys=sorted(run.revived_ids)):
-            await asyncio.to_thread(again.feed_many, batch)
+            await asyncio.to_thread(again.feed_logged, batch)
         run = substitute(run, await asyncio.to_thread(again.finish, horizon), run.revived_ids)
     return run
 
@@ -190,11 +199,14 @@ def _partition_worker(database_url: str, lanes: Mapping[str, RuleSource], since:
                       until: datetime | None, horizon: datetime | None, partition: tuple[int, int]) -> Replay:
     """Runs in a child process: its own connection, its share of the applications."""
     counter = _COUNTER
+    # a process of its own: a replay keeps many small objects alive for long, which the default
+    # thresholds of the cycle collector would traverse again and again (about a fifth of the time)
+    gc.set_threshold(50_000, 20, 100)
 
     async def run() -> Replay:
         conn = await asyncpg.connect(database_url)
         try:
-            await _json_codecs(conn)
+            await log_codecs(conn)
             last = [0]
 
             def progress(n: int, _seq: int) -> None:
@@ -205,18 +217,28 @@ def _partition_worker(database_url: str, lanes: Mapping[str, RuleSource], since:
 
             replayer = Replayer(lanes, since=since, until=until)
             async for batch in log_batches(conn, until=until, partition=partition, progress=progress):
-                replayer.feed_many(batch)
+                replayer.feed_logged(batch)
             result = replayer.finish(horizon)
             if result.revived_ids:
                 again = Replayer(lanes, since=since, until=until, drop_finished=False)
                 async for batch in log_batches(conn, until=until, keys=sorted(result.revived_ids)):
-                    again.feed_many(batch)
+                    again.feed_logged(batch)
                 result = substitute(result, again.finish(horizon), result.revived_ids)
             return result
         finally:
             await conn.close()
 
     return asyncio.run(run())
+
+
+async def log_codecs(conn: asyncpg.Connection) -> None:
+    """jsonb in binary form (a version byte, then the JSON text) parsed by orjson straight from the
+    bytes: the cheapest way to read payloads."""
+    import orjson
+
+    await conn.set_type_codec("jsonb", encoder=lambda v: b"\x01" + orjson.dumps(v),
+                              decoder=lambda b: orjson.loads(memoryview(b)[1:]), schema="pg_catalog",
+                              format="binary")
 
 
 async def _json_codecs(conn: asyncpg.Connection) -> None:

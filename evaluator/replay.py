@@ -22,6 +22,7 @@ from typing import Any, Final
 import orjson
 
 from contracts.envelope import Envelope, as_utc, parse_time
+from contracts.upcasters import LoggedEvent
 from evaluator.catalog import CATALOG_EVENT_TYPES, Catalog, Stamp, evolve_catalog
 from evaluator.core import decision_command_id, decision_id
 from evaluator.decide import DRAFT_VERSION, Decision, Evaluation, NoRule, NotApplicable, Wait, decide
@@ -34,9 +35,11 @@ CURRENT: Final = "current"
 
 RuleSource = RuleSet | str | None
 SHARED_TYPES = CATALOG_EVENT_TYPES | {"RuleSetActivated"}
-CLOCK_TICK = "ClockTick"
-"""An event a partial read did not need (another application's): it only moves the clock."""
 """Events every application's evaluation reads: the plans and the rules in force."""
+CLOCK_TICK = "ClockTick"
+"""An event that only moves the clock (the end of a read that left other applications out)."""
+Event = Envelope | LoggedEvent
+"""What the replay folds: an envelope, or an event_log row read the cheap way (same fields)."""
 FACT_TYPES = APPLICATION_EVENT_TYPES - {"DecisionMade"}
 _STABLE_UNDER = frozenset({"FeedbackSubmitted", "InterviewScheduleUpdated"})
 _SETTLED, _CATALOG, _RULES = 1, 2, 4
@@ -65,7 +68,7 @@ class ReplayedDecision:
         return (self.rule_set_version, self.application_id, self.stage_id, self.outcome)
 
 
-@dataclass
+@dataclass(repr=False)
 class ReplayResult:
     """One lane: every decision it made (in order) and, for each application still waiting or
     left undecided in its stage, its last evaluation (what a report explains a non-decision with)."""
@@ -78,6 +81,10 @@ class ReplayResult:
     skipped: int = 0
     timers_fired: int = 0
     versions: set[int] = field(default_factory=set)
+
+    def __repr__(self) -> str:  # short: asyncio and error reports print results whole
+        return (f"ReplayResult({self.name!r}, {len(self.decisions)} decisions, {len(self.finals)} finals, "
+                f"{self.evaluations} evaluations)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +102,7 @@ class Recorded:
 DecisionKey = tuple[int, str, str, str]  # (rule-set version, application, stage, outcome)
 
 
-@dataclass
+@dataclass(repr=False)
 class Replay:
     """A run over one history: each lane's result plus what the log itself recorded."""
 
@@ -111,6 +118,9 @@ class Replay:
 
     def __getitem__(self, name: str) -> ReplayResult:
         return self.lanes[name]
+
+    def __repr__(self) -> str:
+        return f"Replay({list(self.lanes.values())!r}, {self.events} events, {self.applications} applications)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +209,7 @@ def _rule_view(fact: Any) -> tuple:
                    for e in s.interview_events))
 
 
-def _same_schedule_for_rules(before: AppState, after: AppState, env: Envelope) -> bool:
+def _same_schedule_for_rules(before: AppState, after: AppState, env: Event) -> bool:
     """A schedule update that changes nothing `decide` reads (a status among the not-cancelled
     ones, times, links): every lane's result stays as it was."""
     sid = (env.payload.get("schedule") or {}).get("id")
@@ -255,11 +265,17 @@ class Replayer:
 
     # --- input -------------------------------------------------------------------------------
 
-    def feed_many(self, events: Iterable[Envelope]) -> None:
+    def feed_many(self, events: Iterable[Event]) -> None:
         for env in events:
             self.feed(env)
 
-    def feed(self, env: Envelope) -> None:
+    def feed_logged(self, events: Iterable[LoggedEvent]) -> None:
+        """Rows read from event_log; a row's `clock` (set when the read left out other
+        applications' rows) moves the virtual clock as those rows would have."""
+        for env in events:
+            self.feed(env, env.clock)
+
+    def feed(self, env: Event, clock: datetime | None = None) -> None:
         at = as_utc(env.recorded_at)
         if self._until is not None and at > self._until:
             return
@@ -270,6 +286,8 @@ class Replayer:
             if run.first_at is None:
                 run.first_at = at
             run.last_at = at
+        if clock is not None and clock > at:
+            at = clock
         now = at if self.clock is None or at > self.clock else self.clock
         self.clock = now
         if self._timers and self._timers[0][0] <= now:
@@ -304,7 +322,7 @@ class Replayer:
 
     # --- steps -------------------------------------------------------------------------------
 
-    def _fact(self, env: Envelope, now: datetime) -> None:
+    def _fact(self, env: Event, now: datetime) -> None:
         app_id = application_of(env)
         app = self._apps.get(app_id)
         if app is None:
@@ -350,16 +368,21 @@ class Replayer:
 
     def _evaluate_lanes(self, app: _App, lanes: list[int], now: datetime) -> None:
         """Evaluate several lanes; a lane whose rule for the application's stage equals one
-        already evaluated, with no decision of its own there yet, takes that result (re-versioned)."""
+        already evaluated, neither with a decision of its own there before, takes that result
+        (re-versioned)."""
         done: list[tuple[int, Evaluation]] = []
+        snap = app.facts.snapshot
+        stage = snap.stage_id if snap is not None else None
         for i in lanes:
-            shared = self._share(app, i, done) if done and self._share_results else None
+            clean = stage is not None and self._share_results and not _touches(app.lanes[i].decisions, stage,
+                                                                                  app.facts)
+            shared = self._share(app, i, done) if done and clean else None
             if shared is not None:
                 self._evaluate(app, i, now, shared)
             else:
                 self._evaluate(app, i, now)
             last = app.lanes[i].last
-            if last is not None:
+            if last is not None and clean:
                 done.append((i, last))
 
     def _evaluate(self, app: _App, i: int, now: datetime, shared: Evaluation | None = None) -> None:
@@ -402,27 +425,19 @@ class Replayer:
     def _share(self, app: _App, i: int, done: list[tuple[int, Evaluation]]) -> Evaluation | None:
         """A result of another lane that `decide` would give this lane too (but for the version).
 
-        Holds when the application is where its snapshot says in every lane involved (no decision
-        of theirs was carried out), neither lane has decided anything in that stage, and both rule
-        sets give it the same rule with the same quiet period, timeout and dry-run: then `decide`
+        `done` holds the lanes evaluated just now that, like this one, had no decision in the
+        application's stage and none carried out (so it is where its snapshot says). When both
+        rule sets give it the same rule with the same quiet period, timeout and dry-run, `decide`
         reads the same facts through the same rule, and the version appears only in a decision.
         """
-        facts = app.facts
-        snap = facts.snapshot
-        if snap is None or snap.stage_id is None:
-            return None
-        stage = snap.stage_id
-        mine = app.lanes[i].decisions
-        if _touches(mine, stage, facts):
-            return None
+        snap = app.facts.snapshot
+        stage = snap.stage_id  # type: ignore[union-attr]  # `done` is empty without a stage
         rules = self._lanes[i].rules
         for j, result in done:
             if isinstance(result, Decision) and result.explanation.get("decided_by") == "recruiter":
                 continue
-            if _touches(app.lanes[j].decisions, stage, facts):
-                continue
             other = self._lanes[j].rules
-            if rules is other or self._same_rule_for(rules, other, snap.plan_id, stage, snap.job_id):
+            if rules is other or self._same_rule_for(rules, other, snap.plan_id, stage, snap.job_id):  # type: ignore[union-attr]
                 if isinstance(result, Decision):
                     version = self._lanes[i].version
                     return replace(result, rule_set_version=version,
@@ -467,10 +482,12 @@ class Replayer:
         lane.result.versions.add(decision.rule_set_version)
         if self._since is not None and now < self._since:
             return
+        # copied to a bytes object of its own size: orjson's result keeps its whole write buffer
+        # (some kilobytes), which for every decision of a long replay adds up to gigabytes
+        explanation = bytes(memoryview(orjson.dumps(dict(decision.explanation), option=orjson.OPT_NON_STR_KEYS)))
         lane.result.decisions.append(ReplayedDecision(
             app_id, decision.stage_id, decision.rule_set_version, decision.rule_id, decision.outcome, now,
-            decision.target_stage_id, decision.mode, decision.dry_run,
-            orjson.dumps(dict(decision.explanation), option=orjson.OPT_NON_STR_KEYS), decision.archive_reason_id))
+            decision.target_stage_id, decision.mode, decision.dry_run, explanation, decision.archive_reason_id))
 
     def _fire(self, until: datetime | None) -> None:
         timers = self._timers
@@ -479,8 +496,16 @@ class Replayer:
             app = self._apps.get(app_id)
             if app is None or app.lanes[i].timer != at:
                 continue  # superseded by a later evaluation
-            self._lanes[i].result.timers_fired += 1
-            self._evaluate(app, i, at)
+            # every lane whose timer for this application falls now fires with it, so a lane with
+            # the same rule can take the result instead of deciding again (their heap entries
+            # are left stale: each `_evaluate` resets the lane's timer)
+            due = [j for j, la in enumerate(app.lanes) if j == i or la.timer == at]
+            for j in due:
+                self._lanes[j].result.timers_fired += 1
+            if len(due) == 1:
+                self._evaluate(app, i, at)
+            else:
+                self._evaluate_lanes(app, due, at)
             if self.clock is None or at > self.clock:
                 self.clock = at
 
@@ -494,7 +519,7 @@ class Replayer:
             if todo:
                 self._evaluate_lanes(app, todo, now)
 
-    def _activated(self, env: Envelope, now: datetime) -> None:
+    def _activated(self, env: Event, now: datetime) -> None:
         """First activation of a version makes it live (the live store ignores repeats); an
         invalid document is ignored (the live consumer cannot apply it either)."""
         try:
@@ -515,7 +540,7 @@ class Replayer:
         if current:
             self._reevaluate(current, _RULES, now)
 
-    def _recorded(self, env: Envelope) -> None:
+    def _recorded(self, env: Event) -> None:
         p = env.payload
         try:
             key = (int(p["rule_set_version"]), str(p["application_id"]), str(p["stage_id"]), str(p["outcome"]))
@@ -536,7 +561,7 @@ class Replayer:
         self._tombs[app_id] = app.facts.snapshot.stamp  # type: ignore[union-attr]
         self.run.dropped += 1
 
-    def _revive(self, app_id: str, env: Envelope) -> bool:
+    def _revive(self, app_id: str, env: Event) -> bool:
         """A newer snapshot of a dropped application that is active again starts it afresh (its
         earlier facts are gone: counted in `revived`). Anything else about it changes nothing."""
         if env.event_type != "ApplicationSnapshotted":
@@ -567,7 +592,7 @@ class Replayer:
             lane.result.finals[app_id] = last
 
 
-def replay_lanes(events: Iterable[Envelope], lanes: Mapping[str, RuleSource], *, since: datetime | None = None,
+def replay_lanes(events: Iterable[Event], lanes: Mapping[str, RuleSource], *, since: datetime | None = None,
                  until: datetime | None = None, horizon: datetime | None = None) -> Replay:
     """Every lane over the same events in one pass (plus, for applications reopened after they
     were dropped from memory, a second pass over just their events)."""
@@ -583,7 +608,7 @@ def replay_lanes(events: Iterable[Envelope], lanes: Mapping[str, RuleSource], *,
     return run
 
 
-def replay(events: Iterable[Envelope], rules: RuleSource = CURRENT, *, since: datetime | None = None,
+def replay(events: Iterable[Event], rules: RuleSource = CURRENT, *, since: datetime | None = None,
            until: datetime | None = None, horizon: datetime | None = None) -> ReplayResult:
     """One rule source over the events: a RuleSet (what-if) or CURRENT (what was live)."""
     return replay_lanes(events, {"replay": rules}, since=since, until=until, horizon=horizon)["replay"]

@@ -8,7 +8,7 @@ state depends on the set of events, not the order they arrived in.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -114,20 +114,26 @@ class AppState:
         if snap is None or snap.stage_id is None:
             return None
         stage, status, at = snap.stage_id, snap.status, snap.stamp
-        for move_at, outcome, target in self._moves():
+        moves = self._moves()
+        for move_at, outcome, target in moves:
             if move_at > at:
                 stage, status, at = (target or stage, status, move_at) if outcome == "advance" \
                     else (stage, "Archived", move_at)
-        return Position(snap.job_id, snap.plan_id, stage, status, self.entered_at(stage))
+        return Position(snap.job_id, snap.plan_id, stage, status, self._entered_at(stage, moves))
 
     def entered_at(self, stage_id: str) -> datetime | None:
         """The earliest moment we know the application was in the stage."""
-        times = [t[0] for t, outcome, target in self._moves() if outcome == "advance" and target == stage_id]
+        return self._entered_at(stage_id, self._moves())
+
+    def _entered_at(self, stage_id: str, moves: list[tuple[Stamp, str, str | None]]) -> datetime | None:
+        times = [t[0] for t, outcome, target in moves if outcome == "advance" and target == stage_id]
         if stage_id in self.stage_seen:
             times.append(self.stage_seen[stage_id])
         return min(times, default=None)
 
     def _moves(self) -> list[tuple[Stamp, str, str | None]]:
+        if not self.commands:
+            return []  # nothing carried out (the common case in a replay)
         moves = []
         for d in self.decisions.values():
             done = self.commands.get(d.command_id) if d.command_id else None
@@ -136,8 +142,23 @@ class AppState:
         return sorted(moves)
 
     def decided(self, rule_set_version: int, stage_id: str, outcomes: frozenset[str] = FINAL_OUTCOMES) -> bool:
-        return any(d.rule_set_version == rule_set_version and d.stage_id == stage_id and d.outcome in outcomes
-                   for d in self.decisions.values())
+        for d in self.decisions.values():
+            if d.rule_set_version == rule_set_version and d.stage_id == stage_id and d.outcome in outcomes:
+                return True
+        return False
+
+    def updated(self, **changes: Any) -> AppState:
+        """`dataclasses.replace(self, **changes)` without its cost (the fold's hot path): the
+        fields are copied as they are; a name that is not a field is an error."""
+        new = object.__new__(AppState)
+        for name in _STATE_FIELDS:
+            object.__setattr__(new, name, changes.pop(name) if name in changes else getattr(self, name))
+        if changes:
+            raise TypeError(f"AppState has no field(s) {sorted(changes)}")
+        return new
+
+
+_STATE_FIELDS = tuple(f.name for f in fields(AppState))
 
 
 def evolve(state: AppState, event: Envelope) -> AppState:
@@ -162,7 +183,7 @@ def _schedule_updated(state: AppState, event: Envelope) -> AppState:
     known = state.schedules.get(schedule.id)
     if known is not None and known.stamp >= fact.stamp:
         return state
-    return replace(state, schedules={**state.schedules, schedule.id: fact})
+    return state.updated(schedules={**state.schedules, schedule.id: fact})
 
 
 def _feedback_submitted(state: AppState, event: Envelope) -> AppState:
@@ -176,7 +197,7 @@ def _feedback_submitted(state: AppState, event: Envelope) -> AppState:
     known = state.feedback.get(fact.feedback_id)
     if known is not None and known.stamp >= fact.stamp:
         return state
-    return replace(state, feedback={**state.feedback, fact.feedback_id: fact})
+    return state.updated(feedback={**state.feedback, fact.feedback_id: fact})
 
 
 def _snapshotted(state: AppState, event: Envelope) -> AppState:
@@ -191,7 +212,7 @@ def _snapshotted(state: AppState, event: Envelope) -> AppState:
     newer = state.snapshot is None or snap.stamp > state.snapshot.stamp
     if not newer and seen == state.stage_seen:
         return state
-    return replace(state, snapshot=snap if newer else state.snapshot, stage_seen=seen)
+    return state.updated(snapshot=snap if newer else state.snapshot, stage_seen=seen)
 
 
 def _decision_made(state: AppState, event: Envelope) -> AppState:
@@ -207,7 +228,7 @@ def _decision_made(state: AppState, event: Envelope) -> AppState:
     known = state.decisions.get(record.decision_id)
     if known is not None and known.stamp <= record.stamp:
         return state
-    return replace(state, decisions={**state.decisions, record.decision_id: record})
+    return state.updated(decisions={**state.decisions, record.decision_id: record})
 
 
 def _recruiter_decided(state: AppState, event: Envelope) -> AppState:
@@ -219,7 +240,7 @@ def _recruiter_decided(state: AppState, event: Envelope) -> AppState:
     known = state.choices.get(choice.proposal_command_id)
     if known is not None and known.stamp <= choice.stamp:
         return state
-    return replace(state, choices={**state.choices, choice.proposal_command_id: choice})
+    return state.updated(choices={**state.choices, choice.proposal_command_id: choice})
 
 
 def _command_outcome(state: AppState, event: Envelope) -> AppState:
@@ -231,7 +252,7 @@ def _command_outcome(state: AppState, event: Envelope) -> AppState:
     known = state.commands.get(outcome.command_id)
     if known is not None and known.stamp >= outcome.stamp:
         return state
-    return replace(state, commands={**state.commands, outcome.command_id: outcome})
+    return state.updated(commands={**state.commands, outcome.command_id: outcome})
 
 
 _STEPS: dict[str, Callable[[AppState, Envelope], AppState]] = {

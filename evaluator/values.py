@@ -23,6 +23,13 @@ class Unreadable:
     why: str
 
 
+# isinstance with tuples: `int | float` there builds a union object on every call (a hot path)
+_PLAIN = (bool, int, float)
+_NUMERIC = (int, float)
+_SEQUENCE = (list, tuple)
+_NOT_SCALAR = (Unreadable, tuple)
+
+
 @dataclass(frozen=True, slots=True)
 class Check:
     passed: bool
@@ -44,7 +51,7 @@ def normalize(raw: Any) -> Scalar | tuple[Scalar, ...] | Unreadable:
     """Ashby's shapes to plain values: `{"score": 3}` → 3, `{"value": "yes", "label": ...}` → "yes",
     multi-selects → a tuple, strings stripped. Numbers and booleans in strings stay strings here;
     the comparison decides how to read them against its threshold."""
-    if isinstance(raw, bool | int | float):
+    if isinstance(raw, _PLAIN):
         return raw
     if isinstance(raw, str):
         return raw.strip()
@@ -54,9 +61,9 @@ def normalize(raw: Any) -> Scalar | tuple[Scalar, ...] | Unreadable:
                 inner = normalize(raw[key])
                 return inner if not isinstance(inner, tuple) else Unreadable(f"nested list in '{key}'")
         return Unreadable("an object without 'score' or 'value'")
-    if isinstance(raw, list | tuple):
+    if isinstance(raw, _SEQUENCE):
         items = [normalize(item) for item in raw]
-        if any(isinstance(i, Unreadable | tuple) for i in items):
+        if any(isinstance(i, _NOT_SCALAR) for i in items):
             return Unreadable("a list holding something other than plain values")
         return tuple(items)  # type: ignore[arg-type]
     return Unreadable(f"a value of type {type(raw).__name__}")
@@ -66,7 +73,7 @@ def as_number(value: Any) -> float | None:
     """A number from a number or a numeric string; booleans are not numbers."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, _NUMERIC):
         return float(value)
     if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
         return float(value)
@@ -91,7 +98,7 @@ def equals(value: Scalar, threshold: Scalar) -> bool | None:
     if isinstance(threshold, bool):
         b = as_bool(value)
         return None if b is None else b == threshold
-    if isinstance(threshold, int | float):
+    if isinstance(threshold, _NUMERIC):
         n = as_number(value)
         return None if n is None else n == float(threshold)
     t_num, v_num = as_number(threshold), as_number(value)
@@ -133,7 +140,7 @@ def check(raw: Any, operator: str, threshold: Any) -> Check:
 
 
 def _same(value: Scalar | tuple[Scalar, ...], threshold: Any) -> bool | None:
-    if isinstance(threshold, list | tuple):
+    if isinstance(threshold, _SEQUENCE):
         chosen = value if isinstance(value, tuple) else (value,)
         return (all(any(equals(v, t) for t in threshold) for v in chosen)
                 and all(any(equals(v, t) for v in chosen) for t in threshold))
@@ -155,7 +162,7 @@ def aggregate(raws: Sequence[Any], operator: str, threshold: Any, how: str) -> A
     submitted value passes), `any` (at least one), or `average` (the mean, numbers only)."""
     checks = tuple(check(raw, operator, threshold) for raw in raws)
     if how == "average":
-        numbers = [as_number(v) if not isinstance(v, Unreadable | tuple) else None
+        numbers = [as_number(v) if not isinstance(v, _NOT_SCALAR) else None
                    for v in (normalize(raw) for raw in raws)]
         if not numbers or any(n is None for n in numbers):
             bad = [repr(raw) for raw, n in zip(raws, numbers, strict=True) if n is None]

@@ -8,7 +8,7 @@ from datetime import timedelta
 from replay_history import T0, activation, catalog, feedback, rule_doc, schedule, snapshot
 
 from contracts.envelope import parse_envelope
-from evaluator.history import row_envelope
+from contracts.upcasters import log_row_envelope, log_row_event
 from evaluator.replay import CURRENT, replay
 from evaluator.rules import RuleSet
 
@@ -32,6 +32,12 @@ def as_log_row(env):
             env.recorded_at, env.correlation_id, env.causation_id, env.payload)
 
 
+def as_replay_row(env, seq=1):
+    """The same row as a replay reads it (`LOGGED_EVENT_COLUMNS`)."""
+    return (env.event_id, env.event_type, env.schema_version, env.key, env.source, env.occurred_at,
+            env.recorded_at, env.correlation_id, env.causation_id, env.payload, seq)
+
+
 def decisions(events, rules=CURRENT):
     return [(d.key(), d.rule_id, d.decided_at, d.explanation_json) for d in replay(events, rules).decisions]
 
@@ -42,14 +48,16 @@ def test_v1_feedback_is_stored_in_its_old_form():
 
 
 def test_an_upcast_v1_feedback_drives_the_same_decision_as_its_v2_form():
-    from_table = [row_envelope(as_log_row(e)) for e in history(v1=True)]
+    from_table = [log_row_event(as_replay_row(e)) for e in history(v1=True)]
+    envelopes_from_table = [log_row_envelope(as_log_row(e)) for e in history(v1=True)]
     from_stream = [parse_envelope(e.to_bytes()) for e in history(v1=True)]
     v2 = history(v1=False)
     expected = decisions(v2)
     assert [k[0][3] for k in expected] == ["propose_rejection"]
     assert decisions(from_table) == expected
+    assert decisions(envelopes_from_table) == expected
     assert decisions(from_stream) == expected
     strict = RuleSet.model_validate(rule_doc(screen=4, quiet="0s"))
     passing = history(v1=True, scores=(4, 5))
-    assert decisions([row_envelope(as_log_row(e)) for e in passing], strict) == decisions(history(v1=False, scores=(4, 5)), strict)
+    assert decisions([log_row_event(as_replay_row(e)) for e in passing], strict) == decisions(history(v1=False, scores=(4, 5)), strict)
     assert [k[0][3] for k in decisions(history(v1=False, scores=(4, 5)), strict)] == ["advance"]
