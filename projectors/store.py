@@ -81,15 +81,18 @@ async def upsert_schedules(conn: asyncpg.Connection, projections: list[ScheduleP
     people = [i for p in chosen for i in p.interviewers]
     # Each written schedule's events and interviewers become exactly the listed ones: the rows no
     # longer listed go, the others are upserted, and a row that did not change is not rewritten
-    # (most updates only change a status). A join with the ids, not `schedule_id = ANY($1)`: with
-    # the array as a parameter the planner may scan the table testing each row against each id.
+    # (most updates only change a status). The deletes find rows by schedule id; on tables that
+    # grew since Postgres last sampled them, the planner reads them whole instead (measured: 4 to
+    # 10 ms a batch at 100k events, growing with the table). Every statement of this transaction
+    # has an index to use, so scans are ruled out for it.
+    await conn.execute("SET LOCAL enable_seqscan = off")
     await conn.execute(
-        """DELETE FROM interview_events t USING unnest($1::text[]) s(id)
-           WHERE t.schedule_id = s.id AND t.interview_event_id NOT IN (SELECT unnest($2::text[]))""",
+        """DELETE FROM interview_events t
+           WHERE t.schedule_id = ANY($1::text[]) AND t.interview_event_id NOT IN (SELECT unnest($2::text[]))""",
         written, [e.interview_event_id for e in events])
     await conn.execute(
-        """DELETE FROM interview_event_interviewers t USING unnest($1::text[]) s(id)
-           WHERE t.schedule_id = s.id
+        """DELETE FROM interview_event_interviewers t
+           WHERE t.schedule_id = ANY($1::text[])
              AND (t.interview_event_id, t.user_id) NOT IN (SELECT * FROM unnest($2::text[], $3::text[]))""",
         written, [i.interview_event_id for i in people], [i.user_id for i in people])
     if events:
