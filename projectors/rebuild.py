@@ -2,9 +2,12 @@
 
 1. **Copy**: a new schema `rebuild_<model>_<n>` gets empty copies of the model's tables (columns,
    defaults, constraints; the secondary indexes come after the bulk load, under their original
-   names). The model's own projector handler fills them, batch by
-   batch, reading `event_log` in stream order: the connection's `search_path` puts the new schema
-   first, so the handler's unqualified SQL writes there. Same code, same rows as the live projector.
+   names). `projectors.bulk` folds the history up to the target in memory with the handlers' pure
+   functions and COPYs each final row once. From then on the model's own projector handler
+   applies `event_log` batch by batch in stream order: the connection's `search_path` puts the
+   new schema first, so the handler's unqualified SQL writes there (it also does the first step
+   when COPY cannot: a pool without a binary jsonb codec, or a key the handlers' ON CONFLICT
+   would have to settle).
 2. **Catch up**: the copy follows the log up to the live projector's checkpoint (never past it),
    again and again while webhooks keep arriving, until the gap is small.
 3. **Switch**: one transaction takes EXCLUSIVE locks on the live tables (reads go on; the live
@@ -35,7 +38,7 @@ import asyncpg
 from contracts import subjects
 from contracts.consumers import Delivered
 from contracts.upcasters import LOG_COLUMNS, log_row_envelope
-from projectors import handlers
+from projectors import bulk, handlers
 
 Handler = Callable[[asyncpg.Connection, list[Delivered]], Awaitable[object]]
 Progress = Callable[[int, int], None]  # (events applied so far, last stream sequence applied)
@@ -85,6 +88,7 @@ class RebuildReport:
     rows: int = 0
     checkpoint: int = 0
     catch_up_rounds: int = 0
+    bulk_load: bool = False  # step 1 by bulk.fold_log + COPY (else by the handler, batch by batch)
     switched: bool = False
     old_schema: str | None = None
     old_dropped: bool = False
@@ -94,7 +98,8 @@ class RebuildReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"model": self.model, "schema": self.schema, "events": self.events, "rows": self.rows,
-                "checkpoint": self.checkpoint, "catch_up_rounds": self.catch_up_rounds, "switched": self.switched,
+                "checkpoint": self.checkpoint, "catch_up_rounds": self.catch_up_rounds, "bulk_load": self.bulk_load,
+                "switched": self.switched,
                 "old_schema": self.old_schema, "old_dropped": self.old_dropped,
                 "differences": [{"table": d.table, "only_live": d.only_live, "only_new": d.only_new,
                                  "samples": d.samples} for d in self.differences],
@@ -262,8 +267,7 @@ async def rebuild(pool: asyncpg.Pool, model_name: str, *, batch_size: int = 5000
         copier = _Copier(model, schema, reader, writer, batch_size, progress)
         try:
             # 1-2. bulk copy, then catch up while the live projector keeps going
-            target = await _target(reader, model)
-            await copier.copy_until(target)
+            report.bulk_load = await _load(writer, copier, await _target(reader, model))
             for statement in indexes:
                 await writer.execute(statement)
             await writer.execute(f"ANALYZE {', '.join(f'{schema}.{t}' for t in model.tables)}")
@@ -306,6 +310,25 @@ async def rebuild(pool: asyncpg.Pool, model_name: str, *, batch_size: int = 5000
         report.rows = await _rows(writer, "public", model.tables)
     report.seconds = time.perf_counter() - started
     return report
+
+
+async def _load(writer: asyncpg.Connection, copier: _Copier, target: int) -> bool:
+    """Step 1, into the empty tables: the whole history up to `target` folded in memory and
+    COPYed (True), or, when COPY cannot be used or a key repeats where the handlers' ON CONFLICT
+    would decide, the handler batch by batch (False); the parity check judges either."""
+    model = copier.model
+    fold = bulk.FOLDS[model.name]()
+    events, _ = await bulk.fold_log(copier.reader, fold, model.event_types, model.source, target,
+                                    page_size=copier.batch_size, progress=copier.progress)
+    try:
+        async with writer.transaction():
+            await bulk.write(writer, copier.schema, fold)
+    except (asyncpg.UniqueViolationError, asyncpg.InternalClientError):
+        del fold
+        await copier.copy_until(target)
+        return False
+    copier.last, copier.events = target, events
+    return True
 
 
 async def _try_switch(conn: asyncpg.Connection, copier: _Copier, model: Model, schema: str, old: str,
