@@ -14,7 +14,7 @@ dropped from memory, leaving a tombstone.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
@@ -26,8 +26,16 @@ from contracts.upcasters import LoggedEvent
 from evaluator.catalog import CATALOG_EVENT_TYPES, Catalog, Stamp, evolve_catalog
 from evaluator.core import decision_command_id, decision_id
 from evaluator.decide import DRAFT_VERSION, Decision, Evaluation, NoRule, NotApplicable, Wait, decide
+from evaluator.replay_skip import schedule_keeps_wait
 from evaluator.rules import RuleSet, match_rule, versioned
-from evaluator.state import APPLICATION_EVENT_TYPES, FINAL_OUTCOMES, AppState, DecisionRecord, evolve
+from evaluator.state import (
+    APPLICATION_EVENT_TYPES,
+    FINAL_OUTCOMES,
+    AppState,
+    DecisionRecord,
+    Position,
+    evolve,
+)
 from evaluator.world import application_of
 
 CURRENT: Final = "current"
@@ -227,6 +235,11 @@ def _same_position(before: AppState, after: AppState, decisions: Mapping[str, An
     return before.position() == after.position()
 
 
+def _position_of(facts: AppState, decisions: Mapping[str, Any]) -> Callable[[], Position | None]:
+    """The lane's position, computed only if asked for."""
+    return lambda: (_with_decisions(facts, decisions) if decisions else facts).position()
+
+
 def _terminal(state: AppState) -> bool:
     snap = state.snapshot
     return snap is not None and snap.stage_id is not None and snap.status not in (None, "Active")
@@ -241,16 +254,19 @@ class Replayer:
 
     `shortcuts=False` turns off every optimisation (skipping evaluations that cannot change a
     result, sharing results between lanes, dropping finished applications): `decide` then runs
-    for every lane after every fact, as the live consumer does. The tests hold the two equal."""
+    for every lane after every fact, as the live consumer does. The tests hold the two equal.
+    `schedule_skips=False` turns off just the schedule-update proof of `evaluator.replay_skip`
+    (for the tests that compare with and without it)."""
 
     def __init__(self, lanes: Mapping[str, RuleSource], *, since: datetime | None = None,
                  until: datetime | None = None, drop_finished: bool = True, share_results: bool = True,
-                 shortcuts: bool = True, only: set[str] | None = None) -> None:
+                 shortcuts: bool = True, schedule_skips: bool = True, only: set[str] | None = None) -> None:
         self._lanes = [_Lane(name, source) for name, source in lanes.items()]
         self._only = only
         self._since = as_utc(since) if since else None
         self._until = as_utc(until) if until else None
         self._shortcuts = shortcuts
+        self._schedule_skips = shortcuts and schedule_skips
         self._drop = drop_finished and shortcuts
         self._share_results = share_results and shortcuts
         self._same_rule: dict[tuple, bool] = {}
@@ -344,6 +360,7 @@ class Replayer:
             return
         stable = kind in _STABLE_UNDER
         submitter = env.payload.get("submitted_by_user_id") if kind == "FeedbackSubmitted" else None
+        sid = (env.payload.get("schedule") or {}).get("id") if kind == "InterviewScheduleUpdated" else None
         todo = []
         for i, lane in enumerate(self._lanes):
             la = app.lanes[i]
@@ -361,6 +378,13 @@ class Replayer:
                 if kind == "ApplicationSnapshotted" and _same_position(before, after, la.decisions):
                     lane.result.skipped += 1
                     continue
+                if kind == "InterviewScheduleUpdated" and self._schedule_skips and isinstance(la.last, Wait):
+                    due = schedule_keeps_wait(before, after, sid, la.last, _position_of(after, la.decisions), now)
+                    if due is not None:  # still a Wait with the same timer: only its reasons change
+                        la.waiting_on = due
+                        la.stale_at = now
+                        lane.result.skipped += 1
+                        continue
             todo.append(i)
         self._evaluate_lanes(app, todo, now)
         if self._drop and kind == "ApplicationSnapshotted" and _terminal(after):

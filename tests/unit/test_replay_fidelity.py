@@ -116,6 +116,33 @@ def test_the_replay_shortcuts_never_change_a_result(seed):
         assert _waits(a[name]) == _waits(b[name]), name
 
 
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(min_value=0, max_value=10_000), late_catalog=st.booleans())
+def test_the_schedule_update_shortcut_never_changes_a_result(seed, late_catalog):
+    """With and without the schedule-update proof (`evaluator.replay_skip`), and without any
+    shortcut: the same decisions, the same final evaluations (reasons and all), the same timers
+    fired; and the proof does skip evaluations."""
+    rnd = random.Random(seed)
+    _, log = live_history(60, seed, activations=[(0.0, rule_doc()), (rnd.random(), rule_doc(onsite=4))],
+                          late_catalog=late_catalog)
+    lanes = {"live": CURRENT, "same": RuleSet.model_validate(rule_doc()),
+             "strict": RuleSet.model_validate(rule_doc(screen=rnd.choice((3.5, 4, 5)), quiet="30m"))}
+    events = as_read(log)
+    horizon = events[-1].recorded_at + timedelta(days=rnd.choice((0, 1, 30)))
+    runs = []
+    for kw in ({}, {"schedule_skips": False}, {"shortcuts": False}):
+        replayer = Replayer(lanes, drop_finished=False, **kw)
+        replayer.feed_many(events)
+        runs.append(replayer.finish(horizon))
+    fast, without, slow = runs
+    for name in lanes:
+        for other in (without, slow):
+            assert _decisions(fast[name]) == _decisions(other[name]), name
+            assert fast[name].finals == other[name].finals, name
+            assert fast[name].timers_fired == other[name].timers_fired, name
+    assert sum(fast[n].evaluations for n in lanes) < sum(without[n].evaluations for n in lanes)
+
+
 def _waits(result):
     """What each undecided application waits for, and until when (what a report shows)."""
     return {app: (f.stage_id, f.until, sorted(r.kind for r in f.reasons))
