@@ -128,3 +128,27 @@ def newest_per_schedule(projections: list[ScheduleProjection]) -> list[ScheduleP
         if current is None or _order_key(p) >= _order_key(current):
             best[p.schedule.schedule_id] = p
     return list(best.values())
+
+
+class ChildrenChange(NamedTuple):
+    """What to write so that the written schedules' stored events and interviewers become the listed ones."""
+
+    gone_events: list[str]  # interview event ids
+    gone_people: list[tuple[str, str]]  # (interview event id, user id)
+    events: list[EventRow]  # new or changed
+    people: list[InterviewerRow]  # new or changed
+
+
+def children_change(chosen: list[ScheduleProjection], stored_events: list[tuple],
+                    stored_people: list[tuple]) -> ChildrenChange:
+    """The difference between the rows stored for these schedules (tuples in the order of
+    `EventRow` / `InterviewerRow`) and the rows their projections list. A listed row stored under
+    another schedule (Ashby moved the event) counts as changed: its upsert moves it."""
+    events = {e.interview_event_id: e for p in chosen for e in p.events}
+    people = {(i.interview_event_id, i.user_id): i for p in chosen for i in p.interviewers}
+    have_events = {row[0]: row for row in stored_events}
+    have_people = {(row[0], row[1]): row for row in stored_people}
+    return ChildrenChange(
+        [k for k in have_events if k not in events], [k for k in have_people if k not in people],
+        [e for k, e in events.items() if have_events.get(k) != tuple(e)],
+        [i for k, i in people.items() if have_people.get(k) != tuple(i)])

@@ -62,3 +62,20 @@ def test_the_fast_reading_agrees_with_the_ashby_model_or_defers_to_it():
         assert _plain(odd) is None
     coerced = {**raw, "interviewEvents": [{**event, "interviewers": [{"id": "u5", "isFeedbackRequired": "no"}]}]}
     assert _validated(coerced)[-1][0][-1] == [("u5", False)]
+
+
+def test_only_what_differs_from_the_stored_rows_is_written():
+    from projectors.schedules import children_change
+
+    p = to_projection(delivered(1, "Scheduled", "2026-11-01T10:00:00Z"))  # event ev-sched-a1, user-1 and user-2
+    [event] = p.events
+    stored_events = [tuple(event), ("ev-old", event.schedule_id, "a1", "interview-0", None, None)]
+    stored_people = [tuple(i) for i in p.interviewers][:1] + [("ev-old", "user-9", event.schedule_id, True)]
+    change = children_change([p], stored_events, stored_people)
+    assert change.gone_events == ["ev-old"] and change.gone_people == [("ev-old", "user-9")]
+    assert change.events == []  # the listed event is stored as it is
+    assert [(i.user_id, i.is_feedback_required) for i in change.people] == [("user-2", True)]
+    flipped = [(*tuple(i)[:3], False) for i in p.interviewers]
+    assert {i.user_id for i in children_change([p], [tuple(event)], flipped).people} == {"user-1", "user-2"}
+    moved = [(event.interview_event_id, "another-schedule", *tuple(event)[2:])]
+    assert children_change([p], moved, []).events == [event]
