@@ -171,13 +171,18 @@ async def fold_log(reader: asyncpg.Connection, fold: Fold, event_types: Iterable
     finally:
         if collecting:
             gc.enable()
-        if not pending.done():
-            pending.cancel()
-            try:
-                await pending
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - abandoning the read
-                pass
+        await abandon(pending)
     return events, last
+
+
+async def abandon(pending: asyncio.Future) -> None:
+    """Cancel a read ahead that is no longer wanted and wait for it to end, whatever it raises."""
+    if not pending.done():
+        pending.cancel()
+        try:
+            await pending
+        except (asyncio.CancelledError, Exception):  # noqa: BLE001 - abandoning the read
+            pass
 
 
 async def write(writer: asyncpg.Connection, schema: str, fold: Fold) -> int:

@@ -50,7 +50,7 @@ class Model:
     consumer: str  # the live projectors' durable name (its checkpoint is the target)
     tables: tuple[str, ...]  # in the order the handler writes them (lock order)
     event_types: tuple[str, ...]
-    source: str | None  # the subscription's `ev.<source>.>` filter, if any
+    source: str | None  # only events from this source, if set (the live projector applies every source)
     handler: Handler
     description: str
 
@@ -64,7 +64,7 @@ MODELS: dict[str, Model] = {
     "applications": Model(
         handlers.APPLICATIONS, handlers.PROJECTOR,
         ("applications", "feedback_submissions", "metadata_records", "interview_stages", "feedback_form_fields"),
-        tuple(sorted(handlers.ASHBY_EVENT_TYPES)), "ashby", handlers.project_applications,
+        tuple(sorted(handlers.ASHBY_EVENT_TYPES)), None, handlers.project_applications,
         "applications, feedback submissions and Ashby metadata"),
 }
 
@@ -179,12 +179,7 @@ class _Copier:
                 if self.progress is not None:
                     self.progress(self.events, self.last)
         finally:
-            if not pending.done():
-                pending.cancel()
-                try:
-                    await pending
-                except (asyncio.CancelledError, Exception):  # noqa: BLE001 - abandoning the read
-                    pass
+            await bulk.abandon(pending)
         self.last = max(self.last, upto)
         return applied
 
