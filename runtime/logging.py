@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
+import orjson
 import structlog
 
-_REDACT = ("token", "secret", "signature", "authorization", "password", "api_key", "email", "name")
+_REDACT = re.compile("token|secret|signature|authorization|password|api_key|email|name")
 
 
 def _redact(_logger: object, _method: str, event_dict: dict) -> dict:
@@ -16,9 +18,15 @@ def _redact(_logger: object, _method: str, event_dict: dict) -> dict:
         if key == "event":
             continue
         lowered = key.lower()
-        if any(word in lowered for word in _REDACT) and not lowered.endswith(("_id", "_type")):
+        if _REDACT.search(lowered) and not lowered.endswith(("_id", "_type")):
             event_dict[key] = "[redacted]"
     return event_dict
+
+
+def _dumps(obj: object, **_: object) -> str:
+    """orjson for the JSON lines (a measured tenth of a webhook's cost went to the stdlib encoder);
+    anything it cannot encode is written as its `str`."""
+    return orjson.dumps(obj, default=str).decode()
 
 
 class _CurrentStderr:
@@ -33,7 +41,7 @@ class _CurrentStderr:
 
 def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
-    renderer = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
+    renderer = structlog.processors.JSONRenderer(serializer=_dumps) if use_json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
