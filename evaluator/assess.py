@@ -4,14 +4,14 @@ missing, and how each requirement fares against the feedback that is in."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from contracts.ashby import InterviewEvent
 from evaluator.rules import Requirement, Rule
 from evaluator.state import AppState, FeedbackFact, ScheduleFact
-from evaluator.values import aggregate, is_missing
+from evaluator.values import aggregate
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,10 @@ class WaitReason:
     field: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {name: value for name in _REASON_FIELDS if (value := getattr(self, name)) is not None}
+
+
+_REASON_FIELDS = tuple(f.name for f in fields(WaitReason))
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +43,7 @@ class StageFacts:
 
     def live_events(self) -> list[tuple[ScheduleFact, InterviewEvent]]:
         """Interview events of the stage's schedules that still expect feedback (not Cancelled)."""
-        return [(s, e) for s in self.schedules if not s.cancelled
-                for e in sorted(s.schedule.interview_events, key=lambda e: e.id)]
+        return [(s, e) for s in self.schedules if not s.cancelled for e, _ in s.events]
 
     def started_at(self) -> datetime | None:
         times = [s.created_at or s.stamp[0] for s in self.schedules]
@@ -54,31 +56,51 @@ class StageFacts:
 def stage_facts(state: AppState, stage_id: str, rule: Rule) -> StageFacts:
     """The stage's schedules and the feedback that belongs to it: for one of its interview events,
     or for one of its (or the rule's) interviews when the event is not known to be another stage's."""
-    schedules = tuple(sorted((s for s in state.schedules.values() if s.schedule.interview_stage_id == stage_id),
-                             key=lambda s: s.schedule.id))
+    found = [s for s in state.schedules.values() if s.schedule.interview_stage_id == stage_id]
+    if len(found) > 1:
+        found.sort(key=_schedule_id)
+    schedules = tuple(found)
     if not state.feedback:
         return StageFacts(schedules, (), {})
-    events = {e.id: (s, e) for s in state.schedules.values() for e in s.schedule.interview_events}
-    here = {e.id for s in schedules for e in s.schedule.interview_events}
-    interviews = {e.interview_id for s in schedules for e in s.schedule.interview_events} | {
-        r.interview_id for r in rule.requirements}
+    # every known event's interview (later schedules win, as one dict built over them all would)
+    events: dict[str, str | None] = {}
+    for s in state.schedules.values():
+        events.update(s.interview_of_event)
+    here = set()
+    interviews = {r.interview_id for r in rule.requirements}
+    for s in schedules:
+        for e, _ in s.events:
+            here.add(e.id)
+            interviews.add(e.interview_id)
     interview_of: dict[str, str | None] = {}
     relevant = []
     for fb in state.feedback.values():
-        known = events.get(fb.interview_event_id or "")
-        interview = fb.interview_id or (known[1].interview_id if known else None)
+        event_id = fb.interview_event_id
+        known = events.get(event_id or "", _UNKNOWN)
+        interview = fb.interview_id or (None if known is _UNKNOWN else known)
         interview_of[fb.feedback_id] = interview
-        if fb.interview_event_id in here or (known is None and interview in interviews):
+        if event_id in here or (known is _UNKNOWN and interview in interviews):
             relevant.append(fb)
-    relevant.sort(key=lambda f: (f.submitted_at, f.feedback_id))
+    relevant.sort(key=_feedback_order)
     return StageFacts(schedules, tuple(relevant), interview_of)
+
+
+_UNKNOWN: Any = object()
+
+
+def _schedule_id(fact: ScheduleFact) -> str:
+    return fact.schedule.id
+
+
+def _feedback_order(fact: FeedbackFact) -> tuple[datetime, str]:
+    return fact.stamp[0], fact.feedback_id
 
 
 def pending(facts: StageFacts, rule: Rule) -> list[WaitReason]:
     """Everything still missing before the rule can judge. Missing feedback is never a failure."""
     reasons: list[WaitReason] = []
-    live = facts.live_events()
-    if live:
+    scheduled = {e.interview_id for s in facts.schedules if not s.cancelled for e, _ in s.events}
+    if scheduled:  # some interview event still expects feedback (`live_events()` is not empty)
         # who submitted for what: by interview event, or (no event named) by the feedback's interview
         by_event = set()
         by_interview = set()
@@ -87,13 +109,16 @@ def pending(facts: StageFacts, rule: Rule) -> list[WaitReason]:
                 by_event.add((f.submitted_by, f.interview_event_id))
             else:
                 by_interview.add((f.submitted_by, facts.interview_of.get(f.feedback_id)))
-        for sched, event in live:
-            for user in sorted(set(event.required_interviewer_ids())):
-                if (user, event.id) not in by_event and (user, event.interview_id) not in by_interview:
-                    reasons.append(WaitReason("feedback", f"feedback from {user} for interview {event.interview_id}",
-                                              event.interview_id, event.id, user, sched.schedule.id))
+        for sched in facts.schedules:
+            if sched.cancelled:
+                continue
+            for event, required in sched.events:
+                for user in required:
+                    if (user, event.id) not in by_event and (user, event.interview_id) not in by_interview:
+                        reasons.append(WaitReason("feedback", f"feedback from {user} for interview "
+                                                  f"{event.interview_id}", event.interview_id, event.id, user,
+                                                  sched.schedule.id))
     waited = {r.interview_id for r in reasons}
-    scheduled = {e.interview_id for _, e in live}
     judged = 0
     for req in rule.requirements:
         given, lacking = _values(facts, req)
@@ -123,7 +148,7 @@ def _values(facts: StageFacts, req: Requirement) -> tuple[list[FeedbackFact], li
     interview_of, interview, name = facts.interview_of, req.interview_id, req.field
     for f in facts.feedback:
         if interview_of.get(f.feedback_id) == interview:
-            (lacking if is_missing(f.values.get(name)) else given).append(f)
+            (given if name in f.answered else lacking).append(f)
     return given, lacking
 
 

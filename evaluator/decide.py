@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from contracts.envelope import as_utc
@@ -17,6 +18,9 @@ from evaluator.state import AppState, DecisionRecord, Position
 
 DRAFT_VERSION = 0
 """The version a rule set that was never activated (a what-if draft) decides under."""
+
+_format_duration = lru_cache(maxsize=256)(format_duration)
+"""`format_duration` of the few quiet periods and timeouts rule sets hold, once each."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +99,7 @@ def _evaluate(state: AppState, catalog: Catalog, rules: RuleSet, rule: Rule, ver
     last = facts.last_feedback_at()
     quiet = rules.quiet_period_for(rule)
     if last is not None and last + quiet > now:
-        return Wait((WaitReason("quiet_period", f"quiet period of {format_duration(quiet)} after the last "
+        return Wait((WaitReason("quiet_period", f"quiet period of {_format_duration(quiet)} after the last "
                                 f"feedback ({last.isoformat()})"),), last + quiet, pos.stage_id, rule.id)
     requirements = assess(facts, rule)
     passed = all(r["passed"] is not False for r in requirements)
@@ -156,7 +160,7 @@ def _wait_or_time_out(state: AppState, rules: RuleSet, rule: Rule, version: int,
     if armed and deadline is not None and now >= deadline:
         return Decision("timeout", rule.id, version, pos.stage_id, None, None, rule.mode, rules.dry_run, {
             "rule_set_version": version, "rule_id": rule.id, "stage_id": pos.stage_id, "outcome": "timeout",
-            "timeout": format_duration(timeout), "started_at": min(starts).isoformat(),
+            "timeout": _format_duration(timeout), "started_at": min(starts).isoformat(),
             "deadline": deadline.isoformat(), "waiting_for": [w.as_dict() for w in waits]})
     return Wait(tuple(waits), deadline if armed else None, pos.stage_id, rule.id)
 

@@ -213,8 +213,7 @@ def _rule_view(fact: Any) -> tuple:
     its interview events with the interviewers whose feedback is required."""
     s = fact.schedule
     return (s.id, s.interview_stage_id, fact.cancelled, fact.created_at or fact.stamp[0],
-            sorted((e.id, e.interview_id, tuple(sorted(set(e.required_interviewer_ids()))))
-                   for e in s.interview_events))
+            sorted((e.id, e.interview_id, required) for e, required in fact.events))
 
 
 def _same_schedule_for_rules(before: AppState, after: AppState, env: Event) -> bool:

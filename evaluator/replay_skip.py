@@ -59,8 +59,7 @@ def schedule_keeps_wait(before: AppState, after: AppState, schedule_id: str | No
     if fact is None or fact.cancelled or fact.schedule.interview_stage_id != stage:
         return None
     submitted = {f.submitted_by for f in after.feedback.values()}
-    due = frozenset(u for e in fact.schedule.interview_events for u in e.required_interviewer_ids()
-                    if u not in submitted)
+    due = frozenset(u for _, required in fact.events for u in required if u not in submitted)
     if not due:
         return None
     old, new = _stage_start(before, stage), _stage_start(after, stage)

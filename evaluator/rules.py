@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     StrictBool,
     ValidationError,
     ValidationInfo,
@@ -224,6 +225,26 @@ class RuleSet(Doc):
             raise _error("rule_conflict", "; ".join(str(p) for p in problems))
         return self
 
+    _by_stage: tuple[tuple[Rule, ...], dict[tuple[str, str], tuple[Rule, ...]]] | None = PrivateAttr(default=None)
+    """(the `rules` it was built from, (plan, stage) -> those rules in order): `match_rule`'s index."""
+
+    def model_post_init(self, context: Any, /) -> None:
+        # built eagerly: private attributes take part in `==`, so two equal rule sets need equal indexes
+        self._by_stage = self._index()
+
+    def _index(self) -> tuple[tuple[Rule, ...], dict[tuple[str, str], tuple[Rule, ...]]]:
+        by_stage: dict[tuple[str, str], list[Rule]] = {}
+        for rule in self.rules:
+            by_stage.setdefault((rule.interview_plan_id, rule.stage_id), []).append(rule)
+        return self.rules, {key: tuple(found) for key, found in by_stage.items()}
+
+    def rules_for(self, plan_id: str | None, stage_id: str | None) -> tuple[Rule, ...]:
+        """The rules of a plan and stage, in document order."""
+        index = self.__pydantic_private__["_by_stage"]  # not `self._by_stage`: pydantic's __getattr__ is slow
+        if index is None or index[0] is not self.rules:  # a copy with other rules (`model_copy(update=...)`)
+            index = self._index()
+        return index[1].get((plan_id, stage_id), ())  # type: ignore[arg-type]
+
     def quiet_period_for(self, rule: Rule) -> timedelta:
         return rule.quiet_period if rule.quiet_period is not None else self.defaults.quiet_period
 
@@ -314,9 +335,7 @@ def versioned(document: dict[str, Any], version: int) -> RuleSet:
 def match_rule(rule_set: RuleSet, plan_id: str | None, stage_id: str | None, job_id: str | None) -> Rule | None:
     """The rule for an application in a stage: the job's own rule if there is one, else the plan-wide one."""
     plan_wide = None
-    for rule in rule_set.rules:
-        if rule.interview_plan_id != plan_id or rule.stage_id != stage_id:
-            continue
+    for rule in rule_set.rules_for(plan_id, stage_id):
         if rule.job_id is not None and rule.job_id == job_id:
             return rule
         if rule.job_id is None:

@@ -14,9 +14,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from contracts.ashby import InterviewSchedule
+from contracts.ashby import InterviewEvent, InterviewSchedule
 from contracts.envelope import Envelope, parse_time
 from evaluator.catalog import Stamp, stamp
+from evaluator.values import is_missing
 
 FINAL_OUTCOMES = frozenset({"advance", "propose_rejection", "archive"})
 
@@ -35,10 +36,26 @@ class ScheduleFact:
     schedule: InterviewSchedule
     stamp: Stamp
     created_at: datetime | None
+    # derived from `schedule` once, when the fact is made (the schedule is immutable), so each
+    # evaluation reads them instead of re-sorting events and re-reading interviewer lists
+    events: tuple[tuple[InterviewEvent, tuple[str, ...]], ...] = field(init=False, repr=False, compare=False)
+    """The interview events by id, each with its required interviewers (sorted, once each)."""
+    interview_of_event: Mapping[str, str | None] = field(init=False, repr=False, compare=False)
+    """Event id -> its interview id (the last event of an id wins, as a dict built in order would)."""
+
+    def __post_init__(self) -> None:
+        events = self.schedule.interview_events
+        object.__setattr__(self, "events", tuple(
+            (e, tuple(sorted(set(e.required_interviewer_ids())))) for e in sorted(events, key=_event_id)))
+        object.__setattr__(self, "interview_of_event", {e.id: e.interview_id for e in events})
 
     @property
     def cancelled(self) -> bool:
         return self.schedule.status == "Cancelled"
+
+
+def _event_id(event: InterviewEvent) -> str:
+    return event.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +66,11 @@ class FeedbackFact:
     submitted_by: str | None
     values: Mapping[str, Any]
     stamp: Stamp
+    answered: frozenset[str] = field(init=False, repr=False, compare=False)
+    """The fields with a value (`not is_missing`), found once when the fact is made."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "answered", frozenset(k for k, v in self.values.items() if not is_missing(v)))
 
     @property
     def submitted_at(self) -> datetime:
@@ -113,6 +135,8 @@ class AppState:
         snap = self.snapshot
         if snap is None or snap.stage_id is None:
             return None
+        if not self.commands:  # nothing carried out (the common case): where the snapshot says
+            return Position(snap.job_id, snap.plan_id, snap.stage_id, snap.status, self.stage_seen.get(snap.stage_id))
         stage, status, at = snap.stage_id, snap.status, snap.stamp
         moves = self._moves()
         for move_at, outcome, target in moves:

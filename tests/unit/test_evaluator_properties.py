@@ -130,3 +130,47 @@ def test_re_applying_an_event_anywhere_changes_nothing(case):
     state = folded(events).app(APP)
     for e in events:
         assert evolve(evolve(state, e), e) == evolve(state, e)
+
+
+# --- the hot path's shortcuts give what the plain library calls give -----------------------------
+
+_PART = st.one_of(st.none(), st.integers(), st.text(st.characters(exclude_categories=("Cs",)), max_size=20))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PART, max_size=6))
+def test_derive_id_is_str_of_uuid5(parts):
+    import uuid
+
+    from contracts.ids import _NAMESPACE
+
+    name = "\x1f".join("" if p is None else str(p) for p in parts)
+    assert derive_id(*parts) == str(uuid.uuid5(_NAMESPACE, name))
+
+
+_IDS = st.sampled_from(("a", "b", "c", "d"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_IDS, _IDS, st.one_of(st.none(), _IDS)), min_size=1, max_size=8, unique=True),
+       st.one_of(st.none(), _IDS), st.one_of(st.none(), _IDS), st.one_of(st.none(), _IDS))
+def test_match_rule_through_the_index_is_the_plain_scan(keys, plan, stage, job):
+    from evaluator.rules import RuleSet, match_rule
+
+    doc = {"name": "m", "rules": [
+        {"id": f"r{n}", "interview_plan_id": p, "stage_id": s, "job_id": j,
+         "requirements": [{"interview_id": "i", "field": "f", "operator": ">=", "threshold": 1}],
+         "on_fail": {"action": "nothing"}} for n, (p, s, j) in enumerate(keys)]}
+    rules = RuleSet.model_validate(doc)
+    plan_wide = expected = None
+    for rule in rules.rules:  # the definition: the job's own rule, else the (last) plan-wide one
+        if rule.interview_plan_id == plan and rule.stage_id == stage:
+            if rule.job_id is not None and rule.job_id == job:
+                expected = rule
+                break
+            if rule.job_id is None:
+                plan_wide = rule
+    assert match_rule(rules, plan, stage, job) == (expected or plan_wide)
+    assert rules == RuleSet.model_validate(doc)  # the index does not make equal rule sets unequal
+    other = rules.model_copy(update={"rules": rules.rules[:1]})
+    assert match_rule(other, plan, stage, job) in (None, rules.rules[0])
