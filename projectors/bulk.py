@@ -21,9 +21,14 @@ import orjson
 
 from contracts.consumers import Delivered
 from contracts.upcasters import log_row_envelope
-from projectors.ashby import to_rows
-from projectors.handlers import ASHBY_EVENT_TYPES, SCHEDULE_EVENT_TYPES
-from projectors.schedules import ScheduleProjection, newest_per_schedule, to_projection
+from projectors.handlers import ashby_rows, schedule_projections
+from projectors.schedules import (
+    EventRow,
+    InterviewerRow,
+    ScheduleProjection,
+    ScheduleRow,
+    newest_per_schedule,
+)
 
 Progress = Callable[[int, int], None]
 
@@ -48,26 +53,16 @@ class SchedulesFold:
 
     def feed(self, batch: list[Delivered]) -> None:
         best = self.best
-        for p in newest_per_schedule([to_projection(d) for d in batch
-                                      if d.envelope.event_type in SCHEDULE_EVENT_TYPES]):
+        for p in newest_per_schedule(schedule_projections(batch)):
             current = best.get(p.schedule.schedule_id)
             best[p.schedule.schedule_id] = p if current is None else newest_per_schedule([current, p])[0]
 
     def tables(self) -> Iterator[tuple[str, tuple[str, ...], Iterable[tuple]]]:
+        # the row tuples are in column order: their field names are the columns
         chosen = self.best.values()
-        yield ("interview_schedules",
-               ("schedule_id", "application_id", "interview_stage_id", "candidate_id", "status", "updated_at",
-                "source_event_id", "stream_seq"),
-               ((s.schedule_id, s.application_id, s.interview_stage_id, s.candidate_id, s.status, s.updated_at,
-                 s.source_event_id, s.stream_seq) for p in chosen for s in (p.schedule,)))
-        yield ("interview_events",
-               ("interview_event_id", "schedule_id", "application_id", "interview_id", "start_time", "end_time"),
-               ((e.interview_event_id, e.schedule_id, e.application_id, e.interview_id, e.start_time, e.end_time)
-                for p in chosen for e in p.events))
-        yield ("interview_event_interviewers",
-               ("interview_event_id", "user_id", "schedule_id", "is_feedback_required"),
-               ((i.interview_event_id, i.user_id, i.schedule_id, i.is_feedback_required)
-                for p in chosen for i in p.interviewers))
+        yield "interview_schedules", ScheduleRow._fields, (p.schedule for p in chosen)
+        yield "interview_events", EventRow._fields, (e for p in chosen for e in p.events)
+        yield "interview_event_interviewers", InterviewerRow._fields, (i for p in chosen for i in p.interviewers)
 
 
 class ApplicationsFold:
@@ -92,7 +87,7 @@ class ApplicationsFold:
         self.form_fields: dict[str, dict[str, tuple]] = {}
 
     def feed(self, batch: list[Delivered]) -> None:
-        rows = to_rows([d for d in batch if d.envelope.event_type in ASHBY_EVENT_TYPES])
+        rows = ashby_rows(batch)
         for plan_id, stage_rows, seq in rows.stages:
             for stage_id in self.stages_of_plan.pop(plan_id, ()):
                 del self.stages[stage_id]
@@ -146,16 +141,16 @@ def _delivered(row: asyncpg.Record) -> Delivered:
     return Delivered(env, row[0], "")  # the subject is not read by the folds
 
 
-async def fold_log(reader: asyncpg.Connection, fold: Fold, event_types: Iterable[str], source: str | None,
-                   upto: int, *, page_size: int = 5000, progress: Progress | None = None) -> tuple[int, int]:
-    """Feed every event of `event_types` (and `source`) with seq <= upto to `fold`, in stream
-    order; the next page is read while one is folded. Returns (events fed, last seq fed)."""
+async def fold_log(reader: asyncpg.Connection, fold: Fold, event_types: Iterable[str], upto: int, *,
+                   page_size: int = 5000, progress: Progress | None = None) -> tuple[int, int]:
+    """Feed every event of `event_types` with seq <= upto to `fold`, in stream order; the next
+    page is read while one is folded. Returns (events fed, last seq fed)."""
     sql = (f"SELECT {_LOG_COLUMNS} FROM event_log WHERE stream_seq > $1 AND stream_seq <= $2 "
-           f"AND event_type = ANY($3::text[]){' AND source = $5' if source else ''} ORDER BY stream_seq LIMIT $4")
+           "AND event_type = ANY($3::text[]) ORDER BY stream_seq LIMIT $4")
     types = list(event_types)
 
     def page(after: int) -> asyncio.Future:
-        return asyncio.ensure_future(reader.fetch(sql, after, upto, types, page_size, *([source] if source else [])))
+        return asyncio.ensure_future(reader.fetch(sql, after, upto, types, page_size))
 
     events, last = 0, 0
     pending = page(0)

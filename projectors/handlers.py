@@ -12,14 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import asyncpg
-import structlog
 
 from contracts.consumers import Delivered
 from projectors import store
 from projectors.ashby import KIND_OF, AshbyRows, to_rows
 from projectors.schedules import ScheduleProjection, newest_per_schedule, to_projection
-
-log = structlog.get_logger(__name__)
 
 PROJECTOR = "projectors-all-v1"
 """The durable consumer (and checkpoint) of every projector model."""
@@ -46,9 +43,19 @@ class Plan:
 
 
 def plan(batch: list[Delivered]) -> Plan:
-    projections = [to_projection(d) for d in batch if d.envelope.event_type in SCHEDULE_EVENT_TYPES]
-    return Plan([d.stream_seq for d in batch], store.event_log_rows(batch), newest_per_schedule(projections), len(projections),
-                to_rows([d for d in batch if d.envelope.event_type in ASHBY_EVENT_TYPES]))
+    projections = schedule_projections(batch)
+    return Plan([d.stream_seq for d in batch], store.event_log_rows(batch), newest_per_schedule(projections),
+                len(projections), ashby_rows(batch))
+
+
+def schedule_projections(batch: list[Delivered]) -> list[ScheduleProjection]:
+    """The schedules model's rows for each of its events in the batch (before newest-wins)."""
+    return [to_projection(d) for d in batch if d.envelope.event_type in SCHEDULE_EVENT_TYPES]
+
+
+def ashby_rows(batch: list[Delivered]) -> AshbyRows:
+    """The applications model's rows for its events in the batch."""
+    return to_rows([d for d in batch if d.envelope.event_type in ASHBY_EVENT_TYPES])
 
 
 async def project(conn: asyncpg.Connection, batch: list[Delivered], planned: Plan | None = None) -> None:
@@ -65,13 +72,12 @@ async def project(conn: asyncpg.Connection, batch: list[Delivered], planned: Pla
 
 async def project_schedules(conn: asyncpg.Connection, batch: list[Delivered]) -> None:
     """The schedules model alone (rebuild)."""
-    await store.upsert_schedules(conn, newest_per_schedule([to_projection(d) for d in batch
-                                                            if d.envelope.event_type in SCHEDULE_EVENT_TYPES]))
+    await store.upsert_schedules(conn, newest_per_schedule(schedule_projections(batch)))
 
 
 async def project_applications(conn: asyncpg.Connection, batch: list[Delivered]) -> None:
     """The applications model alone (rebuild)."""
-    await write_applications(conn, to_rows([d for d in batch if d.envelope.event_type in ASHBY_EVENT_TYPES]))
+    await write_applications(conn, ashby_rows(batch))
 
 
 async def write_applications(conn: asyncpg.Connection, rows: AshbyRows) -> None:

@@ -50,7 +50,6 @@ class Model:
     consumer: str  # the live projectors' durable name (its checkpoint is the target)
     tables: tuple[str, ...]  # in the order the handler writes them (lock order)
     event_types: tuple[str, ...]
-    source: str | None  # only events from this source, if set (the live projector applies every source)
     handler: Handler
     description: str
 
@@ -59,12 +58,12 @@ MODELS: dict[str, Model] = {
     "schedules": Model(
         handlers.SCHEDULES, handlers.PROJECTOR,
         ("interview_schedules", "interview_events", "interview_event_interviewers"),
-        tuple(sorted(handlers.SCHEDULE_EVENT_TYPES)), None, handlers.project_schedules,
+        tuple(sorted(handlers.SCHEDULE_EVENT_TYPES)), handlers.project_schedules,
         "interview schedules with their interview events and interviewers"),
     "applications": Model(
         handlers.APPLICATIONS, handlers.PROJECTOR,
         ("applications", "feedback_submissions", "metadata_records", "interview_stages", "feedback_form_fields"),
-        tuple(sorted(handlers.ASHBY_EVENT_TYPES)), None, handlers.project_applications,
+        tuple(sorted(handlers.ASHBY_EVENT_TYPES)), handlers.project_applications,
         "applications, feedback submissions and Ashby metadata"),
 }
 
@@ -120,9 +119,8 @@ def _delivered(row: asyncpg.Record) -> Delivered:
 
 
 def _page_sql(model: Model) -> str:
-    source = f" AND source = '{model.source}'" if model.source else ""
     return (f"SELECT {_COLUMNS} FROM event_log WHERE stream_seq > $1 AND stream_seq <= $2 "
-            f"AND event_type = ANY($3::text[]){source} ORDER BY stream_seq LIMIT $4")
+            "AND event_type = ANY($3::text[]) ORDER BY stream_seq LIMIT $4")
 
 
 async def live_checkpoint(conn: asyncpg.Connection, model: Model) -> int | None:
@@ -313,7 +311,7 @@ async def _load(writer: asyncpg.Connection, copier: _Copier, target: int) -> boo
     would decide, the handler batch by batch (False); the parity check judges either."""
     model = copier.model
     fold = bulk.FOLDS[model.name]()
-    events, _ = await bulk.fold_log(copier.reader, fold, model.event_types, model.source, target,
+    events, _ = await bulk.fold_log(copier.reader, fold, model.event_types, target,
                                     page_size=copier.batch_size, progress=copier.progress)
     try:
         async with writer.transaction():

@@ -99,30 +99,24 @@ async def upsert_schedules(conn: asyncpg.Connection, projections: list[ScheduleP
             """DELETE FROM interview_event_interviewers
                WHERE (interview_event_id, user_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))""",
             [k[0] for k in change.gone_people], [k[1] for k in change.gone_people])
-    events, people = change.events, change.people
+    events, people = change.events, change.people  # new or changed only; ON CONFLICT moves an event
     if events:
         await conn.execute(
-            """INSERT INTO interview_events AS cur (interview_event_id, schedule_id, application_id, interview_id,
-                                                    start_time, end_time)
+            """INSERT INTO interview_events (interview_event_id, schedule_id, application_id, interview_id,
+                                             start_time, end_time)
                SELECT r->>0, r->>1, r->>2, r->>3, (r->>4)::timestamptz, (r->>5)::timestamptz
                FROM jsonb_array_elements($1::text::jsonb) r
                ON CONFLICT (interview_event_id) DO UPDATE SET schedule_id = EXCLUDED.schedule_id,
                    application_id = EXCLUDED.application_id, interview_id = EXCLUDED.interview_id,
-                   start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time
-               WHERE (cur.schedule_id, cur.application_id, cur.interview_id, cur.start_time, cur.end_time)
-                     IS DISTINCT FROM (EXCLUDED.schedule_id, EXCLUDED.application_id, EXCLUDED.interview_id,
-                                       EXCLUDED.start_time, EXCLUDED.end_time)""",
+                   start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time""",
             _json_rows(events),
         )
     if people:
         await conn.execute(
-            """INSERT INTO interview_event_interviewers AS cur (interview_event_id, user_id, schedule_id,
-                                                               is_feedback_required)
+            """INSERT INTO interview_event_interviewers (interview_event_id, user_id, schedule_id, is_feedback_required)
                SELECT r->>0, r->>1, r->>2, (r->>3)::boolean FROM jsonb_array_elements($1::text::jsonb) r
                ON CONFLICT (interview_event_id, user_id) DO UPDATE
-               SET schedule_id = EXCLUDED.schedule_id, is_feedback_required = EXCLUDED.is_feedback_required
-               WHERE (cur.schedule_id, cur.is_feedback_required)
-                     IS DISTINCT FROM (EXCLUDED.schedule_id, EXCLUDED.is_feedback_required)""",
+               SET schedule_id = EXCLUDED.schedule_id, is_feedback_required = EXCLUDED.is_feedback_required""",
             _json_rows(people),
         )
     return written

@@ -77,11 +77,9 @@ async def caught_up(infra, svc) -> bool:
     logged = await svc.fetchval("SELECT count(*) FROM event_log")
     marks = await svc.fetch("SELECT consumer, stream_seq FROM consumer_checkpoints")
     done = {r["consumer"]: r["stream_seq"] for r in marks}
-    newest = await svc.fetch("SELECT event_type, source, max(stream_seq) AS seq FROM event_log "
-                             "GROUP BY event_type, source")
+    newest = await svc.fetch("SELECT event_type, max(stream_seq) AS seq FROM event_log GROUP BY event_type")
     def need(model) -> int:
-        return max((r["seq"] for r in newest if r["event_type"] in model.event_types
-                    and (model.source is None or r["source"] == model.source)), default=0)
+        return max((r["seq"] for r in newest if r["event_type"] in model.event_types), default=0)
 
     need_sched, need_ashby = need(MODELS["schedules"]), need(MODELS["applications"])
     return (logged == last and done.get(MODELS["schedules"].consumer, 0) >= need_sched
