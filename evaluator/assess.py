@@ -41,9 +41,10 @@ class StageFacts:
     feedback: tuple[FeedbackFact, ...]
     interview_of: Mapping[str, str | None]
 
-    def live_events(self) -> list[tuple[ScheduleFact, InterviewEvent]]:
-        """Interview events of the stage's schedules that still expect feedback (not Cancelled)."""
-        return [(s, e) for s in self.schedules if not s.cancelled for e, _ in s.events]
+    def live_events(self) -> list[tuple[ScheduleFact, InterviewEvent, tuple[str, ...]]]:
+        """Interview events of the stage's schedules that still expect feedback (not Cancelled),
+        each with its schedule and its required interviewers."""
+        return [(s, e, required) for s in self.schedules if not s.cancelled for e, required in s.events]
 
     def started_at(self) -> datetime | None:
         times = [s.created_at or s.stamp[0] for s in self.schedules]
@@ -99,8 +100,9 @@ def _feedback_order(fact: FeedbackFact) -> tuple[datetime, str]:
 def pending(facts: StageFacts, rule: Rule) -> list[WaitReason]:
     """Everything still missing before the rule can judge. Missing feedback is never a failure."""
     reasons: list[WaitReason] = []
-    scheduled = {e.interview_id for s in facts.schedules if not s.cancelled for e, _ in s.events}
-    if scheduled:  # some interview event still expects feedback (`live_events()` is not empty)
+    live = facts.live_events()
+    scheduled = {e.interview_id for _, e, _ in live}
+    if live:
         # who submitted for what: by interview event, or (no event named) by the feedback's interview
         by_event = set()
         by_interview = set()
@@ -109,15 +111,12 @@ def pending(facts: StageFacts, rule: Rule) -> list[WaitReason]:
                 by_event.add((f.submitted_by, f.interview_event_id))
             else:
                 by_interview.add((f.submitted_by, facts.interview_of.get(f.feedback_id)))
-        for sched in facts.schedules:
-            if sched.cancelled:
-                continue
-            for event, required in sched.events:
-                for user in required:
-                    if (user, event.id) not in by_event and (user, event.interview_id) not in by_interview:
-                        reasons.append(WaitReason("feedback", f"feedback from {user} for interview "
-                                                  f"{event.interview_id}", event.interview_id, event.id, user,
-                                                  sched.schedule.id))
+        for sched, event, required in live:
+            for user in required:
+                if (user, event.id) not in by_event and (user, event.interview_id) not in by_interview:
+                    reasons.append(WaitReason("feedback", f"feedback from {user} for interview "
+                                              f"{event.interview_id}", event.interview_id, event.id, user,
+                                              sched.schedule.id))
     waited = {r.interview_id for r in reasons}
     judged = 0
     for req in rule.requirements:
