@@ -257,33 +257,32 @@ def _raw_read(url: str, out) -> None:
 
 
 def _what_if(url: str, workers: int, out) -> None:
-    from evaluator.history import log_codecs, replay_log, replay_partitioned
-    from evaluator.replay import CURRENT
-    from evaluator.report import compare
+    """The what-if as `autoadvance replay --rules ... --workers W` runs it (`run_request`): the
+    rules that were live against the proposal, then their diff."""
+    from evaluator.history import ReplayRequest, log_codecs, run_request
     from evaluator.rules import RuleSet
 
-    lanes = {"before": CURRENT, "after": RuleSet.model_validate(what_if_rules())}
+    request = ReplayRequest(rules=RuleSet.model_validate(what_if_rules()), before_name="before",
+                            after_name="after", workers=workers)
 
     async def run():
-        if workers > 1:
-            return await replay_partitioned(url, lanes, workers=workers)
         conn = await asyncpg.connect(url)
         await log_codecs(conn)
         try:
-            return await replay_log(conn, lanes)
+            return await run_request(conn, request, now=datetime.now(UTC), database_url=url)
         finally:
             await conn.close()
 
     t = time.perf_counter()
-    run_ = asyncio.run(run())
-    diff = compare(run_["before"], run_["after"])
+    outcome = asyncio.run(run())
     seconds = time.perf_counter() - t
+    run_ = outcome.run
     out.put({"seconds": seconds, "events": run_.events, "applications": run_.applications,
              "decisions": {k: len(v.decisions) for k, v in run_.lanes.items()},
              "evaluations": {k: v.evaluations for k, v in run_.lanes.items()},
              "shared": {k: v.shared for k, v in run_.lanes.items()},
              "skipped": {k: v.skipped for k, v in run_.lanes.items()},
-             "changes": diff.counts(), "dropped": run_.dropped,
+             "changes": outcome.diff.counts(), "dropped": run_.dropped,
              "rss": _peak_mib(resource.RUSAGE_SELF), "rss_children": _peak_mib(resource.RUSAGE_CHILDREN)})
 
 

@@ -8,9 +8,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from contracts.ashby import InterviewEvent
 from evaluator.rules import Requirement, Rule
-from evaluator.state import AppState, FeedbackFact, ScheduleFact
+from evaluator.state import AppState, FeedbackFact, InterviewSlot, ScheduleFact
 from evaluator.values import aggregate
 
 
@@ -41,7 +40,7 @@ class StageFacts:
     feedback: tuple[FeedbackFact, ...]
     interview_of: Mapping[str, str | None]
 
-    def live_events(self) -> list[tuple[ScheduleFact, InterviewEvent, tuple[str, ...]]]:
+    def live_events(self) -> list[tuple[ScheduleFact, InterviewSlot, tuple[str, ...]]]:
         """Interview events of the stage's schedules that still expect feedback (not Cancelled),
         each with its schedule and its required interviewers."""
         return [(s, e, required) for s in self.schedules if not s.cancelled for e, required in s.events]
@@ -57,7 +56,7 @@ class StageFacts:
 def stage_facts(state: AppState, stage_id: str, rule: Rule) -> StageFacts:
     """The stage's schedules and the feedback that belongs to it: for one of its interview events,
     or for one of its (or the rule's) interviews when the event is not known to be another stage's."""
-    found = [s for s in state.schedules.values() if s.schedule.interview_stage_id == stage_id]
+    found = [s for s in state.schedules.values() if s.stage_id == stage_id]
     if len(found) > 1:
         found.sort(key=_schedule_id)
     schedules = tuple(found)
@@ -90,7 +89,7 @@ _UNKNOWN: Any = object()
 
 
 def _schedule_id(fact: ScheduleFact) -> str:
-    return fact.schedule.id
+    return fact.id
 
 
 def _feedback_order(fact: FeedbackFact) -> tuple[datetime, str]:
@@ -116,7 +115,7 @@ def pending(facts: StageFacts, rule: Rule) -> list[WaitReason]:
                 if (user, event.id) not in by_event and (user, event.interview_id) not in by_interview:
                     reasons.append(WaitReason("feedback", f"feedback from {user} for interview "
                                               f"{event.interview_id}", event.interview_id, event.id, user,
-                                              sched.schedule.id))
+                                              sched.id))
     waited = {r.interview_id for r in reasons}
     judged = 0
     for req in rule.requirements:

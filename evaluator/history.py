@@ -34,7 +34,7 @@ from evaluator.replay import (
     verify,
 )
 from evaluator.replay import SHARED_TYPES as REPLAY_SHARED_TYPES
-from evaluator.report import Diff, compare, to_json
+from evaluator.report import Diff, compare, merge_diffs, to_json
 from evaluator.rules import RuleSet
 
 SHARED_TYPES = sorted(REPLAY_SHARED_TYPES)
@@ -196,8 +196,12 @@ def _init_worker(counter: Any) -> None:
 
 
 def _partition_worker(database_url: str, lanes: Mapping[str, RuleSource], since: datetime | None,
-                      until: datetime | None, horizon: datetime | None, partition: tuple[int, int]) -> Replay:
-    """Runs in a child process: its own connection, its share of the applications."""
+                      until: datetime | None, horizon: datetime | None, partition: tuple[int, int],
+                      compared: tuple[str, str] | None = None) -> tuple[Replay, Diff | None]:
+    """Runs in a child process: its own connection, its share of the applications. With
+    `compared`, the two lanes' diff is made here too (in parallel with the other partitions), and
+    the decisions go back without their explanations: the diff holds the explanations a report
+    shows, and the rest would only be pickled and sent between processes (most of the result)."""
     counter = _COUNTER
     # a process of its own: a replay keeps many small objects alive for long, which the default
     # thresholds of the cycle collector would traverse again and again (about a fifth of the time)
@@ -228,7 +232,13 @@ def _partition_worker(database_url: str, lanes: Mapping[str, RuleSource], since:
         finally:
             await conn.close()
 
-    return asyncio.run(run())
+    result = asyncio.run(run())
+    if compared is None:
+        return result, None
+    diff = compare(result[compared[0]], result[compared[1]])
+    for lane in result.lanes.values():
+        lane.decisions = [d._replace(explanation_json=b"") for d in lane.decisions]
+    return result, diff
 
 
 async def log_codecs(conn: asyncpg.Connection) -> None:
@@ -254,13 +264,32 @@ async def replay_partitioned(database_url: str, lanes: Mapping[str, RuleSource],
                              progress: Callable[[int], None] | None = None) -> Replay:
     """The same replay split by application over `workers` processes (each reads its share of
     the log and every catalog and rule-set event), merged into one result."""
+    run, _ = await _partitioned(database_url, lanes, workers, since, until, horizon, progress, None)
+    return run
+
+
+async def what_if_partitioned(database_url: str, lanes: Mapping[str, RuleSource], compared: tuple[str, str], *,
+                              workers: int, since: datetime | None = None, until: datetime | None = None,
+                              horizon: datetime | None = None,
+                              progress: Callable[[int], None] | None = None) -> tuple[Replay, Diff]:
+    """`replay_partitioned` and the diff of the `compared` lanes, each partition diffing its own
+    applications. The decisions come back without explanations (the diff's changes carry the
+    requirement values that explain them)."""
+    run, diff = await _partitioned(database_url, lanes, workers, since, until, horizon, progress, compared)
+    assert diff is not None
+    return run, diff
+
+
+async def _partitioned(database_url: str, lanes: Mapping[str, RuleSource], workers: int, since: datetime | None,
+                       until: datetime | None, horizon: datetime | None, progress: Callable[[int], None] | None,
+                       compared: tuple[str, str] | None) -> tuple[Replay, Diff | None]:
     ctx = multiprocessing.get_context("spawn")
     counter = ctx.Value("q", 0)
     loop = asyncio.get_running_loop()
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(counter,)) as pool:
         futures = [loop.run_in_executor(pool, _partition_worker, database_url, dict(lanes), since, until, horizon,
-                                        (i, workers)) for i in range(workers)]
+                                        (i, workers), compared) for i in range(workers)]
         waiter = asyncio.gather(*futures)
         while progress is not None and not waiter.done():
             progress(counter.value)
@@ -268,7 +297,9 @@ async def replay_partitioned(database_url: str, lanes: Mapping[str, RuleSource],
         parts = await waiter
     if progress is not None:
         progress(counter.value)
-    return merge(parts)
+    run = merge(part for part, _ in parts)
+    diffs = [diff for _, diff in parts if diff is not None]
+    return run, merge_diffs(diffs) if compared is not None else None
 
 
 # --- one request, as the CLI and the API run it ------------------------------------------------
@@ -320,20 +351,27 @@ async def run_request(conn: asyncpg.Connection, request: ReplayRequest, *, now: 
                                       "OR recorded_at <= $1", request.until)
     else:
         horizon = request.until or now
+    diff: Diff | None = None
+    defects: list[Defect] | None = None
     if request.workers > 1 and database_url:
         def counted(n: int) -> None:
             if progress is not None:
                 progress(n, 0)
 
-        run = await replay_partitioned(database_url, lanes, workers=request.workers, since=request.since,
-                                       until=request.until, horizon=horizon, progress=counted)
+        if request.verify:
+            run = await replay_partitioned(database_url, lanes, workers=request.workers, since=request.since,
+                                           until=request.until, horizon=horizon, progress=counted)
+        else:
+            names = list(lanes)
+            run, diff = await what_if_partitioned(database_url, lanes, (names[0], names[1]), workers=request.workers,
+                                                  since=request.since, until=request.until, horizon=horizon,
+                                                  progress=counted)
     else:
         run = await replay_log(conn, lanes, since=request.since, until=request.until, horizon=horizon,
                                progress=progress)
-    diff = defects = None
     if request.verify:
         defects = verify(run["live"], run.recorded)
-    else:
+    elif diff is None:
         names = list(lanes)
         diff = compare(run[names[0]], run[names[1]])
     return ReplayOutcome(run, diff, defects, time.perf_counter() - started)

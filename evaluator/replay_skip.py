@@ -23,7 +23,7 @@ PENDING_KINDS = frozenset({"feedback", "interview_not_scheduled", "missing_field
 def _stage_start(state: AppState, stage_id: str) -> datetime | None:
     """`StageFacts.started_at()` of the stage: its earliest schedule's start."""
     return min((s.created_at or s.stamp[0] for s in state.schedules.values()
-                if s.schedule.interview_stage_id == stage_id), default=None)
+                if s.stage_id == stage_id), default=None)
 
 
 def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -56,7 +56,7 @@ def schedule_keeps_wait(before: AppState, after: AppState, schedule_id: str | No
         if r.kind not in PENDING_KINDS:
             return None
     fact = after.schedules.get(schedule_id)  # type: ignore[arg-type]
-    if fact is None or fact.cancelled or fact.schedule.interview_stage_id != stage:
+    if fact is None or fact.cancelled or fact.stage_id != stage:
         return None
     submitted = {f.submitted_by for f in after.feedback.values()}
     due = frozenset(u for _, required in fact.events for u in required if u not in submitted)

@@ -162,6 +162,24 @@ def compare(before: ReplayResult, after: ReplayResult) -> Diff:
     return diff
 
 
+def merge_diffs(parts: Sequence[Diff]) -> Diff:
+    """Diffs of disjoint sets of applications (partitions of one replay) as one diff, in the order
+    `compare` gives: by application, then stage."""
+    out = Diff(parts[0].before, parts[0].after, totals={parts[0].before: {}, parts[0].after: {}})
+    for part in parts:
+        out.changes.extend(part.changes)
+        out.compared += part.compared
+        for name, rows in part.totals.items():
+            into = out.totals[name]
+            for key, t in rows.items():
+                mine = into.setdefault(key, Tally())
+                mine.advanced += t.advanced
+                mine.rejected += t.rejected
+                mine.timed_out += t.timed_out
+    out.changes.sort(key=lambda c: (c.application_id, c.stage_id))
+    return out
+
+
 def _requirement_text(r: Mapping[str, Any]) -> str:
     values = ", ".join(orjson.dumps(v).decode() for v in r.get("values") or []) or "no values"
     status = r.get("status") or ("passed" if r.get("passed") else "failed")

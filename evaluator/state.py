@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from contracts.ashby import InterviewEvent, InterviewSchedule
+from contracts.ashby import InterviewSchedule
 from contracts.envelope import Envelope, parse_time
 from evaluator.catalog import Stamp, stamp
 from evaluator.values import is_missing
@@ -31,31 +31,30 @@ class Snapshot:
     stamp: Stamp
 
 
+class InterviewSlot(NamedTuple):
+    """What `decide` reads of one interview event of a schedule."""
+
+    id: str
+    interview_id: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduleFact:
-    schedule: InterviewSchedule
+    """What `decide` reads of an interview schedule (see `schedule_fact`)."""
+
+    id: str
+    stage_id: str
+    status: str
     stamp: Stamp
     created_at: datetime | None
-    # derived from `schedule` once, when the fact is made (the schedule is immutable), so each
-    # evaluation reads them instead of re-sorting events and re-reading interviewer lists
-    events: tuple[tuple[InterviewEvent, tuple[str, ...]], ...] = field(init=False, repr=False, compare=False)
+    events: tuple[tuple[InterviewSlot, tuple[str, ...]], ...]
     """The interview events by id, each with its required interviewers (sorted, once each)."""
-    interview_of_event: Mapping[str, str | None] = field(init=False, repr=False, compare=False)
+    interview_of_event: Mapping[str, str | None] = field(repr=False, compare=False)
     """Event id -> its interview id (the last event of an id wins, as a dict built in order would)."""
-
-    def __post_init__(self) -> None:
-        events = self.schedule.interview_events
-        object.__setattr__(self, "events", tuple(
-            (e, tuple(sorted(set(e.required_interviewer_ids())))) for e in sorted(events, key=_event_id)))
-        object.__setattr__(self, "interview_of_event", {e.id: e.interview_id for e in events})
 
     @property
     def cancelled(self) -> bool:
-        return self.schedule.status == "Cancelled"
-
-
-def _event_id(event: InterviewEvent) -> str:
-    return event.id
+        return self.status == "Cancelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,17 +196,95 @@ def _about(state: AppState, application_id: Any) -> bool:
 
 
 def _schedule_updated(state: AppState, event: Envelope) -> AppState:
-    try:
-        schedule = InterviewSchedule.model_validate(event.payload.get("schedule") or {})
-    except ValidationError:
+    read = schedule_fact(event.payload.get("schedule") or {}, event)
+    if read is None:
         return state
-    if not _about(state, schedule.application_id):
+    application_id, fact = read
+    if not _about(state, application_id):
         return state
-    fact = ScheduleFact(schedule, stamp(event, parse_time(schedule.updated_at)), parse_time(schedule.created_at))
-    known = state.schedules.get(schedule.id)
+    known = state.schedules.get(fact.id)
     if known is not None and known.stamp >= fact.stamp:
         return state
-    return state.updated(schedules={**state.schedules, schedule.id: fact})
+    return state.updated(schedules={**state.schedules, fact.id: fact})
+
+
+def schedule_fact(raw: Any, event: Envelope) -> tuple[str, ScheduleFact] | None:
+    """(application id, fact) of a schedule as Ashby sent it; None when the Ashby model rejects it.
+    Read straight from the dict when every field has the exact type the model wants (what Ashby
+    sends: the result is the model's), else through the model."""
+    plain = _plain_schedule(raw) if type(raw) is dict else None
+    if plain is None:
+        try:
+            model = InterviewSchedule.model_validate(raw)
+        except ValidationError:
+            return None
+        plain = (model.id, model.status, model.application_id, model.interview_stage_id, model.created_at,
+                 model.updated_at, [(e.id, e.interview_id, e.required_interviewer_ids())
+                                    for e in model.interview_events])
+    sid, status, application_id, stage_id, created_at, updated_at, events = plain
+    ordered = sorted(events, key=_first) if len(events) > 1 else events
+    fact = ScheduleFact(sid, stage_id, status, stamp(event, parse_time(updated_at)), parse_time(created_at),
+                        tuple((InterviewSlot(eid, interview), tuple(sorted(set(required))))
+                              for eid, interview, required in ordered),
+                        {eid: interview for eid, interview, _ in events})
+    return application_id, fact
+
+
+def _first(item: tuple) -> Any:
+    return item[0]
+
+
+_TEXT = (str, type(None))
+# names the Ashby models also accept (populate_by_name): a payload using them goes through the model
+_SCHEDULE_NAMES = frozenset({"application_id", "interview_stage_id", "candidate_id", "created_at", "updated_at",
+                             "interview_events"})
+_EVENT_NAMES = frozenset({"interview_id", "interview_schedule_id", "interviewer_user_ids", "start_time", "end_time",
+                          "created_at", "updated_at", "feedback_link", "has_submitted_feedback"})
+_PERSON_NAMES = frozenset({"first_name", "last_name", "is_feedback_required", "training_role"})
+
+
+def _plain_schedule(raw: dict) -> tuple | None:
+    """`InterviewSchedule`'s fields, when each has exactly the type the model wants (so the model
+    would take it as it is); None otherwise."""
+    sid, status, app, stage = raw.get("id"), raw.get("status"), raw.get("applicationId"), raw.get("interviewStageId")
+    if not (type(sid) is str and type(status) is str and type(app) is str and type(stage) is str
+            and sid and status and app and stage and type(raw.get("candidateId")) in _TEXT):
+        return None
+    created, updated, listed = raw.get("createdAt"), raw.get("updatedAt"), raw.get("interviewEvents", [])
+    if type(created) not in _TEXT or type(updated) not in _TEXT or type(listed) is not list \
+            or not _SCHEDULE_NAMES.isdisjoint(raw):
+        return None
+    events = []
+    for ev in listed:
+        if type(ev) is not dict:
+            return None
+        eid, interview, ids, people = (ev.get("id"), ev.get("interviewId"), ev.get("interviewerUserIds", []),
+                                       ev.get("interviewers", []))
+        if not (type(eid) is str and type(interview) in _TEXT and type(ids) is list and type(people) is list
+                and type(ev.get("interviewScheduleId")) in _TEXT and type(ev.get("startTime")) in _TEXT
+                and type(ev.get("endTime")) in _TEXT and type(ev.get("createdAt")) in _TEXT
+                and type(ev.get("updatedAt")) in _TEXT and type(ev.get("feedbackLink")) in _TEXT
+                and type(ev.get("hasSubmittedFeedback")) in _BOOL_OR_NONE and _EVENT_NAMES.isdisjoint(ev)):
+            return None
+        for uid in ids:
+            if type(uid) is not str:
+                return None
+        required = []
+        for person in people:
+            if type(person) is not dict:
+                return None
+            uid, needed = person.get("id"), person.get("isFeedbackRequired", True)
+            if not (type(uid) is str and type(needed) is bool and type(person.get("email")) in _TEXT
+                    and type(person.get("firstName")) in _TEXT and type(person.get("lastName")) in _TEXT
+                    and type(person.get("trainingRole")) in _TEXT and _PERSON_NAMES.isdisjoint(person)):
+                return None
+            if needed:
+                required.append(uid)
+        events.append((eid, interview, required if people else ids))
+    return sid, status, app, stage, created, updated, events
+
+
+_BOOL_OR_NONE = (bool, type(None))
 
 
 def _feedback_submitted(state: AppState, event: Envelope) -> AppState:

@@ -15,8 +15,9 @@ from replay_history import LiveModel, generated_inputs, rule_doc
 from contracts.envelope import parse_envelope
 from contracts.upcasters import current_version
 from evaluator.decide import Wait
-from evaluator.history import log_codecs, replay_log, replay_partitioned
+from evaluator.history import log_codecs, replay_log, replay_partitioned, what_if_partitioned
 from evaluator.replay import CURRENT, replay_lanes
+from evaluator.report import compare, to_json
 from evaluator.rules import RuleSet
 from runtime.db import create_pool, migrate
 
@@ -74,5 +75,15 @@ async def test_a_partitioned_replay_of_event_log_equals_one_pass_over_it(infra):
             assert outcome(parts) == outcome(expected), workers
             assert parts.events == len(log) + (workers - 1) * sum(
                 e.event_type in ("InterviewPlanSynced", "ArchiveReasonSynced", "RuleSetActivated") for e in log)
+        # a what-if diffs each partition in its worker: the same report as diffing one pass
+        expected_diff = compare(expected["live"], expected["strict"])
+        assert expected_diff.changes
+        run, diff = await what_if_partitioned(infra.database_url, lanes, ("live", "strict"), workers=2,
+                                              horizon=horizon)
+        got, want = to_json(run, diff), to_json(expected, expected_diff)
+        got["summary"].pop("events"), want["summary"].pop("events")  # each partition reads the catalog
+        assert got == want
+        assert [(d.key(), d.decided_at) for d in run["strict"].decisions] == [
+            (d.key(), d.decided_at) for d in expected["strict"].decisions]
     finally:
         await conn.close()
