@@ -1,7 +1,8 @@
 """Replay benchmark: N generated events (default 1,000,000; --quick 50,000) copied into event_log
-of an embedded PostgreSQL (temp dir, free port), then: the raw read rate (read + parse, nothing
-evaluated), a what-if of two rule sets against the ones that were live, peak RSS, and rebuilding
-the schedules and applications read models from those events.
+of an embedded PostgreSQL (temp dir, free port), then: a what-if of two rule sets against the ones
+that were live (as `autoadvance replay --workers W` runs it), the raw read rate around it (read +
+parse, nothing evaluated; before and after, averaged), peak RSS, and rebuilding the schedules and
+applications read models from those events.
 
     .venv/bin/python bench/replay.py [--events N] [--quick] [--workers W]
 
@@ -367,11 +368,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"RESULT rebuild_seconds {_report_rebuild(measure(_rebuild, pg.url)):.2f} s")
             return 0
 
-        raw = measure(_raw_read, pg.url)
-        raw_rate = raw["events"] / raw["seconds"]
-        print(f"raw read (1 process, read and decode only): {raw['events']} events in {raw['seconds']:.2f} s = {raw_rate:,.0f} events/s, "
-              f"peak RSS {raw['rss']:.0f} MiB", flush=True)
+        def raw_read(when: str) -> float:
+            raw = measure(_raw_read, pg.url)
+            rate = raw["events"] / raw["seconds"]
+            print(f"raw read {when} (1 process, read and decode only): {raw['events']} events in {raw['seconds']:.2f} s "
+                  f"= {rate:,.0f} events/s, peak RSS {raw['rss']:.0f} MiB", flush=True)
+            return rate
 
+        # the raw rate is read before and after the what-if and averaged: on a shared machine the
+        # speed drifts by tens of percent within minutes, and one reading could be either extreme
+        raw_before = raw_read("before")
         whatif = measure(_what_if, pg.url, args.workers)
         rate = whatif["events"] / whatif["seconds"]
         peak = max(whatif["rss"], whatif["rss_children"])
@@ -381,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
               f"skipped {whatif['skipped']}, dropped {whatif['dropped']}; changes {whatif['changes']}; "
               f"peak RSS {whatif['rss']:.0f} MiB (parent), {whatif['rss_children']:.0f} MiB (largest worker)",
               flush=True)
+
+        raw_rate = (raw_before + raw_read("after")) / 2
 
         rebuild_seconds = None
         if not args.skip_rebuild:

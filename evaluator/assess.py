@@ -3,16 +3,18 @@ missing, and how each requirement fares against the feedback that is in."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from evaluator.frozen import quick_init
 from evaluator.rules import Requirement, Rule
 from evaluator.state import AppState, FeedbackFact, InterviewSlot, ScheduleFact
 from evaluator.values import aggregate
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class WaitReason:
     """One thing an evaluation waits for; `kind` is feedback, interview_not_scheduled, missing_field,
@@ -34,6 +36,7 @@ class WaitReason:
 _REASON_FIELDS = tuple(f.name for f in fields(WaitReason))
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StageFacts:
     schedules: tuple[ScheduleFact, ...]
@@ -96,8 +99,9 @@ def _feedback_order(fact: FeedbackFact) -> tuple[datetime, str]:
     return fact.stamp[0], fact.feedback_id
 
 
-def pending(facts: StageFacts, rule: Rule) -> list[WaitReason]:
-    """Everything still missing before the rule can judge. Missing feedback is never a failure."""
+def pending(facts: StageFacts, rule: Rule, values: Sequence[Values] | None = None) -> list[WaitReason]:
+    """Everything still missing before the rule can judge. Missing feedback is never a failure.
+    `values`: `requirement_values(facts, rule)`, when the caller has it already."""
     reasons: list[WaitReason] = []
     live = facts.live_events()
     scheduled = {e.interview_id for _, e, _ in live}
@@ -118,8 +122,7 @@ def pending(facts: StageFacts, rule: Rule) -> list[WaitReason]:
                                               sched.id))
     waited = {r.interview_id for r in reasons}
     judged = 0
-    for req in rule.requirements:
-        given, lacking = _values(facts, req)
+    for req, (given, lacking) in zip(rule.requirements, values or requirement_values(facts, rule), strict=True):
         judged += bool(given)
         if not req.required:
             continue
@@ -139,7 +142,15 @@ def pending(facts: StageFacts, rule: Rule) -> list[WaitReason]:
     return reasons
 
 
-def _values(facts: StageFacts, req: Requirement) -> tuple[list[FeedbackFact], list[FeedbackFact]]:
+Values = tuple[list[FeedbackFact], list[FeedbackFact]]
+
+
+def requirement_values(facts: StageFacts, rule: Rule) -> list[Values]:
+    """`_values` of each of the rule's requirements, in order (what `pending` and `assess` read)."""
+    return [_values(facts, req) for req in rule.requirements]
+
+
+def _values(facts: StageFacts, req: Requirement) -> Values:
     """(feedback with a value for the requirement's field, feedback for its interview without one)."""
     given: list[FeedbackFact] = []
     lacking: list[FeedbackFact] = []
@@ -150,12 +161,11 @@ def _values(facts: StageFacts, req: Requirement) -> tuple[list[FeedbackFact], li
     return given, lacking
 
 
-def assess(facts: StageFacts, rule: Rule) -> list[dict[str, Any]]:
+def assess(facts: StageFacts, rule: Rule, values: Sequence[Values] | None = None) -> list[dict[str, Any]]:
     """Each requirement with the values seen, the feedback used and pass/fail (or skipped: an
     optional interview without feedback). JSON-able: it goes into the decision's explanation."""
     out = []
-    for req in rule.requirements:
-        given, lacking = _values(facts, req)
+    for req, (given, lacking) in zip(rule.requirements, values or requirement_values(facts, rule), strict=True):
         raws = [f.values[req.field] for f in given]
         entry: dict[str, Any] = {
             "interview_id": req.interview_id, "field": req.field, "operator": req.operator,

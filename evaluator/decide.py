@@ -11,8 +11,9 @@ from functools import lru_cache
 from typing import Any
 
 from contracts.envelope import as_utc
-from evaluator.assess import StageFacts, WaitReason, assess, pending, stage_facts
+from evaluator.assess import StageFacts, WaitReason, assess, pending, requirement_values, stage_facts
 from evaluator.catalog import Catalog
+from evaluator.frozen import quick_init
 from evaluator.rules import Rule, RuleSet, format_duration, match_rule
 from evaluator.state import AppState, DecisionRecord, Position
 
@@ -23,6 +24,7 @@ _format_duration = lru_cache(maxsize=256)(format_duration)
 """`format_duration` of the few quiet periods and timeouts rule sets hold, once each."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     outcome: str  # advance | propose_rejection | archive | timeout
@@ -42,6 +44,7 @@ class Decision:
         return self.mode == "live" and not self.dry_run
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Wait:
     reasons: tuple[WaitReason, ...]
@@ -50,12 +53,14 @@ class Wait:
     rule_id: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class NoRule:
     reason: str
     stage_id: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class NotApplicable:
     reason: str
@@ -93,7 +98,8 @@ def _evaluate(state: AppState, catalog: Catalog, rules: RuleSet, rule: Rule, ver
               now: datetime) -> Evaluation:
     facts = stage_facts(state, pos.stage_id, rule)
     base = {"rule_set_version": version, "rule_id": rule.id, "stage_id": pos.stage_id}
-    waits = pending(facts, rule)
+    values = requirement_values(facts, rule)
+    waits = pending(facts, rule, values)
     if waits:
         return _wait_or_time_out(state, rules, rule, version, pos, facts, waits, now)
     last = facts.last_feedback_at()
@@ -101,7 +107,7 @@ def _evaluate(state: AppState, catalog: Catalog, rules: RuleSet, rule: Rule, ver
     if last is not None and last + quiet > now:
         return Wait((WaitReason("quiet_period", f"quiet period of {_format_duration(quiet)} after the last "
                                 f"feedback ({last.isoformat()})"),), last + quiet, pos.stage_id, rule.id)
-    requirements = assess(facts, rule)
+    requirements = assess(facts, rule, values)
     passed = all(r["passed"] is not False for r in requirements)
     explanation = {**base, "passed": passed, "requirements": requirements,
                    "feedback_ids": sorted({f for r in requirements for f in r["feedback_ids"]}),

@@ -51,7 +51,6 @@ Event = Envelope | LoggedEvent
 FACT_TYPES = APPLICATION_EVENT_TYPES - {"DecisionMade"}
 _STABLE_UNDER = frozenset({"FeedbackSubmitted", "InterviewScheduleUpdated"})
 _SETTLED, _CATALOG, _RULES = 1, 2, 4
-_APP_FIELDS = tuple(f for f in AppState.__slots__ if f != "decisions")  # type: ignore[attr-defined]
 
 
 class ReplayedDecision(NamedTuple):
@@ -192,12 +191,8 @@ class _Lane:
 
 
 def _with_decisions(facts: AppState, decisions: Mapping[str, Any]) -> AppState:
-    """`replace(facts, decisions=...)` without the cost of dataclasses.replace (hot path)."""
-    state = object.__new__(AppState)
-    for name in _APP_FIELDS:
-        object.__setattr__(state, name, getattr(facts, name))
-    object.__setattr__(state, "decisions", decisions)
-    return state
+    """The application's facts with one lane's own decisions."""
+    return facts.updated(decisions=decisions)
 
 
 def _touches(decisions: Mapping[str, Any], stage_id: str, facts: AppState) -> bool:
@@ -509,7 +504,9 @@ class Replayer:
             return
         # copied to a bytes object of its own size: orjson's result keeps its whole write buffer
         # (some kilobytes), which for every decision of a long replay adds up to gigabytes
-        explanation = bytes(memoryview(orjson.dumps(dict(decision.explanation), option=orjson.OPT_NON_STR_KEYS)))
+        why = decision.explanation
+        explanation = bytes(memoryview(orjson.dumps(why if type(why) is dict else dict(why),
+                                                    option=orjson.OPT_NON_STR_KEYS)))
         lane.result.decisions.append(ReplayedDecision(
             app_id, decision.stage_id, decision.rule_set_version, decision.rule_id, decision.outcome, now,
             decision.target_stage_id, decision.mode, decision.dry_run, explanation, decision.archive_reason_id))

@@ -17,11 +17,13 @@ from pydantic import ValidationError
 from contracts.ashby import InterviewSchedule
 from contracts.envelope import Envelope, parse_time
 from evaluator.catalog import Stamp, stamp
+from evaluator.frozen import quick_init
 from evaluator.values import is_missing
 
 FINAL_OUTCOMES = frozenset({"advance", "propose_rejection", "archive"})
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     job_id: str | None
@@ -38,6 +40,7 @@ class InterviewSlot(NamedTuple):
     interview_id: str | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ScheduleFact:
     """What `decide` reads of an interview schedule (see `schedule_fact`)."""
@@ -57,6 +60,7 @@ class ScheduleFact:
         return self.status == "Cancelled"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class FeedbackFact:
     feedback_id: str
@@ -76,6 +80,7 @@ class FeedbackFact:
         return self.stamp[0]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class DecisionRecord:
     decision_id: str
@@ -108,6 +113,7 @@ class CommandStatus:
     stamp: Stamp
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Position:
     job_id: str | None
@@ -117,6 +123,7 @@ class Position:
     entered_at: datetime | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AppState:
     application_id: str
@@ -173,15 +180,18 @@ class AppState:
     def updated(self, **changes: Any) -> AppState:
         """`dataclasses.replace(self, **changes)` without its cost (the fold's hot path): the
         fields are copied as they are; a name that is not a field is an error."""
-        new = object.__new__(AppState)
-        for name in _STATE_FIELDS:
-            object.__setattr__(new, name, changes.pop(name) if name in changes else getattr(self, name))
-        if changes:
-            raise TypeError(f"AppState has no field(s) {sorted(changes)}")
-        return new
+        if not changes.keys() <= _STATE_FIELD_SET:
+            raise TypeError(f"AppState has no field(s) {sorted(changes.keys() - _STATE_FIELD_SET)}")
+        get = changes.get
+        # every field, in order (a test holds this list to the class's fields)
+        return AppState(get("application_id", self.application_id), get("snapshot", self.snapshot),
+                        get("stage_seen", self.stage_seen), get("schedules", self.schedules),
+                        get("feedback", self.feedback), get("decisions", self.decisions),
+                        get("choices", self.choices), get("commands", self.commands))
 
 
 _STATE_FIELDS = tuple(f.name for f in fields(AppState))
+_STATE_FIELD_SET = frozenset(_STATE_FIELDS)
 
 
 def evolve(state: AppState, event: Envelope) -> AppState:

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from evaluator.frozen import quick_init
+
 Scalar = float | int | bool | str
 ORDERING = {">=": op.ge, ">": op.gt, "<=": op.le, "<": op.lt}
 OPERATORS = (">=", ">", "<=", "<", "==", "!=", "in")
@@ -30,6 +32,7 @@ _SEQUENCE = (list, tuple)
 _NOT_SCALAR = (Unreadable, tuple)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Check:
     passed: bool
@@ -149,6 +152,7 @@ def _same(value: Scalar | tuple[Scalar, ...], threshold: Any) -> bool | None:
     return equals(value, threshold)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Aggregated:
     passed: bool
