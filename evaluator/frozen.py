@@ -1,9 +1,13 @@
-"""`quick_init`: the same `__init__` a frozen slotted dataclass gets, at about half the cost.
+"""`quick_init`: the same `__init__` a frozen slotted dataclass gets, at about half the cost, and
+pickling through it.
 
 The generated one sets each field with `object.__setattr__(self, name, value)` (the frozen class
 refuses plain assignment), looking the function up for every field. This one calls each slot's
 own descriptor, which is what that call ends up doing. The evaluator's core values are built
-hundreds of thousands of times a second in a replay, where this was a tenth of the time.
+hundreds of thousands of times a second in a replay, where this was a tenth of the time. A
+partitioned replay also pickles many of them between processes: `__reduce__` rebuilds one from its
+init fields through this `__init__` (derived fields are derived again by `__post_init__`), instead
+of the dataclass's slot-by-slot `__setstate__`.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ _FACTORY: Any = object()  # a parameter's default standing for "call the field's
 
 def quick_init(cls: type[T]) -> type[T]:
     """Replace the `__init__` of a frozen, slotted dataclass (same parameters, defaults,
-    default factories, `init=False` fields and `__post_init__` call; no InitVar, no kw_only)."""
+    default factories, `init=False` fields and `__post_init__` call; no InitVar, no kw_only) and
+    pickle it as a call of that `__init__` with its init fields."""
     params = getattr(cls, "__dataclass_params__", None)
     if not is_dataclass(cls) or params is None or not params.frozen or "__slots__" not in cls.__dict__:
         raise TypeError(f"quick_init needs a frozen slotted dataclass, not {cls.__name__}")
@@ -50,10 +55,13 @@ def quick_init(cls: type[T]) -> type[T]:
         body.append(f"{setter}(self, {f.name})")
     if hasattr(cls, "__post_init__"):
         body.append("self.__post_init__()")
-    source = (f"def __init__(self, {', '.join(args)}):\n" + "".join(f"    {line}\n" for line in body or ["pass"]))
+    given = [f.name for f in fields(cls) if f.init]  # type: ignore[arg-type]
+    namespace["_cls"] = cls
+    source = (f"def __init__(self, {', '.join(args)}):\n" + "".join(f"    {line}\n" for line in body or ["pass"])
+              + f"def __reduce__(self):\n    return _cls, ({''.join(f'self.{name}, ' for name in given)})\n")
     exec(source, namespace)  # noqa: S102 - code built above from the class's own field names
-    init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__doc__ = cls.__init__.__doc__
-    cls.__init__ = init  # type: ignore[misc]
+    for name in ("__init__", "__reduce__"):
+        method = namespace[name]
+        method.__qualname__ = f"{cls.__qualname__}.{name}"
+        setattr(cls, name, method)
     return cls

@@ -15,12 +15,14 @@ import orjson
 
 from evaluator.core import evaluation_summary
 from evaluator.decide import Evaluation, Wait
+from evaluator.frozen import quick_init
 from evaluator.replay import Defect, Replay, ReplayedDecision, ReplayResult
 from evaluator.state import FINAL_OUTCOMES
 
 WAIT = "wait"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Side:
     """How one rule source treated an application in a stage."""
@@ -40,6 +42,7 @@ class Side:
                 **({"note": self.note} if self.note else {})}
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Change:
     application_id: str

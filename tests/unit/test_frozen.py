@@ -57,7 +57,8 @@ def test_defaults_factories_and_frozenness_hold():
         Sample()  # type: ignore[call-arg]
     with pytest.raises(TypeError):
         Sample(1, d=5)  # type: ignore[call-arg]  # not an init field
-    assert pickle.loads(pickle.dumps(Sample(1, "q"))) == Sample(1, "q")
+    back = pickle.loads(pickle.dumps(Sample(1, "q", {"k": [1]})))
+    assert back == Sample(1, "q", {"k": [1]}) and back.e == (1, "q")  # derived again on the way back
 
 
 def test_it_refuses_what_it_cannot_copy():
