@@ -123,6 +123,16 @@ async def test_replay_reproduces_the_live_consumer_and_a_what_if_sends_nothing(i
         assert await cli_replay.run(replay_args(rules=rules_file, format="table", out=table), settings) == 0
         assert f"{len(advanced)} changed" in table.read_text()
 
+        # split over two processes (each diffs its own applications): the same report and verdict
+        one, two = tmp_path / "one.json", tmp_path / "two.json"
+        assert await cli_replay.run(replay_args(rules=rules_file, out=one), settings) == 0
+        assert await cli_replay.run(replay_args(rules=rules_file, out=two, workers=2), settings) == 0
+        single, split = orjson.loads(one.read_bytes()), orjson.loads(two.read_bytes())
+        single["summary"].pop("events"), split["summary"].pop("events")  # each process reads the catalog
+        assert split == single and len(split["changes"]) == len(advanced)
+        assert await cli_replay.run(replay_args(verify=True, out=report, workers=2), settings) == 0
+        assert orjson.loads(report.read_bytes())["summary"]["verify"]["ok"] is True
+
         after = (await stream_ends(infra), await svc.fetchval("SELECT count(*) FROM outbox"),
                  len(sandbox_ashby.calls), len(sandbox_slack.calls))
         assert after == before, "a replay published, queued or called something"

@@ -11,29 +11,26 @@ import pytest
 from evaluator.frozen import quick_init
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
-class Sample:
-    a: int
-    b: str = "b"
-    c: dict = field(default_factory=dict)
-    d: int = field(default=4, init=False)
-    e: tuple = field(init=False, repr=False, compare=False)
+def sample_class(name: str, decorate):
+    """The same frozen slotted dataclass, with its generated `__init__` or through `decorate`."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "e", (self.a, self.b))
+    @dataclass(frozen=True, slots=True)
+    class Sample:
+        a: int
+        b: str = "b"
+        c: dict = field(default_factory=dict)
+        d: int = field(default=4, init=False)
+        e: tuple = field(init=False, repr=False, compare=False)
+
+        def __post_init__(self) -> None:
+            object.__setattr__(self, "e", (self.a, self.b))
+
+    Sample.__name__ = Sample.__qualname__ = name  # found by pickle at module level
+    return decorate(Sample)
 
 
-@dataclass(frozen=True, slots=True)
-class Plain:
-    a: int
-    b: str = "b"
-    c: dict = field(default_factory=dict)
-    d: int = field(default=4, init=False)
-    e: tuple = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "e", (self.a, self.b))
+Sample = sample_class("Sample", quick_init)
+Plain = sample_class("Plain", lambda cls: cls)
 
 
 def as_plain(s: Sample) -> dict:
