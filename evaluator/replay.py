@@ -226,14 +226,17 @@ def _same_schedule_for_rules(before: AppState, after: AppState, env: Event) -> b
 def _same_position(before: AppState, after: AppState, decisions: Mapping[str, Any]) -> bool:
     """A snapshot that leaves the lane's position (stage, status, job, plan, entered-at) as it was:
     `decide` reads the snapshot only through `position()`."""
-    if decisions:
+    if decisions and (before.commands or after.commands):  # else the decisions do not move it
         before, after = _with_decisions(before, decisions), _with_decisions(after, decisions)
     return before.position() == after.position()
 
 
 def _position_of(facts: AppState, decisions: Mapping[str, Any]) -> Callable[[], Position | None]:
-    """The lane's position, computed only if asked for."""
-    return lambda: (_with_decisions(facts, decisions) if decisions else facts).position()
+    """The lane's position, computed only if asked for (its decisions move it only when one of
+    them was carried out, which needs a command outcome)."""
+    if not decisions or not facts.commands:
+        return facts.position
+    return lambda: _with_decisions(facts, decisions).position()
 
 
 def _terminal(state: AppState) -> bool:
@@ -358,6 +361,7 @@ class Replayer:
         submitter = env.payload.get("submitted_by_user_id") if kind == "FeedbackSubmitted" else None
         sid = (env.payload.get("schedule") or {}).get("id") if kind == "InterviewScheduleUpdated" else None
         todo = []
+        unmoved: bool | None = None
         for i, lane in enumerate(self._lanes):
             la = app.lanes[i]
             if la.last is not None:
@@ -371,9 +375,14 @@ class Replayer:
                     la.stale_at = now
                     lane.result.skipped += 1
                     continue
-                if kind == "ApplicationSnapshotted" and _same_position(before, after, la.decisions):
-                    lane.result.skipped += 1
-                    continue
+                if kind == "ApplicationSnapshotted":
+                    if before.commands or after.commands:
+                        unmoved = _same_position(before, after, la.decisions)
+                    elif unmoved is None:  # the same for every lane: decisions move nothing here
+                        unmoved = before.position() == after.position()
+                    if unmoved:
+                        lane.result.skipped += 1
+                        continue
                 if kind == "InterviewScheduleUpdated" and self._schedule_skips and isinstance(la.last, Wait):
                     due = schedule_keeps_wait(before, after, sid, la.last, _position_of(after, la.decisions), now)
                     if due is not None:  # still a Wait with the same timer: only its reasons change
