@@ -32,13 +32,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from contracts.upcasters import LOG_COLUMN_NAMES  # noqa: E402 - after the path above
+
 T0 = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
 PLANS = [f"plan-{p}" for p in range(8)]
 JOBS = 40
 USERS = 300
 REASON = "reason-not-a-fit"
-COLUMNS = ["stream_seq", "event_id", "event_type", "schema_version", "key", "source", "occurred_at",
-           "recorded_at", "correlation_id", "causation_id", "payload"]
+COLUMNS = LOG_COLUMN_NAMES
 APPS_PER_EVENT = 1 / 12.5  # a generated application has about 12.5 events
 
 

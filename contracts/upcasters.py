@@ -47,9 +47,11 @@ def upcast(event_type: str, version: int, payload: dict[str, Any]) -> tuple[int,
     return version, payload
 
 
-LOG_COLUMNS = ("stream_seq, event_id, event_type, schema_version, key, source, occurred_at, recorded_at, "
-               "correlation_id, causation_id, payload")
-"""The `event_log` columns, in the order `log_row_envelope` reads them."""
+LOG_COLUMN_NAMES = ("stream_seq", "event_id", "event_type", "schema_version", "key", "source", "occurred_at",
+                    "recorded_at", "correlation_id", "causation_id", "payload")
+"""The `event_log` columns, in the order `log_row_envelope` reads them (and the projectors copy them in)."""
+LOG_COLUMNS = ", ".join(LOG_COLUMN_NAMES)
+"""`LOG_COLUMN_NAMES` as a SELECT list."""
 
 
 def log_row_envelope(row: Sequence[Any]) -> Envelope:

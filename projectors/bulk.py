@@ -20,7 +20,7 @@ import asyncpg
 import orjson
 
 from contracts.consumers import Delivered
-from contracts.upcasters import log_row_envelope
+from contracts.upcasters import LOG_COLUMN_NAMES, log_row_envelope
 from projectors.handlers import ashby_rows, schedule_projections
 from projectors.schedules import (
     EventRow,
@@ -131,8 +131,7 @@ class ApplicationsFold:
 
 FOLDS: dict[str, Callable[[], Fold]] = {"schedules": SchedulesFold, "applications": ApplicationsFold}
 
-_LOG_COLUMNS = ("stream_seq, event_id, event_type, schema_version, key, source, occurred_at, recorded_at, "
-                "correlation_id, causation_id, payload::text")
+_LOG_COLUMNS = ", ".join(f"{c}::text" if c == "payload" else c for c in LOG_COLUMN_NAMES)
 """As `contracts.upcasters.LOG_COLUMNS`, the payload as text: parsed here, whatever jsonb codec the pool has."""
 
 

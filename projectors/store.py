@@ -8,10 +8,8 @@ import asyncpg
 import orjson
 
 from contracts.consumers import Delivered
+from contracts.upcasters import LOG_COLUMN_NAMES
 from projectors.schedules import ScheduleProjection, children_change
-
-LOG_COLUMNS = ("stream_seq", "event_id", "event_type", "schema_version", "key", "source", "occurred_at", "recorded_at",
-               "correlation_id", "causation_id", "payload")
 
 
 def event_log_rows(batch: list[Delivered]) -> list[tuple]:
@@ -29,7 +27,7 @@ async def insert_event_log(conn: asyncpg.Connection, batch: list[Delivered],
     rows = rows if rows is not None else event_log_rows(batch)
     try:
         async with conn.transaction():
-            await conn.copy_records_to_table("event_log", records=rows, columns=LOG_COLUMNS)
+            await conn.copy_records_to_table("event_log", records=rows, columns=LOG_COLUMN_NAMES)
         return batch
     except asyncpg.UniqueViolationError:
         pass

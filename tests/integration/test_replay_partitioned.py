@@ -13,7 +13,7 @@ import orjson
 from replay_history import LiveModel, generated_inputs, rule_doc
 
 from contracts.envelope import parse_envelope
-from contracts.upcasters import current_version
+from contracts.upcasters import LOG_COLUMN_NAMES, current_version
 from evaluator.decide import Wait
 from evaluator.history import log_codecs, replay_log, replay_partitioned, what_if_partitioned
 from evaluator.replay import CURRENT, replay_lanes
@@ -21,8 +21,7 @@ from evaluator.report import compare, to_json
 from evaluator.rules import RuleSet
 from runtime.db import create_pool, migrate
 
-COLUMNS = ["stream_seq", "event_id", "event_type", "schema_version", "key", "source", "occurred_at", "recorded_at",
-           "correlation_id", "causation_id", "payload"]
+COLUMNS = LOG_COLUMN_NAMES
 
 
 def logged_history(seed: int):
