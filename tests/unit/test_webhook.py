@@ -4,11 +4,13 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+from structlog.testing import capture_logs
 
 from contracts.errors import InvalidInput
+from ingest.http import webhook_endpoint
 from ingest.ratelimit import TokenBuckets
 from ingest.webhook import to_envelope, verify_signature
-from support import schedule_payload, sign
+from support import WEBHOOK_SECRET, schedule_payload, sign
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
@@ -77,3 +79,38 @@ def test_the_rate_limiter_allows_a_burst_then_refills_over_time():
     assert buckets.take("c", 0.0) > 0
     assert buckets.take("other", 0.0) == 0.0
     assert buckets.take("c", 1.0) == 0.0
+
+
+async def test_an_unexpected_error_while_storing_is_a_bare_500_that_names_nothing():
+    """Not a broker outage (that is a 503): a bug. Ashby gets a 500 (and retries); the answer
+    and the log line carry no detail of the error, which could hold anything."""
+    class Broken:
+        async def publish_event(self, envelope):
+            raise RuntimeError(f"boom with {WEBHOOK_SECRET} inside")
+
+    async def rejected(source, reason, body):
+        raise AssertionError("a valid webhook is not rejected")
+
+    app = webhook_endpoint(Broken(), secret=WEBHOOK_SECRET, rejected=rejected,
+                           limiter=TokenBuckets(rate_per_s=100, burst=100), max_body_bytes=1 << 20)
+    body = orjson.dumps(schedule_payload("app-1", webhook_action_id="wa-500"))
+    sent: list[dict] = []
+    chunks = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive():
+        return chunks.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/webhooks/ashby", "client": ("127.0.0.1", 5000),
+             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                         (b"ashby-signature", sign(body).encode())]}
+    with capture_logs() as logs:
+        await app(scope, receive, send)
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["http_unhandled_error"]
+    assert WEBHOOK_SECRET not in repr(logs)
+    assert sent[0]["status"] == 500
+    answer = b"".join(m.get("body", b"") for m in sent[1:])
+    assert orjson.loads(answer) == {"error": "internal error"}
+    assert WEBHOOK_SECRET.encode() not in answer
