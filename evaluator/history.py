@@ -197,11 +197,13 @@ def _init_worker(counter: Any) -> None:
 
 def _partition_worker(database_url: str, lanes: Mapping[str, RuleSource], since: datetime | None,
                       until: datetime | None, horizon: datetime | None, partition: tuple[int, int],
-                      compared: tuple[str, str] | None = None) -> tuple[Replay, Diff | None]:
+                      compared: tuple[str, str] | None = None,
+                      explanations: bool = True) -> tuple[Replay, Diff | None]:
     """Runs in a child process: its own connection, its share of the applications. With
-    `compared`, the two lanes' diff is made here too (in parallel with the other partitions), and
-    the decisions go back without their explanations: the diff holds the explanations a report
-    shows, and the rest would only be pickled and sent between processes (most of the result)."""
+    `compared`, the two lanes' diff is made here too (in parallel with the other partitions).
+    Without `explanations`, the decisions go back without their explanation JSON (most of what
+    would be pickled and sent between processes): a diff holds the explanations a report shows,
+    and `verify` reads none."""
     counter = _COUNTER
     # a process of its own: a replay keeps many small objects alive for long, which the default
     # thresholds of the cycle collector would traverse again and again (about a fifth of the time)
@@ -233,11 +235,10 @@ def _partition_worker(database_url: str, lanes: Mapping[str, RuleSource], since:
             await conn.close()
 
     result = asyncio.run(run())
-    if compared is None:
-        return result, None
-    diff = compare(result[compared[0]], result[compared[1]])
-    for lane in result.lanes.values():
-        lane.decisions = [d._replace(explanation_json=b"") for d in lane.decisions]
+    diff = compare(result[compared[0]], result[compared[1]]) if compared is not None else None
+    if not explanations:
+        for lane in result.lanes.values():
+            lane.decisions = [d._replace(explanation_json=b"") for d in lane.decisions]
     return result, diff
 
 
@@ -261,10 +262,11 @@ async def _json_codecs(conn: asyncpg.Connection) -> None:
 async def replay_partitioned(database_url: str, lanes: Mapping[str, RuleSource], *, workers: int,
                              since: datetime | None = None, until: datetime | None = None,
                              horizon: datetime | None = None,
-                             progress: Callable[[int], None] | None = None) -> Replay:
+                             progress: Callable[[int], None] | None = None, explanations: bool = True) -> Replay:
     """The same replay split by application over `workers` processes (each reads its share of
-    the log and every catalog and rule-set event), merged into one result."""
-    run, _ = await _partitioned(database_url, lanes, workers, since, until, horizon, progress, None)
+    the log and every catalog and rule-set event), merged into one result. `explanations=False`:
+    the decisions come back without their explanation JSON (enough for `verify`)."""
+    run, _ = await _partitioned(database_url, lanes, workers, since, until, horizon, progress, None, explanations)
     return run
 
 
@@ -275,21 +277,21 @@ async def what_if_partitioned(database_url: str, lanes: Mapping[str, RuleSource]
     """`replay_partitioned` and the diff of the `compared` lanes, each partition diffing its own
     applications. The decisions come back without explanations (the diff's changes carry the
     requirement values that explain them)."""
-    run, diff = await _partitioned(database_url, lanes, workers, since, until, horizon, progress, compared)
+    run, diff = await _partitioned(database_url, lanes, workers, since, until, horizon, progress, compared, False)
     assert diff is not None
     return run, diff
 
 
 async def _partitioned(database_url: str, lanes: Mapping[str, RuleSource], workers: int, since: datetime | None,
                        until: datetime | None, horizon: datetime | None, progress: Callable[[int], None] | None,
-                       compared: tuple[str, str] | None) -> tuple[Replay, Diff | None]:
+                       compared: tuple[str, str] | None, explanations: bool) -> tuple[Replay, Diff | None]:
     ctx = multiprocessing.get_context("spawn")
     counter = ctx.Value("q", 0)
     loop = asyncio.get_running_loop()
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(counter,)) as pool:
         futures = [loop.run_in_executor(pool, _partition_worker, database_url, dict(lanes), since, until, horizon,
-                                        (i, workers), compared) for i in range(workers)]
+                                        (i, workers), compared, explanations) for i in range(workers)]
         waiter = asyncio.gather(*futures)
         while progress is not None and not waiter.done():
             progress(counter.value)
@@ -360,7 +362,8 @@ async def run_request(conn: asyncpg.Connection, request: ReplayRequest, *, now: 
 
         if request.verify:
             run = await replay_partitioned(database_url, lanes, workers=request.workers, since=request.since,
-                                           until=request.until, horizon=horizon, progress=counted)
+                                           until=request.until, horizon=horizon, progress=counted,
+                                           explanations=False)
         else:
             names = list(lanes)
             run, diff = await what_if_partitioned(database_url, lanes, (names[0], names[1]), workers=request.workers,
