@@ -172,4 +172,6 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         if self._running():
+            if self._user is None and os.name != "nt" and os.geteuid() == 0:
+                self._user = "pgserver"  # started by another instance (or process): it runs as that user
             self._run([self._bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"], timeout=60)

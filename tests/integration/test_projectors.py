@@ -182,7 +182,7 @@ async def test_health_reports_a_stopped_postgres_as_503(infra, tmp_path):
         async with running_service(infra, roles=[]) as svc:
             ok = await svc.client.get("/health")
             assert ok.status_code == 200 and ok.json()["postgres"]["ok"] is True
-            pg.stop()
+            EmbeddedPostgres(pg.data_dir, port=pg.port).stop()  # stopped from outside, as an operator would
             down = await svc.client.get("/health")
             assert down.status_code == 503
             assert down.json()["postgres"]["ok"] is False
