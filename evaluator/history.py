@@ -157,30 +157,28 @@ async def stream_batches(js: Any, *, until: datetime | None = None, batch_size: 
         await sub.unsubscribe()
 
 
-async def replay_batches(batches: AsyncIterator[list[LoggedEvent]], lanes: Mapping[str, RuleSource], *,
-                         since: datetime | None = None, until: datetime | None = None,
-                         horizon: datetime | None = None, drop_finished: bool = True) -> Replay:
-    """The pure engine over batches read asynchronously; folding runs in a worker thread so the
-    event loop keeps reading (and serving) meanwhile."""
-    replayer = Replayer(lanes, since=since, until=until, drop_finished=drop_finished)
-    async for batch in batches:
-        await asyncio.to_thread(replayer.feed_logged, batch)
-    return await asyncio.to_thread(replayer.finish, horizon)
-
-
 async def replay_log(conn: asyncpg.Connection, lanes: Mapping[str, RuleSource], *, since: datetime | None = None,
                      until: datetime | None = None, horizon: datetime | None = None,
-                     partition: tuple[int, int] | None = None, progress: Progress | None = None) -> Replay:
+                     partition: tuple[int, int] | None = None, progress: Progress | None = None,
+                     in_thread: bool = True) -> Replay:
     """Replay event_log. Finished applications are dropped from memory as the replay goes; the
     rare one that Ashby reopens afterwards is replayed again on its own, with its whole history,
-    so the result stays exact."""
-    run = await replay_batches(log_batches(conn, until=until, partition=partition, progress=progress),
-                               lanes, since=since, until=until, horizon=horizon)
+    so the result stays exact. Folding runs in a worker thread so the event loop keeps reading
+    (and serving) meanwhile; `in_thread=False` folds in the loop's thread (a process of its own,
+    which serves nothing else)."""
+
+    async def fold(step: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.to_thread(step, *args) if in_thread else step(*args)
+
+    replayer = Replayer(lanes, since=since, until=until)
+    async for batch in log_batches(conn, until=until, partition=partition, progress=progress):
+        await fold(replayer.feed_logged, batch)
+    run = await fold(replayer.finish, horizon)
     if run.revived_ids:
         again = Replayer(lanes, since=since, until=until, drop_finished=False)
         async for batch in log_batches(conn, until=until, partition=partition, keys=sorted(run.revived_ids)):
-            await asyncio.to_thread(again.feed_logged, batch)
-        run = substitute(run, await asyncio.to_thread(again.finish, horizon), run.revived_ids)
+            await fold(again.feed_logged, batch)
+        run = substitute(run, await fold(again.finish, horizon), run.revived_ids)
     return run
 
 
@@ -221,16 +219,8 @@ def _partition_worker(database_url: str, lanes: Mapping[str, RuleSource], since:
                         counter.value += n - last[0]
                 last[0] = n
 
-            replayer = Replayer(lanes, since=since, until=until)
-            async for batch in log_batches(conn, until=until, partition=partition, progress=progress):
-                replayer.feed_logged(batch)
-            result = replayer.finish(horizon)
-            if result.revived_ids:
-                again = Replayer(lanes, since=since, until=until, drop_finished=False)
-                async for batch in log_batches(conn, until=until, keys=sorted(result.revived_ids)):
-                    again.feed_logged(batch)
-                result = substitute(result, again.finish(horizon), result.revived_ids)
-            return result
+            return await replay_log(conn, lanes, since=since, until=until, horizon=horizon, partition=partition,
+                                    progress=progress, in_thread=False)
         finally:
             await conn.close()
 
@@ -250,13 +240,6 @@ async def log_codecs(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=lambda v: b"\x01" + orjson.dumps(v),
                               decoder=lambda b: orjson.loads(memoryview(b)[1:]), schema="pg_catalog",
                               format="binary")
-
-
-async def _json_codecs(conn: asyncpg.Connection) -> None:
-    import orjson
-
-    await conn.set_type_codec("jsonb", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads,
-                              schema="pg_catalog")
 
 
 async def replay_partitioned(database_url: str, lanes: Mapping[str, RuleSource], *, workers: int,
@@ -353,6 +336,7 @@ async def run_request(conn: asyncpg.Connection, request: ReplayRequest, *, now: 
                                       "OR recorded_at <= $1", request.until)
     else:
         horizon = request.until or now
+    names = list(lanes)
     diff: Diff | None = None
     defects: list[Defect] | None = None
     if request.workers > 1 and database_url:
@@ -365,7 +349,6 @@ async def run_request(conn: asyncpg.Connection, request: ReplayRequest, *, now: 
                                            until=request.until, horizon=horizon, progress=counted,
                                            explanations=False)
         else:
-            names = list(lanes)
             run, diff = await what_if_partitioned(database_url, lanes, (names[0], names[1]), workers=request.workers,
                                                   since=request.since, until=request.until, horizon=horizon,
                                                   progress=counted)
@@ -375,6 +358,5 @@ async def run_request(conn: asyncpg.Connection, request: ReplayRequest, *, now: 
     if request.verify:
         defects = verify(run["live"], run.recorded)
     elif diff is None:
-        names = list(lanes)
         diff = compare(run[names[0]], run[names[1]])
     return ReplayOutcome(run, diff, defects, time.perf_counter() - started)
