@@ -280,7 +280,7 @@ def _what_if(url: str, workers: int, out) -> None:
     seconds = time.perf_counter() - t
     run_ = outcome.run
     out.put({"seconds": seconds, "events": run_.events, "applications": run_.applications,
-             "decisions": {k: len(v.decisions) for k, v in run_.lanes.items()},
+             "decisions": {k: v.by_outcome().total() for k, v in run_.lanes.items()},
              "evaluations": {k: v.evaluations for k, v in run_.lanes.items()},
              "shared": {k: v.shared for k, v in run_.lanes.items()},
              "skipped": {k: v.skipped for k, v in run_.lanes.items()},

@@ -198,10 +198,11 @@ def _partition_worker(database_url: str, lanes: Mapping[str, RuleSource], since:
                       compared: tuple[str, str] | None = None,
                       explanations: bool = True) -> tuple[Replay, Diff | None]:
     """Runs in a child process: its own connection, its share of the applications. With
-    `compared`, the two lanes' diff is made here too (in parallel with the other partitions).
-    Without `explanations`, the decisions go back without their explanation JSON (most of what
-    would be pickled and sent between processes): a diff holds the explanations a report shows,
-    and `verify` reads none."""
+    `compared`, the two lanes' diff is made here too (in parallel with the other partitions), and
+    only the counts of the lanes' decisions go back (`ReplayResult.summarise`): the diff holds
+    what a report shows of them. Without `explanations`, the decisions go back without their
+    explanation JSON (most of what would be pickled and sent between processes): `verify` reads
+    none."""
     counter = _COUNTER
     # a process of its own: a replay keeps many small objects alive for long, which the default
     # thresholds of the cycle collector would traverse again and again (about a fifth of the time)
@@ -225,11 +226,15 @@ def _partition_worker(database_url: str, lanes: Mapping[str, RuleSource], since:
             await conn.close()
 
     result = asyncio.run(run())
-    diff = compare(result[compared[0]], result[compared[1]]) if compared is not None else None
+    if compared is not None:
+        diff = compare(result[compared[0]], result[compared[1]])
+        for lane in result.lanes.values():
+            lane.summarise()
+        return result, diff
     if not explanations:
         for lane in result.lanes.values():
             lane.decisions = [d._replace(explanation_json=b"") for d in lane.decisions]
-    return result, diff
+    return result, None
 
 
 async def log_codecs(conn: asyncpg.Connection) -> None:
@@ -258,8 +263,8 @@ async def what_if_partitioned(database_url: str, lanes: Mapping[str, RuleSource]
                               horizon: datetime | None = None,
                               progress: Callable[[int], None] | None = None) -> tuple[Replay, Diff]:
     """`replay_partitioned` and the diff of the `compared` lanes, each partition diffing its own
-    applications. The decisions come back without explanations (the diff's changes carry the
-    requirement values that explain them)."""
+    applications. The lanes come back summarised, as counts of decisions by outcome (the diff's
+    changes carry the decisions that differ and the requirement values that explain them)."""
     run, diff = await _partitioned(database_url, lanes, workers, since, until, horizon, progress, compared, False)
     assert diff is not None
     return run, diff

@@ -14,6 +14,7 @@ dropped from memory, leaving a tombstone.
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -91,10 +92,23 @@ class ReplayResult:
     skipped: int = 0
     timers_fired: int = 0
     versions: set[int] = field(default_factory=set)
+    counted: Counter[str] = field(default_factory=Counter)
+    """Decisions by outcome that are no longer in `decisions` (see `summarise`)."""
 
     def __repr__(self) -> str:  # short: asyncio and error reports print results whole
         return (f"ReplayResult({self.name!r}, {len(self.decisions)} decisions, {len(self.finals)} finals, "
                 f"{self.evaluations} evaluations)")
+
+    def by_outcome(self) -> Counter[str]:
+        """How many decisions of each outcome the lane made (listed or summarised)."""
+        return Counter(d.outcome for d in self.decisions) + self.counted
+
+    def summarise(self) -> None:
+        """Keep only the counts: what a partition of a what-if sends back once it has made its
+        share of the diff (the decisions and finals are what it was made from)."""
+        self.counted += Counter(d.outcome for d in self.decisions)
+        self.decisions = []
+        self.finals = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -687,6 +701,7 @@ def merge(parts: Iterable[Replay]) -> Replay:
             into.skipped += lane.skipped
             into.timers_fired += lane.timers_fired
             into.versions |= lane.versions
+            into.counted += lane.counted
         for key, rec in part.recorded.items():
             out.recorded.setdefault(key, rec)
         out.revived_ids |= part.revived_ids

@@ -211,8 +211,8 @@ def summary(run: Replay, diff: Diff | None, defects: Sequence[Defect] | None = N
         "events": run.events, "applications": run.applications,
         "from": run.first_at.isoformat() if run.first_at else None,
         "to": run.last_at.isoformat() if run.last_at else None,
-        "lanes": {name: {"decisions": len(lane.decisions),
-                         "by_outcome": dict(Counter(d.outcome for d in lane.decisions)),
+        "lanes": {name: {"decisions": (outcomes := lane.by_outcome()).total(),
+                         "by_outcome": dict(outcomes),
                          "rule_set_versions": sorted(lane.versions)}
                   for name, lane in run.lanes.items()},
     }

@@ -6,6 +6,7 @@ now and then."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import timedelta
 
 import asyncpg
@@ -82,7 +83,9 @@ async def test_a_partitioned_replay_of_event_log_equals_one_pass_over_it(infra):
         got, want = to_json(run, diff), to_json(expected, expected_diff)
         got["summary"].pop("events"), want["summary"].pop("events")  # each partition reads the catalog
         assert got == want
-        assert [(d.key(), d.decided_at) for d in run["strict"].decisions] == [
-            (d.key(), d.decided_at) for d in expected["strict"].decisions]
+        # the lanes come back as counts: the workers made the diff from their decisions
+        assert not run["strict"].decisions and not run["strict"].finals
+        assert run["strict"].by_outcome() == Counter(d.outcome for d in expected["strict"].decisions)
+        assert run["live"].by_outcome().total() == len(expected["live"].decisions)
     finally:
         await conn.close()
