@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -25,6 +26,28 @@ from runtime.db import create_pool, migrate
 from runtime.settings import Settings
 
 EXIT_OK, EXIT_DEFECTS, EXIT_USAGE = 0, 1, 2
+
+
+MAX_AUTO_WORKERS = 4
+AUTO_WORKERS_FROM = 100_000
+"""Below this many events a second process costs more (its start, its own read) than it saves."""
+
+
+def auto_workers(events: int, cpus: int | None = None) -> int:
+    """Processes for a replay of `events` when `--workers` is not given."""
+    if events < AUTO_WORKERS_FROM:
+        return 1
+    return max(1, min(MAX_AUTO_WORKERS, cpus if cpus is not None else (os.cpu_count() or 1)))
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="replay with the rules that were live and compare with the recorded decisions; "
                              "exit 1 on any difference")
     replay.add_argument("--limit", type=int, default=50, help="changes listed in a table or HTML report")
-    replay.add_argument("--workers", type=int, default=1, help="processes to split the applications over")
+    replay.add_argument("--workers", type=_positive, default=None,
+                        help="processes to split the applications over (default: one per CPU, at most "
+                             f"{MAX_AUTO_WORKERS}, for a log of {AUTO_WORKERS_FROM:,} events or more; else 1)")
     replay.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     rebuild_ = sub.add_parser("rebuild", help="rebuild a read model from the event log and switch to it live",
                               description="Build a fresh copy of a read model from event_log in a new schema, "
@@ -147,12 +172,12 @@ def _request(args: argparse.Namespace) -> ReplayRequest:
     since = parse_moment(args.since) if args.since else None
     until = parse_moment(args.until) if args.until else None
     if args.verify:
-        return ReplayRequest(since=since, until=until, verify=True, workers=args.workers)
+        return ReplayRequest(since=since, until=until, verify=True, workers=args.workers or 1)
     if args.rules is None:
         raise ValueError("--rules NEW.yaml is required (or --verify)")
     rules = _load(args.rules)
     against = None if args.against.upper() == "CURRENT" else _load(Path(args.against))
-    return ReplayRequest(rules=rules, against=against, since=since, until=until, workers=args.workers,
+    return ReplayRequest(rules=rules, against=against, since=since, until=until, workers=args.workers or 1,
                          before_name="current" if against is None else Path(args.against).stem,
                          after_name=args.rules.stem)
 
@@ -180,6 +205,8 @@ async def run_replay(args: argparse.Namespace, settings: Settings) -> int:
     async with database(settings) as (pool, url):
         async with pool.acquire() as conn:
             total, last_seq = await log_extent(conn)
+            if args.workers is None:
+                request = replace(request, workers=auto_workers(total))
             bar = ProgressBar(total, last_seq=last_seq, enabled=not args.no_progress)
             try:
                 outcome = await run_request(conn, request, now=datetime.now(UTC), database_url=url,

@@ -62,7 +62,7 @@ async def stream_ends(infra) -> dict[str, int]:
 
 def replay_args(**kw) -> argparse.Namespace:
     base = dict(command="replay", rules=None, against="CURRENT", since=None, until=None, format="json", out=None,
-                verify=False, limit=50, workers=1, no_progress=True)
+                verify=False, limit=50, workers=None, no_progress=True)  # None: as without --workers
     return argparse.Namespace(**{**base, **kw})
 
 

@@ -1,0 +1,31 @@
+"""`autoadvance replay --workers`: given, it must be a whole number of at least 1; left out, a
+large log is split over the CPUs (at most MAX_AUTO_WORKERS) and a small one is not split."""
+
+from __future__ import annotations
+
+import pytest
+
+from runtime.cli import main
+from runtime.cli_replay import AUTO_WORKERS_FROM, MAX_AUTO_WORKERS, auto_workers
+
+
+def test_small_logs_replay_in_one_process() -> None:
+    assert auto_workers(0, cpus=8) == 1
+    assert auto_workers(AUTO_WORKERS_FROM - 1, cpus=8) == 1
+
+
+def test_large_logs_use_every_cpu_up_to_the_cap() -> None:
+    assert auto_workers(AUTO_WORKERS_FROM, cpus=2) == 2
+    assert auto_workers(10 * AUTO_WORKERS_FROM, cpus=1) == 1
+    assert auto_workers(10 * AUTO_WORKERS_FROM, cpus=64) == MAX_AUTO_WORKERS
+
+
+@pytest.mark.parametrize(("given", "message"), [("0", "must be at least 1, not 0"),
+                                                ("-2", "must be at least 1, not -2"),
+                                                ("two", "not a whole number: 'two'")])
+def test_workers_must_be_a_positive_whole_number(given: str, message: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["replay", "--verify", "--workers", given])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
