@@ -3,6 +3,10 @@
 The router is given the database pool and nothing else (no publisher, no Ashby or Slack client),
 so a replay cannot send anything anywhere; it reads `event_log` and writes only its own row in
 `replays`. A replay runs in the background of the HTTP process; its result is kept in that row.
+While it runs, it beats: `heartbeat_at` and `events_read` are updated every `HEARTBEAT_SECONDS`.
+A row still `running` whose heartbeat is older than `STALE_AFTER_SECONDS` belonged to a process
+that stopped; reading it marks it `failed` ("interrupted"), so a client polling for the result
+gets an answer instead of `running` forever.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from evaluator.report import to_html
 from evaluator.rules import Problem, RuleSet, parse_document, validate_document
 
 log = structlog.get_logger(__name__)
+HEARTBEAT_SECONDS = 5.0
+STALE_AFTER_SECONDS = 60.0
 _OPTIONS = {"rules", "against", "since", "until", "verify", "limit", "name", "against_name"}
 
 
@@ -101,6 +107,7 @@ def _document(body: bytes, content_type: str) -> Any:
 def _row(r: asyncpg.Record, *, full: bool) -> dict[str, Any]:
     out = {"replay_id": r["replay_id"], "status": r["status"], "created_at": r["created_at"].isoformat(),
            "finished_at": r["finished_at"].isoformat() if r["finished_at"] else None,
+           "heartbeat_at": r["heartbeat_at"].isoformat() if r["heartbeat_at"] else None,
            "events_read": r["events_read"], "summary": r["summary"], "error": r["error"]}
     if full:
         out["request"] = r["request"]
@@ -111,10 +118,27 @@ def _row(r: asyncpg.Record, *, full: bool) -> dict[str, Any]:
 def replay_router(pool: asyncpg.Pool, guards: list[Guard]) -> Router:
     running: set[asyncio.Task] = set()
 
+    async def beat(replay_id: str, read: list[int]) -> None:
+        """Until cancelled: the row's heartbeat and the events read so far."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            try:
+                async with pool.acquire() as conn:
+                    await conn.execute("UPDATE replays SET heartbeat_at = now(), events_read = $2 "
+                                       "WHERE replay_id = $1 AND status = 'running'", replay_id, read[0])
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:  # the next beat tries again
+                log.warning("replay_heartbeat_failed", replay_id=replay_id, error=type(exc).__name__)
+
     async def execute(replay_id: str, request: ReplayRequest, limit: int | None) -> None:
+        read = [0]
+
+        def progress(events: int, _seq: int) -> None:
+            read[0] = events
+
+        beating = asyncio.create_task(beat(replay_id, read), name=f"replay-heartbeat-{replay_id}")
         try:
             async with pool.acquire() as conn:
-                outcome = await run_request(conn, request, now=datetime.now(UTC))
+                outcome = await run_request(conn, request, now=datetime.now(UTC), progress=progress)
             result = outcome.as_json(limit)
             page = to_html(outcome.run, outcome.diff, outcome.defects, limit or 500)
             async with pool.acquire() as conn:
@@ -129,6 +153,18 @@ def replay_router(pool: asyncpg.Pool, guards: list[Guard]) -> Router:
             async with pool.acquire() as conn:
                 await conn.execute("UPDATE replays SET status = 'failed', finished_at = now(), error = $2 "
                                    "WHERE replay_id = $1", replay_id, f"{type(exc).__name__}: {exc}"[:2000])
+        finally:
+            beating.cancel()
+
+    async def reap(conn: asyncpg.Connection) -> None:
+        """Rows whose process stopped while they ran (no heartbeat for a while) become failed."""
+        await conn.execute(
+            """UPDATE replays SET status = 'failed', finished_at = now(),
+                      error = 'interrupted: the process running this replay stopped (no heartbeat since '
+                              || to_char(coalesce(heartbeat_at, created_at) AT TIME ZONE 'UTC',
+                                         'YYYY-MM-DD"T"HH24:MI:SS"Z"') || '); start it again'
+               WHERE status = 'running' AND coalesce(heartbeat_at, created_at) < now() - make_interval(secs => $1)""",
+            STALE_AFTER_SECONDS)
 
     @post("/replays", summary="Replay the log with a rule set (what-if) or check fidelity; returns its id")
     async def start_replay(request: Request) -> Response:
@@ -145,8 +181,8 @@ def replay_router(pool: asyncpg.Pool, guards: list[Guard]) -> Router:
         replay_id = uuid.uuid4().hex
         stored = {k: v for k, v in body.items()} if isinstance(body, dict) else {}
         async with pool.acquire() as conn:
-            await conn.execute("INSERT INTO replays (replay_id, status, request) VALUES ($1, 'running', $2)",
-                               replay_id, stored)
+            await conn.execute("INSERT INTO replays (replay_id, status, request, heartbeat_at) "
+                               "VALUES ($1, 'running', $2, now())", replay_id, stored)
         task = asyncio.create_task(execute(replay_id, replay, limit), name=f"replay-{replay_id}")
         running.add(task)
         task.add_done_callback(running.discard)
@@ -156,6 +192,7 @@ def replay_router(pool: asyncpg.Pool, guards: list[Guard]) -> Router:
     @get("/replays/{replay_id:str}", summary="A replay: status, and when done its summary, totals and changes")
     async def get_replay(replay_id: str, format: str = "json") -> Response:
         async with pool.acquire() as conn:
+            await reap(conn)
             row = await conn.fetchrow("SELECT * FROM replays WHERE replay_id = $1", replay_id)
         if row is None:
             raise NotFoundException(f"no replay {replay_id}")
@@ -168,6 +205,7 @@ def replay_router(pool: asyncpg.Pool, guards: list[Guard]) -> Router:
     @get("/replays", summary="Recent replays, newest first")
     async def list_replays(limit: int = 50) -> list[dict[str, Any]]:
         async with pool.acquire() as conn:
+            await reap(conn)
             rows = await conn.fetch("SELECT * FROM replays ORDER BY created_at DESC LIMIT $1", max(1, min(limit, 500)))
         return [_row(r, full=False) for r in rows]
 

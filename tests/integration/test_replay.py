@@ -175,3 +175,20 @@ async def test_an_invalid_replay_request_is_refused_with_located_problems(infra)
         assert (await svc.client.get("/api/replays/nope")).status_code == 404
         assert ADMIN_TOKEN  # the client is authenticated by default
         assert await stream_messages(infra.nats_url, subjects.EVENTS_STREAM) == []
+
+
+async def test_a_replay_whose_process_stopped_is_reported_failed_not_running_forever(infra):
+    async with running_service(infra, roles=[]) as svc:
+        await svc.fetch(
+            """INSERT INTO replays (replay_id, status, request, created_at, heartbeat_at) VALUES
+               ('died', 'running', '{}', now() - interval '10 minutes', now() - interval '5 minutes'),
+               ('before-heartbeats', 'running', '{}', now() - interval '2 hours', NULL),
+               ('alive', 'running', '{}', now() - interval '10 minutes', now() - interval '2 seconds')""")
+        died = (await svc.client.get("/api/replays/died")).json()
+        assert died["status"] == "failed" and died["finished_at"]
+        assert died["error"].startswith("interrupted: the process running this replay stopped"), died["error"]
+        listed = {r["replay_id"]: r for r in (await svc.client.get("/api/replays")).json()}
+        assert listed["before-heartbeats"]["status"] == "failed"
+        assert listed["alive"]["status"] == "running" and listed["alive"]["error"] is None
+        page = await svc.client.get("/api/replays/died", params={"format": "html"})
+        assert page.status_code == 409 and page.json()["status"] == "failed"
