@@ -4,9 +4,11 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from contracts.errors import InvalidInput
+from ingest import http as ingest_http
 from ingest.http import webhook_endpoint
 from ingest.ratelimit import TokenBuckets
 from ingest.webhook import to_envelope, verify_signature
@@ -81,7 +83,7 @@ def test_the_rate_limiter_allows_a_burst_then_refills_over_time():
     assert buckets.take("c", 1.0) == 0.0
 
 
-async def test_an_unexpected_error_while_storing_is_a_bare_500_that_names_nothing():
+async def test_an_unexpected_error_while_storing_is_a_bare_500_that_names_nothing(monkeypatch):
     """Not a broker outage (that is a 503): a bug. Ashby gets a 500 (and retries); the answer
     and the log line carry no detail of the error, which could hold anything."""
     class Broken:
@@ -107,6 +109,9 @@ async def test_an_unexpected_error_while_storing_is_a_bare_500_that_names_nothin
              "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                          (b"ashby-signature", sign(body).encode())]}
     with capture_logs() as logs:
+        # a logger of its own, made under the capture: the module's may already be bound for good
+        # to whatever configuration an earlier test left (the CLI caches loggers on first use)
+        monkeypatch.setattr(ingest_http, "log", structlog.get_logger(ingest_http.__name__))
         await app(scope, receive, send)
     assert [e["event"] for e in logs if e["log_level"] == "error"] == ["http_unhandled_error"]
     assert WEBHOOK_SECRET not in repr(logs)
