@@ -69,6 +69,10 @@ def parse_request(body: Any) -> tuple[ReplayRequest, int | None]:
     `against` may be "current". Raises RequestInvalid listing every problem with its location."""
     if not isinstance(body, dict):
         raise RequestInvalid([Problem("body", "expected a mapping with at least `rules` (or `verify: true`)")])
+    if isinstance(body.get("rules"), list):
+        # a rule-set file posted as it is: say what to wrap it in, not what is wrong with it as a request
+        raise RequestInvalid([Problem("body", "this is a rule set, not a replay request: send "
+                                              "{\"rules\": <the rule set>} (plus since, until, against... if needed)")])
     problems = [Problem(k, "unknown field") for k in body if k not in _OPTIONS]
     verify = body.get("verify", False)
     if not isinstance(verify, bool):

@@ -168,9 +168,19 @@ class ProgressBar:
 # --- replay -------------------------------------------------------------------------------------
 
 
+def _moment(option: str, text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return parse_moment(text)
+    except ValueError:
+        raise ValueError(f"{option}: not a date: {text!r} (use 2026-01-31 or an ISO date-time such as "
+                         "2026-01-31T09:00:00+01:00)") from None
+
+
 def _request(args: argparse.Namespace) -> ReplayRequest:
-    since = parse_moment(args.since) if args.since else None
-    until = parse_moment(args.until) if args.until else None
+    since = _moment("--since", args.since)
+    until = _moment("--until", args.until)
     if args.verify:
         return ReplayRequest(since=since, until=until, verify=True, workers=args.workers or 1)
     if args.rules is None:

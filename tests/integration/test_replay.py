@@ -170,6 +170,10 @@ async def test_an_invalid_replay_request_is_refused_with_located_problems(infra)
         assert {"since", "colour"} <= locations
         assert (await svc.client.post("/api/replays", content=b"rules: [unclosed",
                                       headers={"Content-Type": "application/yaml"})).status_code == 400
+        bare = await svc.client.post("/api/replays", json=scenario.rules())  # a rule set, not a request
+        assert bare.status_code == 400
+        assert [p["location"] for p in bare.json()["problems"]] == ["body"]
+        assert "this is a rule set, not a replay request" in bare.json()["problems"][0]["message"]
         anonymous = await svc.client.post("/api/replays", json={"verify": True}, headers={"Authorization": ""})
         assert anonymous.status_code == 401
         assert (await svc.client.get("/api/replays/nope")).status_code == 404

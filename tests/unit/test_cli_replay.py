@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import pytest
 
+from runtime import cli
 from runtime.cli import main
 from runtime.cli_replay import AUTO_WORKERS_FROM, MAX_AUTO_WORKERS, auto_workers
+
+
+@pytest.fixture(autouse=True)
+def _logging_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`main` configures structlog for the process (loggers cached on first use): not in a test run."""
+    monkeypatch.setattr(cli, "configure_logging", lambda *args, **kwargs: None)
 
 
 def test_small_logs_replay_in_one_process() -> None:
@@ -29,3 +36,9 @@ def test_workers_must_be_a_positive_whole_number(given: str, message: str,
         main(["replay", "--verify", "--workers", given])
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_date_that_is_not_one_names_the_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", "--verify", "--since", "yesterday"]) == 2
+    err = capsys.readouterr().err
+    assert "--since: not a date: 'yesterday'" in err and "2026-01-31" in err
