@@ -52,6 +52,7 @@ Event = Envelope | LoggedEvent
 FACT_TYPES = APPLICATION_EVENT_TYPES - {"DecisionMade"}
 _STABLE_UNDER = frozenset({"FeedbackSubmitted", "InterviewScheduleUpdated"})
 _SETTLED, _CATALOG, _RULES = 1, 2, 4
+_UNDECIDED = (Wait, NoRule)
 
 
 class ReplayedDecision(NamedTuple):
@@ -94,6 +95,10 @@ class ReplayResult:
     versions: set[int] = field(default_factory=set)
     counted: Counter[str] = field(default_factory=Counter)
     """Decisions by outcome that are no longer in `decisions` (see `summarise`)."""
+    left: dict[tuple[str, str], Evaluation] = field(default_factory=dict)
+    """(application, stage) -> what the lane still waited for (or lacked a rule for) when the
+    application left that stage, or finished in it, without the lane's decision there: what a
+    report says of a side that never decided in a stage the application has moved on from."""
 
     def __repr__(self) -> str:  # short: asyncio and error reports print results whole
         return (f"ReplayResult({self.name!r}, {len(self.decisions)} decisions, {len(self.finals)} finals, "
@@ -109,6 +114,7 @@ class ReplayResult:
         self.counted += Counter(d.outcome for d in self.decisions)
         self.decisions = []
         self.finals = {}
+        self.left = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +374,8 @@ class Replayer:
                 lane.result.skipped += 1
             return
         app.facts = after
+        if kind == "ApplicationSnapshotted":
+            self._leaving(app_id, app, before, after)
         if not self._shortcuts:
             self._evaluate_lanes(app, list(range(len(self._lanes))), now)
             return
@@ -408,6 +416,23 @@ class Replayer:
         self._evaluate_lanes(app, todo, now)
         if self._drop and kind == "ApplicationSnapshotted" and _terminal(after):
             self._bury(app_id, app)
+
+    def _leaving(self, app_id: str, app: _App, before: AppState, after: AppState) -> None:
+        """A snapshot that takes the application out of a stage (or ends it there) in which a lane
+        was still waiting, or had no rule: keep that lane's last word on the stage (refreshed
+        first when shortcuts left it stale) for the report."""
+        for i, lane in enumerate(self._lanes):
+            la = app.lanes[i]
+            last = la.last
+            if type(last) not in _UNDECIDED or last.stage_id is None:  # type: ignore[union-attr]
+                continue
+            pos = _position_of(after, la.decisions)()
+            if pos is not None and pos.stage_id == last.stage_id and pos.status in (None, "Active"):  # type: ignore[union-attr]
+                continue
+            if la.stale_at is not None:
+                state = _with_decisions(before, la.decisions) if la.decisions else before
+                last = decide(state, self._catalog, lane.rules, la.stale_at)
+            lane.result.left[(app_id, last.stage_id)] = last  # type: ignore[union-attr,index]
 
     def _evaluate_lanes(self, app: _App, lanes: list[int], now: datetime) -> None:
         """Evaluate several lanes; a lane whose rule for the application's stage equals one
@@ -696,6 +721,7 @@ def merge(parts: Iterable[Replay]) -> Replay:
             into = out.lanes[name]
             into.decisions.extend(lane.decisions)
             into.finals.update(lane.finals)
+            into.left.update(lane.left)
             into.evaluations += lane.evaluations
             into.shared += lane.shared
             into.skipped += lane.skipped
@@ -728,6 +754,8 @@ def substitute(run: Replay, exact: Replay, application_ids: set[str]) -> Replay:
             lane.finals.pop(app, None)
             if app in better.finals:
                 lane.finals[app] = better.finals[app]
+        lane.left = {k: v for k, v in lane.left.items() if k[0] not in application_ids}
+        lane.left.update((k, v) for k, v in better.left.items() if k[0] in application_ids)
         lane.evaluations += better.evaluations
         lane.versions |= better.versions
     return run

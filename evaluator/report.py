@@ -160,8 +160,8 @@ def compare(before: ReplayResult, after: ReplayResult) -> Diff:
         kind = "added" if b_out == WAIT else "removed" if a_out == WAIT else "changed"
         app, stage = key
         diff.changes.append(Change(app, stage, kind,
-                                   _side(bd, b_timeout.get(key), before.finals.get(app), stage),
-                                   _side(ad, a_timeout.get(key), after.finals.get(app), stage)))
+                                   _side(bd, b_timeout.get(key), before.left.get(key) or before.finals.get(app), stage),
+                                   _side(ad, a_timeout.get(key), after.left.get(key) or after.finals.get(app), stage)))
     return diff
 
 
@@ -189,6 +189,11 @@ def _requirement_text(r: Mapping[str, Any]) -> str:
     return f"{r.get('field')} {r.get('operator')} {orjson.dumps(r.get('threshold')).decode()} ({values}): {status}"
 
 
+def _absent(side: Side) -> str:
+    """A requirement a side shows no value for: not in its rule, or never judged (no decision)."""
+    return "no decision" if side.outcome in (WAIT, "timeout") else "not required"
+
+
 def explain(change: Change) -> list[str]:
     """The requirements that read differently on the two sides, as sentences."""
     before = {(r.get("interview_id"), r.get("field")): r for r in change.before.requirements}
@@ -199,7 +204,8 @@ def explain(change: Change) -> list[str]:
         if b is not None and a is not None and (b.get("passed"), b.get("threshold"), b.get("operator")) == (
                 a.get("passed"), a.get("threshold"), a.get("operator")):
             continue
-        lines.append(f"{_requirement_text(b) if b else 'not required'} -> {_requirement_text(a) if a else 'not required'}")
+        lines.append(f"{_requirement_text(b) if b else _absent(change.before)} -> "
+                     f"{_requirement_text(a) if a else _absent(change.after)}")
     for side, name in ((change.before, "before"), (change.after, "after")):
         if side.outcome in (WAIT, "timeout") and side.note:
             lines.append(f"{name} waits: {side.note}")

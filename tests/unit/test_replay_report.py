@@ -1,0 +1,47 @@
+"""What a what-if report says of a side that never decided in a stage the application left: what
+that side was still waiting for there, and "no decision" (not "not required") for the
+requirements the other side judged."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from replay_history import T0, activation, catalog, feedback, rule_doc, schedule, snapshot, stages
+
+from evaluator.decide import Wait
+from evaluator.replay import CURRENT, replay_lanes
+from evaluator.report import WAIT, compare, explain, to_json
+from evaluator.rules import RuleSet
+
+
+def _history() -> list:
+    """One application: its screen passed with a 4 under the live rules, so it moved on to the
+    onsite; a proposal that also requires an interview nobody scheduled would still be waiting."""
+    app, plan = "app-1", "plan-a"
+    screen, onsite = stages(plan)[0], stages(plan)[1]
+    t = T0 + timedelta(hours=1)
+    return [*catalog(T0), activation(1, rule_doc(quiet="0s"), T0),
+            snapshot(app, plan, screen, "Active", t),
+            schedule(app, plan, 0, "Scheduled", ["usr-1"], t, t + timedelta(minutes=5)),
+            feedback(app, plan, 0, "usr-1", 4, t + timedelta(days=1), t + timedelta(days=1)),
+            snapshot(app, plan, onsite, "Active", t + timedelta(days=2))]
+
+
+def test_a_side_that_never_decided_says_what_it_waited_for():
+    proposal = rule_doc(quiet="0s")
+    proposal["rules"][0]["requirements"].append(
+        {"interview_id": "int-plan-a-extra", "field": "overall", "operator": ">=", "threshold": 3})
+    run = replay_lanes(_history(), {"live": CURRENT, "proposal": RuleSet.model_validate(proposal)},
+                       horizon=T0 + timedelta(days=3))
+    diff = compare(run["live"], run["proposal"])
+
+    [change] = diff.changes
+    assert (change.application_id, change.stage_id, change.kind) == ("app-1", "plan-a-screen", "removed")
+    assert change.before.outcome == "advance" and change.after.outcome == WAIT
+    assert change.after.note == "required interview int-plan-a-extra has no schedule in this stage"
+    left = run["proposal"].left[("app-1", "plan-a-screen")]
+    assert isinstance(left, Wait) and [r.kind for r in left.reasons] == ["interview_not_scheduled"]
+    why = explain(change)
+    assert why == ["overall >= 3 (4): passed -> no decision",
+                   "after waits: required interview int-plan-a-extra has no schedule in this stage"]
+    assert to_json(run, diff)["changes"][0]["after"]["note"] == change.after.note
