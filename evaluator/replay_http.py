@@ -91,6 +91,8 @@ def parse_request(body: Any) -> tuple[ReplayRequest, int | None]:
             moments[key] = parse_moment(body[key]) if body.get(key) is not None else None
         except ValueError as exc:
             problems.append(Problem(key, f"not a date: {exc}"))
+    if moments.get("since") and moments.get("until") and moments["since"] > moments["until"]:  # type: ignore[operator]
+        problems.append(Problem("since", "is after `until`: nothing to report"))
     limit = body.get("limit")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         problems.append(Problem("limit", "should be a positive whole number"))

@@ -181,6 +181,8 @@ def _moment(option: str, text: str | None) -> datetime | None:
 def _request(args: argparse.Namespace) -> ReplayRequest:
     since = _moment("--since", args.since)
     until = _moment("--until", args.until)
+    if since is not None and until is not None and since > until:
+        raise ValueError(f"--since ({since.isoformat()}) is after --until ({until.isoformat()}): nothing to report")
     if args.verify:
         return ReplayRequest(since=since, until=until, verify=True, workers=args.workers or 1)
     if args.rules is None:

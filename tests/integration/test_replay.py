@@ -168,6 +168,10 @@ async def test_an_invalid_replay_request_is_refused_with_located_problems(infra)
         locations = {p["location"] for p in resp.json()["problems"]}
         assert "rules.rules[0].requirements[0].operator" in locations
         assert {"since", "colour"} <= locations
+        backwards = await svc.client.post("/api/replays", json={"verify": True, "since": "2026-03-01",
+                                                                "until": "2026-02-01"})
+        assert backwards.status_code == 400
+        assert backwards.json()["problems"] == [{"location": "since", "message": "is after `until`: nothing to report"}]
         assert (await svc.client.post("/api/replays", content=b"rules: [unclosed",
                                       headers={"Content-Type": "application/yaml"})).status_code == 400
         bare = await svc.client.post("/api/replays", json=scenario.rules())  # a rule set, not a request

@@ -42,3 +42,8 @@ def test_a_date_that_is_not_one_names_the_option(capsys: pytest.CaptureFixture[s
     assert main(["replay", "--verify", "--since", "yesterday"]) == 2
     err = capsys.readouterr().err
     assert "--since: not a date: 'yesterday'" in err and "2026-01-31" in err
+
+
+def test_since_after_until_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", "--verify", "--since", "2026-03-01", "--until", "2026-02-01"]) == 2
+    assert "--since (2026-03-01T00:00:00+00:00) is after --until (2026-02-01T00:00:00+00:00)" in capsys.readouterr().err
