@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import multiprocessing
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -36,6 +37,19 @@ from evaluator.replay import (
 from evaluator.replay import SHARED_TYPES as REPLAY_SHARED_TYPES
 from evaluator.report import Diff, compare, merge_diffs, to_json
 from evaluator.rules import RuleSet
+
+MAX_AUTO_WORKERS = 4
+AUTO_WORKERS_FROM = 100_000
+"""Below this many events a second process costs more (its start, its own read) than it saves."""
+
+
+def auto_workers(events: int, cpus: int | None = None) -> int:
+    """Processes for a replay of `events` when the caller did not say (`ReplayRequest.workers` 0):
+    one per CPU, at most `MAX_AUTO_WORKERS`, from `AUTO_WORKERS_FROM` events; else one."""
+    if events < AUTO_WORKERS_FROM:
+        return 1
+    return max(1, min(MAX_AUTO_WORKERS, cpus if cpus is not None else (os.cpu_count() or 1)))
+
 
 SHARED_TYPES = sorted(REPLAY_SHARED_TYPES)
 """Read by every partition: the plans and rules in force."""
@@ -281,15 +295,31 @@ async def _partitioned(database_url: str, lanes: Mapping[str, RuleSource], worke
         futures = [loop.run_in_executor(pool, _partition_worker, database_url, dict(lanes), since, until, horizon,
                                         (i, workers), compared, explanations) for i in range(workers)]
         waiter = asyncio.gather(*futures)
-        while progress is not None and not waiter.done():
-            progress(counter.value)
-            await asyncio.wait([waiter], timeout=0.25)
-        parts = await waiter
+        try:
+            while progress is not None and not waiter.done():
+                progress(counter.value)
+                await asyncio.wait([waiter], timeout=0.25)
+            parts = await waiter
+        except BaseException:
+            _stop(pool, waiter)  # cancelled (a shutting-down server, Ctrl-C) or a worker failed
+            raise
     if progress is not None:
         progress(counter.value)
     run = merge(part for part, _ in parts)
     diffs = [diff for _, diff in parts if diff is not None]
     return run, merge_diffs(diffs) if compared is not None else None
+
+
+def _stop(pool: ProcessPoolExecutor, waiter: asyncio.Future) -> None:
+    """End a partitioned replay now: leaving the pool's `with` would otherwise wait for every
+    worker to finish its share (a minute on a large log) while the caller is being cancelled."""
+    waiter.cancel()
+    if not waiter.cancelled() and waiter.done():
+        waiter.exception()  # retrieved: the caller raises its own
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 # --- one request, as the CLI and the API run it ------------------------------------------------
@@ -307,7 +337,7 @@ class ReplayRequest:
     verify: bool = False
     before_name: str = "current"
     after_name: str = "proposed"
-    workers: int = 1
+    workers: int = 1  # processes to split the applications over; 0: by the log's size (`auto_workers`)
 
     def lanes(self) -> dict[str, RuleSource]:
         if self.verify:
@@ -336,6 +366,7 @@ async def run_request(conn: asyncpg.Connection, request: ReplayRequest, *, now: 
     `verify`, up to the last event read, since live cannot have fired a later one yet. Reads only."""
     started = time.perf_counter()
     lanes = request.lanes()
+    workers = request.workers if request.workers > 0 else auto_workers((await log_extent(conn))[0])
     if request.verify:
         horizon = await conn.fetchval("SELECT max(recorded_at) FROM event_log WHERE $1::timestamptz IS NULL "
                                       "OR recorded_at <= $1", request.until)
@@ -344,17 +375,17 @@ async def run_request(conn: asyncpg.Connection, request: ReplayRequest, *, now: 
     names = list(lanes)
     diff: Diff | None = None
     defects: list[Defect] | None = None
-    if request.workers > 1 and database_url:
+    if workers > 1 and database_url:
         def counted(n: int) -> None:
             if progress is not None:
                 progress(n, 0)
 
         if request.verify:
-            run = await replay_partitioned(database_url, lanes, workers=request.workers, since=request.since,
+            run = await replay_partitioned(database_url, lanes, workers=workers, since=request.since,
                                            until=request.until, horizon=horizon, progress=counted,
                                            explanations=False)
         else:
-            run, diff = await what_if_partitioned(database_url, lanes, (names[0], names[1]), workers=request.workers,
+            run, diff = await what_if_partitioned(database_url, lanes, (names[0], names[1]), workers=workers,
                                                   since=request.since, until=request.until, horizon=horizon,
                                                   progress=counted)
     else:

@@ -29,7 +29,8 @@ from evaluator.rules import Problem, RuleSet, parse_document, validate_document
 log = structlog.get_logger(__name__)
 HEARTBEAT_SECONDS = 5.0
 STALE_AFTER_SECONDS = 60.0
-_OPTIONS = {"rules", "against", "since", "until", "verify", "limit", "name", "against_name"}
+_OPTIONS = {"rules", "against", "since", "until", "verify", "limit", "name", "against_name", "workers"}
+MAX_WORKERS = 8
 
 
 class RequestInvalid(ValueError):
@@ -65,8 +66,10 @@ def _rule_set(value: Any, where: str, problems: list[Problem]) -> RuleSet | None
 
 def parse_request(body: Any) -> tuple[ReplayRequest, int | None]:
     """The request document: {rules, against?, since?, until?, verify?, limit?, name?,
-    against_name?}; `rules` and `against` are rule-set documents (or their YAML/JSON text),
-    `against` may be "current". Raises RequestInvalid listing every problem with its location."""
+    against_name?, workers?}; `rules` and `against` are rule-set documents (or their YAML/JSON
+    text), `against` may be "current"; `workers` (processes, 1 to MAX_WORKERS) defaults to the
+    log's size (`history.auto_workers`). Raises RequestInvalid listing every problem with its
+    location."""
     if not isinstance(body, dict):
         raise RequestInvalid([Problem("body", "expected a mapping with at least `rules` (or `verify: true`)")])
     if isinstance(body.get("rules"), list):
@@ -96,10 +99,14 @@ def parse_request(body: Any) -> tuple[ReplayRequest, int | None]:
     limit = body.get("limit")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         problems.append(Problem("limit", "should be a positive whole number"))
+    workers = body.get("workers")
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool)
+                                or not 1 <= workers <= MAX_WORKERS):
+        problems.append(Problem("workers", f"should be a whole number from 1 to {MAX_WORKERS}"))
     if problems:
         raise RequestInvalid(problems)
     request = ReplayRequest(rules=rules, against=against, since=moments.get("since"), until=moments.get("until"),
-                            verify=bool(verify), before_name=str(body.get("against_name") or (
+                            verify=bool(verify), workers=workers or 0, before_name=str(body.get("against_name") or (
                                 "current" if against is None else "against")),
                             after_name=str(body.get("name") or (rules.name if rules else "proposed")))
     return request, limit
@@ -121,7 +128,10 @@ def _row(r: asyncpg.Record, *, full: bool) -> dict[str, Any]:
     return out
 
 
-def replay_router(pool: asyncpg.Pool, guards: list[Guard]) -> Router:
+def replay_router(pool: asyncpg.Pool, guards: list[Guard], *, database_url: str | None = None) -> Router:
+    """`database_url`: lets a large replay run in worker processes of its own (each opens its own
+    connection), keeping the HTTP process's memory and CPU for its requests; without it, every
+    replay folds in a thread of this process."""
     running: set[asyncio.Task] = set()
 
     async def beat(replay_id: str, read: list[int]) -> None:
@@ -144,7 +154,8 @@ def replay_router(pool: asyncpg.Pool, guards: list[Guard]) -> Router:
         beating = asyncio.create_task(beat(replay_id, read), name=f"replay-heartbeat-{replay_id}")
         try:
             async with pool.acquire() as conn:
-                outcome = await run_request(conn, request, now=datetime.now(UTC), progress=progress)
+                outcome = await run_request(conn, request, now=datetime.now(UTC), database_url=database_url,
+                                            progress=progress)
             result = outcome.as_json(limit)
             page = to_html(outcome.run, outcome.diff, outcome.defects, limit or 500)
             async with pool.acquire() as conn:

@@ -12,12 +12,11 @@ import os
 import sys
 import time
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from evaluator.history import ReplayRequest, log_extent, run_request
+from evaluator.history import AUTO_WORKERS_FROM, MAX_AUTO_WORKERS, ReplayRequest, log_extent, run_request
 from evaluator.replay_http import parse_moment
 from evaluator.report import render
 from evaluator.rules import RuleSetInvalid, load_rule_set
@@ -26,18 +25,6 @@ from runtime.db import create_pool, migrate
 from runtime.settings import Settings
 
 EXIT_OK, EXIT_DEFECTS, EXIT_USAGE = 0, 1, 2
-
-
-MAX_AUTO_WORKERS = 4
-AUTO_WORKERS_FROM = 100_000
-"""Below this many events a second process costs more (its start, its own read) than it saves."""
-
-
-def auto_workers(events: int, cpus: int | None = None) -> int:
-    """Processes for a replay of `events` when `--workers` is not given."""
-    if events < AUTO_WORKERS_FROM:
-        return 1
-    return max(1, min(MAX_AUTO_WORKERS, cpus if cpus is not None else (os.cpu_count() or 1)))
 
 
 def _positive(text: str) -> int:
@@ -184,12 +171,12 @@ def _request(args: argparse.Namespace) -> ReplayRequest:
     if since is not None and until is not None and since > until:
         raise ValueError(f"--since ({since.isoformat()}) is after --until ({until.isoformat()}): nothing to report")
     if args.verify:
-        return ReplayRequest(since=since, until=until, verify=True, workers=args.workers or 1)
+        return ReplayRequest(since=since, until=until, verify=True, workers=args.workers or 0)
     if args.rules is None:
         raise ValueError("--rules NEW.yaml is required (or --verify)")
     rules = _load(args.rules)
     against = None if args.against.upper() == "CURRENT" else _load(Path(args.against))
-    return ReplayRequest(rules=rules, against=against, since=since, until=until, workers=args.workers or 1,
+    return ReplayRequest(rules=rules, against=against, since=since, until=until, workers=args.workers or 0,
                          before_name="current" if against is None else Path(args.against).stem,
                          after_name=args.rules.stem)
 
@@ -217,8 +204,6 @@ async def run_replay(args: argparse.Namespace, settings: Settings) -> int:
     async with database(settings) as (pool, url):
         async with pool.acquire() as conn:
             total, last_seq = await log_extent(conn)
-            if args.workers is None:
-                request = replace(request, workers=auto_workers(total))
             bar = ProgressBar(total, last_seq=last_seq, enabled=not args.no_progress)
             try:
                 outcome = await run_request(conn, request, now=datetime.now(UTC), database_url=url,

@@ -109,7 +109,7 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> H
         *slack_handlers(services.publisher, signing_secret=settings.secret("slack_signing_secret")),
         query_router(services.pool, [guard]),
         evaluator_router(services.pool, services.publisher, [guard]),
-        replay_router(services.pool, [guard]),  # the pool only: a replay cannot publish
+        replay_router(services.pool, [guard], database_url=services.database_url),  # no publisher: a replay cannot publish
         health,
         *(extra_handlers or []),
     ]

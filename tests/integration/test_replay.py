@@ -115,6 +115,14 @@ async def test_replay_reproduces_the_live_consumer_and_a_what_if_sends_nothing(i
                    and c["after"]["outcome"] == "propose_rejection" and c["why"] for c in changes)
         page = await svc.client.get(url, params={"format": "html"})
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        # the same through the API in two worker processes (what a large log gets by default)
+        resp = await svc.client.post("/api/replays", json={"rules": strict, "name": "strict", "workers": 2})
+        assert resp.status_code == 202, resp.text
+        url = resp.json()["url"]
+        split = await eventually(finished, timeout=60, message="replay in workers did not finish")
+        assert split["status"] == "done", split["error"]
+        assert split["result"]["changes"] == body["result"]["changes"]
+        assert split["summary"]["compared"] == body["summary"]["compared"]
 
         # the same what-if from the CLI, as a table
         rules_file = tmp_path / "strict.yaml"
@@ -168,6 +176,11 @@ async def test_an_invalid_replay_request_is_refused_with_located_problems(infra)
         locations = {p["location"] for p in resp.json()["problems"]}
         assert "rules.rules[0].requirements[0].operator" in locations
         assert {"since", "colour"} <= locations
+        for workers in (0, 9, "2", True):
+            bad = await svc.client.post("/api/replays", json={"verify": True, "workers": workers})
+            assert bad.status_code == 400
+            assert bad.json()["problems"] == [{"location": "workers",
+                                               "message": "should be a whole number from 1 to 8"}], workers
         backwards = await svc.client.post("/api/replays", json={"verify": True, "since": "2026-03-01",
                                                                 "until": "2026-02-01"})
         assert backwards.status_code == 400

@@ -5,12 +5,16 @@ now and then."""
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
 import random
+import signal
 from collections import Counter
 from datetime import timedelta
 
 import asyncpg
 import orjson
+import pytest
 from replay_history import LiveModel, generated_inputs, rule_doc
 
 from contracts.envelope import parse_envelope
@@ -21,6 +25,7 @@ from evaluator.replay import CURRENT, replay_lanes
 from evaluator.report import compare, to_json
 from evaluator.rules import RuleSet
 from runtime.db import create_pool, migrate
+from support import eventually
 
 COLUMNS = LOG_COLUMN_NAMES
 
@@ -87,5 +92,22 @@ async def test_a_partitioned_replay_of_event_log_equals_one_pass_over_it(infra):
         assert not run["strict"].decisions and not run["strict"].finals
         assert run["strict"].by_outcome() == Counter(d.outcome for d in expected["strict"].decisions)
         assert run["live"].by_outcome().total() == len(expected["live"].decisions)
+
+        # cancelled (a server shutting down, a client gone): the workers are stopped, not awaited
+        submitted = asyncio.Event()
+        task = asyncio.create_task(what_if_partitioned(infra.database_url, lanes, ("live", "strict"), workers=2,
+                                                       horizon=horizon, progress=lambda _n: submitted.set()))
+        await asyncio.wait_for(submitted.wait(), timeout=30)
+        workers = multiprocessing.active_children()
+        assert len(workers) == 2
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+        async def gone():
+            return not multiprocessing.active_children()
+
+        await eventually(gone, timeout=10, message="replay workers still running")
+        assert [w.exitcode for w in workers] == [-signal.SIGTERM] * 2  # terminated, not shut down
     finally:
         await conn.close()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from evaluator.history import AUTO_WORKERS_FROM, MAX_AUTO_WORKERS, auto_workers
 from runtime import cli
 from runtime.cli import main
-from runtime.cli_replay import AUTO_WORKERS_FROM, MAX_AUTO_WORKERS, auto_workers
 
 
 @pytest.fixture(autouse=True)
