@@ -211,8 +211,9 @@ class _Lane:
 
 
 def _with_decisions(facts: AppState, decisions: Mapping[str, Any]) -> AppState:
-    """The application's facts with one lane's own decisions."""
-    return facts.updated(decisions=decisions)
+    """The application's facts with one lane's own decisions (the facts themselves when it has
+    none: the facts never hold decisions, recorded ones are not inputs)."""
+    return facts.updated(decisions=decisions) if decisions else facts
 
 
 def _touches(decisions: Mapping[str, Any], stage_id: str, facts: AppState) -> bool:
@@ -430,7 +431,7 @@ class Replayer:
             if pos is not None and pos.stage_id == last.stage_id and pos.status in (None, "Active"):  # type: ignore[union-attr]
                 continue
             if la.stale_at is not None:
-                state = _with_decisions(before, la.decisions) if la.decisions else before
+                state = _with_decisions(before, la.decisions)
                 last = decide(state, self._catalog, lane.rules, la.stale_at)
             lane.result.left[(app_id, last.stage_id)] = last  # type: ignore[union-attr,index]
 
@@ -457,7 +458,7 @@ class Replayer:
         lane = self._lanes[i]
         la = app.lanes[i]
         facts = app.facts
-        state = _with_decisions(facts, la.decisions) if la.decisions else facts
+        state = _with_decisions(facts, la.decisions)
         rules = lane.rules
         if shared is None:
             evaluation = decide(state, self._catalog, rules, now)
@@ -651,7 +652,7 @@ class Replayer:
         for i, lane in enumerate(self._lanes):
             la = app.lanes[i]
             if la.stale_at is not None:
-                state = _with_decisions(app.facts, la.decisions) if la.decisions else app.facts
+                state = _with_decisions(app.facts, la.decisions)
                 la.last = decide(state, self._catalog, lane.rules, la.stale_at)
                 la.stale_at = None
             last = la.last

@@ -190,8 +190,7 @@ class AppState:
                         get("choices", self.choices), get("commands", self.commands))
 
 
-_STATE_FIELDS = tuple(f.name for f in fields(AppState))
-_STATE_FIELD_SET = frozenset(_STATE_FIELDS)
+_STATE_FIELD_SET = frozenset(f.name for f in fields(AppState))
 
 
 def evolve(state: AppState, event: Envelope) -> AppState:
