@@ -12,11 +12,19 @@ import os
 import sys
 import time
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from evaluator.history import AUTO_WORKERS_FROM, MAX_AUTO_WORKERS, ReplayRequest, log_extent, run_request
+from evaluator.history import (
+    AUTO_WORKERS_FROM,
+    MAX_AUTO_WORKERS,
+    ReplayRequest,
+    auto_workers,
+    log_extent,
+    run_request,
+)
 from evaluator.replay_http import parse_moment
 from evaluator.report import render
 from evaluator.rules import RuleSetInvalid, load_rule_set
@@ -204,6 +212,8 @@ async def run_replay(args: argparse.Namespace, settings: Settings) -> int:
     async with database(settings) as (pool, url):
         async with pool.acquire() as conn:
             total, last_seq = await log_extent(conn)
+            if request.workers == 0:  # counted here already: run_request need not count again
+                request = replace(request, workers=auto_workers(total))
             bar = ProgressBar(total, last_seq=last_seq, enabled=not args.no_progress)
             try:
                 outcome = await run_request(conn, request, now=datetime.now(UTC), database_url=url,
