@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import aclosing
 from typing import Protocol
 
 import asyncpg
@@ -140,36 +141,35 @@ def _delivered(row: asyncpg.Record) -> Delivered:
     return Delivered(env, row[0], "")  # the subject is not read by the folds
 
 
-async def fold_log(reader: asyncpg.Connection, fold: Fold, event_types: Iterable[str], upto: int, *,
-                   page_size: int = 5000, progress: Progress | None = None) -> tuple[int, int]:
-    """Feed every event of `event_types` with seq <= upto to `fold`, in stream order; the next
-    page is read while one is folded. Returns (events fed, last seq fed)."""
-    sql = (f"SELECT {_LOG_COLUMNS} FROM event_log WHERE stream_seq > $1 AND stream_seq <= $2 "
-           "AND event_type = ANY($3::text[]) ORDER BY stream_seq LIMIT $4")
+def page_sql(columns: str) -> str:
+    """A page of a model's events: $1 < seq <= $2, of the types $3, at most $4, in stream order."""
+    return (f"SELECT {columns} FROM event_log WHERE stream_seq > $1 AND stream_seq <= $2 "
+            "AND event_type = ANY($3::text[]) ORDER BY stream_seq LIMIT $4")
+
+
+_PAGE_SQL = page_sql(_LOG_COLUMNS)
+
+
+async def pages(reader: asyncpg.Connection, sql: str, event_types: Iterable[str], after: int, upto: int,
+                page_size: int) -> AsyncIterator[list[asyncpg.Record]]:
+    """The pages of `sql` (a `page_sql`) after `after` up to `upto`; the next page is read while
+    the caller works on the one it has. Close it (`contextlib.aclosing`) to drop the read ahead
+    when stopping early."""
     types = list(event_types)
 
-    def page(after: int) -> asyncio.Future:
-        return asyncio.ensure_future(reader.fetch(sql, after, upto, types, page_size))
+    def fetch(after_seq: int) -> asyncio.Future:
+        return asyncio.ensure_future(reader.fetch(sql, after_seq, upto, types, page_size))
 
-    events, last = 0, 0
-    pending = page(0)
-    collecting = gc.isenabled()
-    gc.disable()  # the fold only grows and holds no cycles: collections would rescan it (~40% of the time)
+    pending = fetch(after)
     try:
         while rows := await pending:
-            pending = page(rows[-1][0])
-            fold.feed([_delivered(r) for r in rows])
-            events, last = events + len(rows), rows[-1][0]
-            if progress is not None:
-                progress(events, last)
+            pending = fetch(rows[-1][0])
+            yield rows
     finally:
-        if collecting:
-            gc.enable()
-        await abandon(pending)
-    return events, last
+        await _abandon(pending)
 
 
-async def abandon(pending: asyncio.Future) -> None:
+async def _abandon(pending: asyncio.Future) -> None:
     """Cancel a read ahead that is no longer wanted and wait for it to end, whatever it raises."""
     if not pending.done():
         pending.cancel()
@@ -177,6 +177,26 @@ async def abandon(pending: asyncio.Future) -> None:
             await pending
         except (asyncio.CancelledError, Exception):  # noqa: BLE001 - abandoning the read
             pass
+
+
+async def fold_log(reader: asyncpg.Connection, fold: Fold, event_types: Iterable[str], upto: int, *,
+                   page_size: int = 5000, progress: Progress | None = None) -> tuple[int, int]:
+    """Feed every event of `event_types` with seq <= upto to `fold`, in stream order; the next
+    page is read while one is folded. Returns (events fed, last seq fed)."""
+    events, last = 0, 0
+    collecting = gc.isenabled()
+    gc.disable()  # the fold only grows and holds no cycles: collections would rescan it (~40% of the time)
+    try:
+        async with aclosing(pages(reader, _PAGE_SQL, event_types, 0, upto, page_size)) as read:
+            async for rows in read:
+                fold.feed([_delivered(r) for r in rows])
+                events, last = events + len(rows), rows[-1][0]
+                if progress is not None:
+                    progress(events, last)
+    finally:
+        if collecting:
+            gc.enable()
+    return events, last
 
 
 async def write(writer: asyncpg.Connection, schema: str, fold: Fold) -> int:

@@ -30,6 +30,7 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,11 +119,6 @@ def _delivered(row: asyncpg.Record) -> Delivered:
     return Delivered(env, row[0], subjects.event_subject(env.source, env.event_type, env.key))
 
 
-def _page_sql(model: Model) -> str:
-    return (f"SELECT {_COLUMNS} FROM event_log WHERE stream_seq > $1 AND stream_seq <= $2 "
-            "AND event_type = ANY($3::text[]) ORDER BY stream_seq LIMIT $4")
-
-
 async def live_checkpoint(conn: asyncpg.Connection, model: Model) -> int | None:
     """Where the live projector is; None if it never ran (then the copy follows the whole log)."""
     return await conn.fetchval("SELECT stream_seq FROM consumer_checkpoints WHERE consumer = $1", model.consumer)
@@ -149,22 +145,15 @@ class _Copier:
         self.batch_size, self.progress = batch_size, progress
         self.last = 0
         self.events = 0
-        self._sql = _page_sql(model)
-
-    async def _page(self, after: int, upto: int) -> list[asyncpg.Record]:
-        return await self.reader.fetch(self._sql, after, upto, list(self.model.event_types), self.batch_size)
+        self._sql = bulk.page_sql(_COLUMNS)
 
     async def copy_until(self, upto: int, *, in_transaction: bool = False) -> int:
         """Apply every relevant event with last < seq <= upto; the next page is read while the
         current one is written. Returns how many events were applied."""
         applied = 0
-        pending = asyncio.ensure_future(self._page(self.last, upto))
-        try:
-            while True:
-                rows = await pending
-                if not rows:
-                    break
-                pending = asyncio.ensure_future(self._page(rows[-1][0], upto))
+        async with aclosing(bulk.pages(self.reader, self._sql, self.model.event_types, self.last, upto,
+                                       self.batch_size)) as read:
+            async for rows in read:
                 batch = [_delivered(r) for r in rows]
                 if in_transaction:
                     await self.model.handler(self.writer, batch)
@@ -176,8 +165,6 @@ class _Copier:
                 self.events += len(rows)
                 if self.progress is not None:
                     self.progress(self.events, self.last)
-        finally:
-            await bulk.abandon(pending)
         self.last = max(self.last, upto)
         return applied
 
