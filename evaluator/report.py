@@ -33,7 +33,7 @@ class Side:
     decided_at: datetime | None = None
     target_stage_id: str | None = None
     requirements: tuple[dict[str, Any], ...] = ()
-    note: str | None = None  # for a wait: what it still waits for
+    note: str | None = None  # no decision (wait) or a timeout: what it waited for, or why no rule applied
 
     def as_dict(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "rule_set_version": self.rule_set_version, "rule_id": self.rule_id,
@@ -194,8 +194,9 @@ def _absent(side: Side) -> str:
     return "no decision" if side.outcome in (WAIT, "timeout") else "not required"
 
 
-def explain(change: Change) -> list[str]:
-    """The requirements that read differently on the two sides, as sentences."""
+def explain(change: Change, names: tuple[str, str] = ("before", "after")) -> list[str]:
+    """The requirements that read differently on the two sides, as sentences; a side that made no
+    decision is named as `names` says (the lanes' names in a table, the JSON's keys in JSON)."""
     before = {(r.get("interview_id"), r.get("field")): r for r in change.before.requirements}
     after = {(r.get("interview_id"), r.get("field")): r for r in change.after.requirements}
     lines = []
@@ -206,9 +207,10 @@ def explain(change: Change) -> list[str]:
             continue
         lines.append(f"{_requirement_text(b) if b else _absent(change.before)} -> "
                      f"{_requirement_text(a) if a else _absent(change.after)}")
-    for side, name in ((change.before, "before"), (change.after, "after")):
-        if side.outcome in (WAIT, "timeout") and side.note:
-            lines.append(f"{name} waits: {side.note}")
+    for side, name in zip((change.before, change.after), names, strict=True):
+        if side.outcome in (WAIT, "timeout") and side.note:  # what it waited for, or why no rule applied
+            state = "no decision" if side.outcome == WAIT else "timed out"
+            lines.append(f"{name} ({state}): {side.note}")
     return lines
 
 
@@ -283,7 +285,7 @@ def to_table(run: Replay, diff: Diff | None, defects: Sequence[Defect] | None = 
             shown = diff.changes[:limit]
             lines += _grid(["application", "stage", "kind", diff.before, diff.after, "why"],
                            [(ch.application_id, ch.stage_id, ch.kind, ch.before.outcome, ch.after.outcome,
-                             " | ".join(explain(ch)) or "-") for ch in shown])
+                             " | ".join(explain(ch, (diff.before, diff.after))) or "-") for ch in shown])
             if len(shown) < len(diff.changes):
                 lines.append(f"... and {len(diff.changes) - len(shown)} more (use --format json for all)")
     if defects is not None:
@@ -317,7 +319,7 @@ def to_html(run: Replay, diff: Diff | None, defects: Sequence[Defect] | None = N
         parts.append("</table><table><tr><th>application</th><th>stage</th><th>kind</th>"
                      f"<th>{e(diff.before)}</th><th>{e(diff.after)}</th><th>why</th></tr>")
         for ch in diff.changes[:limit]:
-            why = "<br>".join(e(line) for line in explain(ch))
+            why = "<br>".join(e(line) for line in explain(ch, (diff.before, diff.after)))
             parts.append(f"<tr class='{ch.kind}'><td>{e(ch.application_id)}</td><td>{e(ch.stage_id)}</td>"
                          f"<td>{ch.kind}</td><td>{e(ch.before.outcome)}</td><td>{e(ch.after.outcome)}</td>"
                          f"<td>{why}</td></tr>")

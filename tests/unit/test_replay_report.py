@@ -10,7 +10,7 @@ from replay_history import T0, activation, catalog, feedback, rule_doc, schedule
 
 from evaluator.decide import Wait
 from evaluator.replay import CURRENT, replay_lanes
-from evaluator.report import WAIT, compare, explain, to_json
+from evaluator.report import WAIT, compare, explain, to_html, to_json, to_table
 from evaluator.rules import RuleSet
 
 
@@ -43,5 +43,8 @@ def test_a_side_that_never_decided_says_what_it_waited_for():
     assert isinstance(left, Wait) and [r.kind for r in left.reasons] == ["interview_not_scheduled"]
     why = explain(change)
     assert why == ["overall >= 3 (4): passed -> no decision",
-                   "after waits: required interview int-plan-a-extra has no schedule in this stage"]
+                   "after (no decision): required interview int-plan-a-extra has no schedule in this stage"]
     assert to_json(run, diff)["changes"][0]["after"]["note"] == change.after.note
+    # a table or page names the sides by their lanes, as its columns do
+    said = "proposal (no decision): required interview int-plan-a-extra has no schedule in this stage"
+    assert said in to_table(run, diff) and said in to_html(run, diff)
