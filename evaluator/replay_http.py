@@ -117,6 +117,10 @@ def _document(body: bytes, content_type: str) -> Any:
     return parse_document(body.decode("utf-8", errors="replace"), fmt=fmt)
 
 
+_LISTED = "replay_id, status, created_at, finished_at, heartbeat_at, events_read, summary, error"
+"""What a listing shows of each replay: not its result or page (megabytes for a large log)."""
+
+
 def _row(r: asyncpg.Record, *, full: bool) -> dict[str, Any]:
     out = {"replay_id": r["replay_id"], "status": r["status"], "created_at": r["created_at"].isoformat(),
            "finished_at": r["finished_at"].isoformat() if r["finished_at"] else None,
@@ -208,9 +212,12 @@ def replay_router(pool: asyncpg.Pool, guards: list[Guard], *, database_url: str 
 
     @get("/replays/{replay_id:str}", summary="A replay: status, and when done its summary, totals and changes")
     async def get_replay(replay_id: str, format: str = "json") -> Response:
+        if format not in ("json", "html"):
+            return Response({"error": f"format should be json or html, not {format[:40]!r}"}, status_code=400)
         async with pool.acquire() as conn:
             await reap(conn)
-            row = await conn.fetchrow("SELECT * FROM replays WHERE replay_id = $1", replay_id)
+            columns = "status, error, report_html" if format == "html" else f"{_LISTED}, request, result"
+            row = await conn.fetchrow(f"SELECT {columns} FROM replays WHERE replay_id = $1", replay_id)
         if row is None:
             raise NotFoundException(f"no replay {replay_id}")
         if format == "html":
@@ -223,7 +230,8 @@ def replay_router(pool: asyncpg.Pool, guards: list[Guard], *, database_url: str 
     async def list_replays(limit: int = 50) -> list[dict[str, Any]]:
         async with pool.acquire() as conn:
             await reap(conn)
-            rows = await conn.fetch("SELECT * FROM replays ORDER BY created_at DESC LIMIT $1", max(1, min(limit, 500)))
+            rows = await conn.fetch(f"SELECT {_LISTED} FROM replays ORDER BY created_at DESC LIMIT $1",
+                                    max(1, min(limit, 500)))
         return [_row(r, full=False) for r in rows]
 
     return Router(path="/api", route_handlers=[start_replay, get_replay, list_replays], guards=guards,

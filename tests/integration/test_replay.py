@@ -115,6 +115,10 @@ async def test_replay_reproduces_the_live_consumer_and_a_what_if_sends_nothing(i
                    and c["after"]["outcome"] == "propose_rejection" and c["why"] for c in changes)
         page = await svc.client.get(url, params={"format": "html"})
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assert (await svc.client.get(url, params={"format": "csv"})).status_code == 400
+        [listed] = (await svc.client.get("/api/replays")).json()  # a listing: no results, no pages
+        assert listed["replay_id"] == body["replay_id"] and listed["summary"] == body["summary"]
+        assert "result" not in listed and "request" not in listed
         # the same through the API in two worker processes (what a large log gets by default)
         resp = await svc.client.post("/api/replays", json={"rules": strict, "name": "strict", "workers": 2})
         assert resp.status_code == 202, resp.text
