@@ -399,10 +399,9 @@ class Replayer:
                     lane.result.skipped += 1
                     continue
                 if kind == "ApplicationSnapshotted":
-                    if before.commands or after.commands:
+                    # without a command outcome no lane's decisions move it: one answer for every lane
+                    if unmoved is None or before.commands or after.commands:
                         unmoved = _same_position(before, after, la.decisions)
-                    elif unmoved is None:  # the same for every lane: decisions move nothing here
-                        unmoved = before.position() == after.position()
                     if unmoved:
                         lane.result.skipped += 1
                         continue
