@@ -23,7 +23,7 @@ import httpx
 import orjson
 import structlog
 
-from contracts.errors import PermanentError, TransientError
+from contracts.errors import OutcomeUnknown, PermanentError, TransientError
 
 log = structlog.get_logger(__name__)
 
@@ -72,7 +72,7 @@ class AshbyUnavailable(TransientError):
         super().__init__(f"Ashby {endpoint} unavailable: {reason}")
 
 
-class AshbyOutcomeUnknown(TransientError):
+class AshbyOutcomeUnknown(OutcomeUnknown):
     """A write was sent and no answer says whether Ashby applied it (timeout, lost connection, 5xx).
 
     The client never re-sends it; only a read of the resource can tell whether it happened."""
