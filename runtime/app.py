@@ -89,7 +89,7 @@ def start_embedded(settings: Settings) -> tuple[str, str, list]:
     started: list = []
     nats_url, database_url = settings.nats_url, settings.database_url
     if not nats_url:
-        server = EmbeddedNats(settings.data_dir.resolve() / "nats").start()
+        server = EmbeddedNats(settings.data_dir.resolve() / "nats", sync_interval=settings.nats_sync_interval).start()
         started.append(server)
         nats_url = server.url
         log.info("embedded_nats_started", url=nats_url)

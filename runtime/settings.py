@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     consumer_ack_wait_s: float = 30.0
     dedupe_window_s: float = 900.0
     stream_replicas: int = 1
+    nats_sync_interval: str = Field(
+        default="2m", pattern=r"^(always|\d+(ms|s|m|h))$",
+        description="embedded nats-server's JetStream fsync interval: `always` or a duration (docs/deploy.md)")
     db_pool_size: int = 10
 
     feedback_poll_interval_s: float = 60.0
