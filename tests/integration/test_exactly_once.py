@@ -143,6 +143,9 @@ async def test_each_change_and_each_rejection_email_reaches_ashby_once_with_a_re
         resp = await svc.client.get("/api/events", params={"key": apps[1]})
         shown = [e["event_type"] for e in resp.json()["events"]]
         assert "CommandReconciled" in shown and shown[-1] == "CommandSucceeded"
+        [told] = (await svc.client.get(f"/api/applications/{apps[1]}")).json()["commands"]
+        assert [e["event_type"] for e in told["events"]] == shown
+        assert any(e.get("verdict") == "applied" for e in told["events"])
 
 
 async def _settled(svc, apps: list[str]) -> bool:
