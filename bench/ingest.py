@@ -13,6 +13,7 @@ timestamp) every 0.25 s; after the load it waits until every acknowledged delive
 `event_log`, so end to end = deliveries / (first request → last row stored).
 
     .venv/bin/python bench/ingest.py [--quick] [--clients 64] [--seconds S] [--http-procs N] [--http-workers N]
+                                     [--roles projectors] [--dev]
 
 It prints a timeline (2 s buckets) of answers/s, p99, HTTP CPU per webhook and the CPU of each
 process and of the whole machine, so a drop over a sustained run can be traced to its cause.
