@@ -7,6 +7,9 @@ background loops (pollers, outbox relay, timers) run as tasks beside it.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -65,10 +68,19 @@ def _evaluator(services: Services) -> RoleParts:
 
 
 def _executor(services: Services) -> RoleParts:
+    from executor.plan import lease_times
     from executor.subscribers import subscriptions
 
-    return RoleParts(subscriptions=subscriptions(services.ashby(), services.publisher,
-                                                 dry_run=services.settings.dry_run))
+    s = services.settings
+    times = lease_times(s.ashby_timeout_s, s.ashby_max_retries, s.ashby_backoff_max_s, s.ashby_retry_after_max_s)
+    return RoleParts(subscriptions=subscriptions(services.ashby(), services.publisher, dry_run=s.dry_run,
+                                                 replica=replica_name(s.replica_id), times=times))
+
+
+def replica_name(configured: str | None) -> str:
+    """This process's lease holder id: the configured replica id (or host name) plus a per-process tag,
+    so a restarted replica never mistakes a lease of its previous life for its own."""
+    return f"{configured or socket.gethostname()}/{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 def _notifier(services: Services) -> RoleParts:
