@@ -167,6 +167,14 @@ def process_tree(pid: int) -> list[int]:
     return out
 
 
+def postgres_pids(pg: EmbeddedPostgres) -> list[int]:
+    """The postmaster of an embedded PostgreSQL and its backends at this moment."""
+    try:
+        return process_tree(int((pg.data_dir / "postmaster.pid").read_text().split()[0]))
+    except (OSError, ValueError, IndexError):
+        return []
+
+
 def rss_bytes(pid: int) -> int:
     """Resident memory of a process (Linux /proc), 0 where unavailable."""
     try:
@@ -195,4 +203,4 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 __all__ = ["ADMIN_TOKEN", "WEBHOOK_SECRET", "EmbeddedNats", "EmbeddedPostgres", "Infra", "cpu_seconds",
-           "embedded_infra", "free_port", "machine_busy_seconds", "percentile", "process_tree", "rss_bytes", "result", "service_process", "sign", "wait_http", "webhook_body"]
+           "embedded_infra", "free_port", "machine_busy_seconds", "percentile", "postgres_pids", "process_tree", "rss_bytes", "result", "service_process", "sign", "wait_http", "webhook_body"]

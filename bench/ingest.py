@@ -6,12 +6,20 @@ keep-alive, one connection per client, each waiting for its answer before sendin
 In the same run it measures the raw limit: nats-py JetStream publishes of the same envelopes with
 `Nats-Msg-Id`, each awaited for its ack, from as many concurrent publishers as there are clients.
 
+End to end: `autoadvance worker projectors` runs as its own process beside the HTTP role (as in
+production; `--roles ''` leaves it out). While the load runs, a watcher samples the projection lag
+(how long the oldest acknowledged event not yet in `event_log` has waited: now minus its JetStream
+timestamp) every 0.25 s; after the load it waits until every acknowledged delivery is in
+`event_log`, so end to end = deliveries / (first request → last row stored).
+
     .venv/bin/python bench/ingest.py [--quick] [--clients 64] [--seconds S] [--http-procs N] [--http-workers N]
+                                     [--roles projectors] [--dev]
 
 It prints a timeline (2 s buckets) of answers/s, p99, HTTP CPU per webhook and the CPU of each
 process and of the whole machine, so a drop over a sustained run can be traced to its cause.
 
-Ends with `RESULT webhooks_per_s`, `RESULT webhook_p99_ms` and informative RESULT lines.
+Ends with `RESULT webhooks_per_s`, `RESULT webhook_p99_ms`, `RESULT ingest_end_to_end_per_s`,
+`RESULT ingest_drain_s`, `RESULT projection_lag_p99_s` and informative RESULT lines.
 """
 
 from __future__ import annotations
@@ -129,7 +137,8 @@ async def _webhooks(ports: list[int], clients: int, warmup: float, seconds: floa
                                        latencies, statuses, timeline) for i in range(clients)))
     return {"latencies": latencies, "statuses": statuses, "seconds": seconds, "sent": seq[0],
             "cpu": (time.process_time() - cpu0) / (time.perf_counter() - now), "timeline": timeline,
-            "start": window[0]}  # perf_counter is CLOCK_MONOTONIC: the parent's clock too
+            "start": window[0], "load_start": now,
+            "load_end": time.perf_counter()}  # perf_counter is CLOCK_MONOTONIC: the parent's clock too
 
 
 async def _raw_publish(nats_url: str, concurrency: int, seconds: float, offset: int) -> dict:
@@ -228,6 +237,102 @@ class _CpuSampler(threading.Thread):
         self.join()
 
 
+class _Watcher(threading.Thread):
+    """Samples the projection lag every `interval` seconds on its own event loop; once told how many
+    deliveries were acknowledged (`expect`), waits until all of them are in `event_log`.
+
+    Lag at an instant: 0 when `event_log` holds every event on EVENTS, else how long the oldest one
+    not yet stored has waited (now minus its JetStream timestamp, the moment it was acknowledged).
+    `event_log` is written in stream order, batch after batch, so its top sequence says which that is."""
+
+    def __init__(self, nats_url: str, pg_url: str, interval: float = 0.25, timeout: float = 600.0) -> None:
+        super().__init__(daemon=True)
+        self.nats_url, self.pg_url, self.interval, self.timeout = nats_url, pg_url, interval, timeout
+        self.samples: list[tuple[float, float]] = []  # (perf_counter, lag s)
+        self.stored_at: float | None = None
+        self.stored = 0
+        self.error: BaseException | None = None
+        self._expect: int | None = None
+        self._expect_set = threading.Event()
+        self._ready = threading.Event()
+
+    def expect(self, last_seq: int) -> None:
+        self._expect = last_seq
+        self._expect_set.set()
+
+    def wait_ready(self) -> None:
+        self._ready.wait(60)
+        if self.error is not None:
+            raise RuntimeError("the end-to-end watcher could not start") from self.error
+
+    def wait_stored(self) -> None:
+        self.join(self.timeout + 60)
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # noqa: BLE001 - reported by main
+            self.error = exc
+            self._ready.set()
+
+    async def _main(self) -> None:
+        from datetime import UTC, datetime
+
+        import asyncpg
+        import nats
+        import nats.js.errors
+
+        nc = await nats.connect(self.nats_url)
+        js = nc.jetstream()
+        conn = await asyncpg.connect(self.pg_url)
+        from projectors.handlers import PROJECTOR
+
+        give_up = time.perf_counter() + 60
+        while True:  # the projectors' process is up once its durable exists
+            try:
+                await js.consumer_info("EVENTS", PROJECTOR)
+                break
+            except nats.js.errors.NotFoundError:
+                if time.perf_counter() > give_up:
+                    raise
+                await asyncio.sleep(0.1)
+        self._ready.set()
+        deadline = None
+        try:
+            while True:
+                now = time.perf_counter()
+                stored = await conn.fetchval("SELECT coalesce(max(stream_seq), 0) FROM event_log")
+                last = (await js.stream_info("EVENTS")).state.last_seq
+                lag = 0.0
+                if stored < last:
+                    oldest = await js.get_msg("EVENTS", seq=stored + 1)
+                    lag = max(0.0, (datetime.now(UTC) - oldest.time).total_seconds()) if oldest.time else 0.0
+                self.samples.append((now, lag))
+                self.stored = stored
+                if self._expect is not None:
+                    deadline = deadline or now + self.timeout
+                    if stored >= self._expect:
+                        self.stored_at = now
+                        return
+                    if now > deadline:
+                        return
+                await asyncio.sleep(self.interval)
+        finally:
+            await conn.close()
+            await nc.close()
+
+
+async def _event_log_counts(pg_url: str) -> tuple[int, int]:
+    import asyncpg
+
+    conn = await asyncpg.connect(pg_url)
+    try:
+        row = await conn.fetchrow("SELECT count(*), count(DISTINCT event_id) FROM event_log")
+        return row[0], row[1]
+    finally:
+        await conn.close()
+
+
 async def _stream_count(nats_url: str) -> int:
     import nats
 
@@ -256,6 +361,36 @@ def _print_timeline(hooks: dict, samples: list, bucket: float = 2.0) -> None:
               f"p99 {c.percentile(lat, 0.99) * 1000:5.1f} ms | {per}{cpu}")
 
 
+def _report_end_to_end(hooks: dict, stored: int, e2e: dict) -> bool:
+    """Print the end-to-end figures (adding them to `e2e`); True when a delivery is missing or doubled."""
+    load = hooks["load_end"] - hooks["load_start"]
+    acked_per_s = stored / load
+    done = e2e["stored_at"]
+    span = (done - hooks["load_start"]) if done is not None else float("nan")
+    e2e["per_s"] = stored / span if done is not None else 0.0
+    e2e["drain_s"] = max(0.0, done - hooks["load_end"]) if done is not None else float("inf")
+    e2e["ratio"] = e2e["per_s"] / acked_per_s if acked_per_s else float("nan")
+    during = sorted(lag for at, lag in e2e["samples"] if hooks["load_start"] <= at <= hooks["load_end"])
+    e2e["lag_p99_s"] = c.percentile(during, 0.99) if during else float("nan")
+    print(f"end to end: {stored} acknowledged in {load:.1f} s of load ({acked_per_s:.0f}/s, warm-up included); "
+          f"all in event_log {e2e['drain_s']:.2f} s after the load ended → {e2e['per_s']:.0f}/s first request → "
+          f"last row stored (ratio {e2e['ratio']:.2f})")
+    if during:
+        print(f"projection lag over {len(during)} samples during the load: p50 {c.percentile(during, 0.5):.2f} s, "
+              f"p99 {e2e['lag_p99_s']:.2f} s, max {during[-1]:.2f} s")
+    total = done - hooks["load_start"] if done is not None else load
+    print("CPU seconds from load start to last row stored: "
+          + ", ".join(f"{k} {v:.1f}" for k, v in e2e["cpu"].items())
+          + f"; HTTP + workers per webhook: "
+          f"{(e2e['cpu'].get('http', 0) + e2e['cpu'].get('workers', 0)) / max(1, stored) * 1e6:.0f} µs "
+          f"(over {total:.1f} s)")
+    if e2e["logged"] != stored or e2e["distinct"] != stored:
+        print(f"ERROR: event_log holds {e2e['logged']} rows ({e2e['distinct']} distinct event ids) for {stored} "
+              "acknowledged deliveries", file=sys.stderr)
+        return True
+    return False
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter run (5 s measured instead of 20 s)")
@@ -266,6 +401,12 @@ def main() -> int:
     parser.add_argument("--http-workers", type=int, default=0,
                         help="HTTP_WORKERS of each `autoadvance http` (worker processes sharing its port); "
                              "0, the default here: one per CPU, as on a machine of its own")
+    parser.add_argument("--roles", default="projectors",
+                        help="worker roles run beside the HTTP role, one `autoadvance worker <role>` process each "
+                             "(comma-separated; '' for none: then nothing is measured end to end)")
+    parser.add_argument("--dev", action="store_true",
+                        help="run `autoadvance dev` (HTTP and every worker role in one process, sandboxes for "
+                             "Ashby and Slack) instead of `autoadvance http` plus --roles")
     parser.add_argument("--log-level", default="INFO", help="the HTTP role's LOG_LEVEL (INFO: one JSON line per webhook)")
     parser.add_argument("--profile", metavar="PATH",
                         help="run the (first) HTTP process under cProfile into PATH (use --http-workers 1)")
@@ -286,13 +427,27 @@ def main() -> int:
                 env = infra.env(HTTP_PORT=str(port), LOG_LEVEL=args.log_level, HTTP_WORKERS=str(args.http_workers),
                                 WEBHOOK_RATE_LIMIT_PER_S="1000000000", WEBHOOK_RATE_BURST="1000000000")
                 profile = args.profile if args.profile and not procs else None
-                procs.append(stack.enter_context(c.service_process(["http"], env, log, profile)))
+                command = ["dev"] if args.dev else ["http"]
+                procs.append(stack.enter_context(c.service_process(command, env, log, profile)))
                 c.wait_http(f"http://127.0.0.1:{port}/health", procs[-1], log)  # migrations run one at a time
-            print(f"ingest: {args.clients} clients → {len(ports)} `autoadvance http` process(es) with HTTP_WORKERS="
-                  f"{args.http_workers}, "
+            print(f"ingest: {args.clients} clients → {len(ports)} `autoadvance {'dev' if args.dev else 'http'}` "
+                  f"process(es) with HTTP_WORKERS={args.http_workers}, "
                   f"{warmup:.0f} s warm-up + {seconds:.0f} s measured; LOG_LEVEL={args.log_level}; "
                   f"sync_interval {args.sync_interval}", flush=True)
+            roles = [r for r in args.roles.split(",") if r]
+            workers = []
+            for role in [] if args.dev else roles:
+                log = infra.folder / f"worker-{role}.log"
+                env = infra.env(HTTP_PORT=str(c.free_port()), LOG_LEVEL="WARNING")
+                workers.append(stack.enter_context(c.service_process(["worker", role], env, log)))
+            watcher = _Watcher(infra.nats.url, infra.pg.url) if args.dev or "projectors" in roles else None
+            if watcher is not None:
+                watcher.start()
+                watcher.wait_ready()
             pids = {"http": [q for p in procs for q in c.process_tree(p.pid)], "nats-server": [infra.nats._proc.pid]}
+            if workers:
+                pids["workers"] = [w.pid for w in workers]
+            pids["postgres"] = c.postgres_pids(infra.pg)
             before = {k: sum(c.cpu_seconds(p) for p in v) for k, v in pids.items()}
             sampler = _CpuSampler({**pids, "load generator": []})
             sampler.start()
@@ -304,6 +459,14 @@ def main() -> int:
             cpu = {k: (sum(c.cpu_seconds(p) for p in v) - before[k]) / wall for k, v in pids.items()}
             cpu["load generator"] = hooks["cpu"]
             stored = asyncio.run(_stream_count(infra.nats.url))
+            e2e = None
+            if watcher is not None:
+                watcher.expect(stored)
+                watcher.wait_stored()
+                logged, distinct = asyncio.run(_event_log_counts(infra.pg.url))
+                e2e = {"stored_at": watcher.stored_at, "logged": logged, "distinct": distinct,
+                       "samples": watcher.samples, "cpu": {k: (sum(c.cpu_seconds(p) for p in v) - before[k])
+                                                           for k, v in pids.items()}}
         raw = _in_child("raw", infra.nats.url, args.clients, min(seconds, 10.0), 10**9)
 
     lat = sorted(hooks["latencies"])
@@ -323,15 +486,23 @@ def main() -> int:
           f"{args.clients} publishers each awaiting its ack; {raw['pipelined_per_s']:.0f}/s pipelined (256 in flight)")
     ratio = per_s / raw["awaited_per_s"] if raw["awaited_per_s"] else float("nan")
     print(f"ratio webhooks/raw (same concurrency): {ratio:.2f}")
+    failed = bool(others)
     if stored < hooks["sent"] - args.clients and not others:
         print("WARNING: fewer events stored than webhooks answered", file=sys.stderr)
+    if e2e is not None:
+        failed = _report_end_to_end(hooks, stored, e2e) or failed
     c.result("webhooks_per_s", per_s, "1/s")
     c.result("webhook_p99_ms", p99, "ms")
     c.result("webhook_p50_ms", p50, "ms")
     c.result("raw_publish_per_s", raw["awaited_per_s"], "1/s")
     c.result("raw_publish_pipelined_per_s", raw["pipelined_per_s"], "1/s")
     c.result("webhooks_ratio_to_raw", ratio, "ratio")
-    return 0 if not others else 1
+    if e2e is not None:
+        c.result("ingest_end_to_end_per_s", e2e["per_s"], "req/s")
+        c.result("ingest_drain_s", e2e["drain_s"], "s")
+        c.result("projection_lag_p99_s", e2e["lag_p99_s"], "s")
+        c.result("ingest_end_to_end_ratio", e2e["ratio"], "ratio")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -31,6 +31,9 @@ from contracts.errors import PermanentError
 
 log = structlog.get_logger(__name__)
 
+_YIELD_EVERY = 256
+"""Decoding a batch gives the event loop a turn after every this many messages."""
+
 
 def nak_delay(num_delivered: int) -> float:
     """0.5 s, 1 s, 2 s … capped at 30 s."""
@@ -68,6 +71,32 @@ def position(msg: Msg) -> tuple[int, int]:
     return meta.sequence.stream, meta.num_delivered
 
 
+def waiting_after(msg: Msg) -> int:
+    """How many messages the consumer still had for us when JetStream delivered `msg` (the
+    `<pending>` token of its ack subject); 0 when unknown."""
+    tokens = (msg.reply or "").split(".")
+    if len(tokens) == 9 and tokens[0] == "$JS" and tokens[1] == "ACK":
+        return int(tokens[8])
+    try:
+        return int(msg.metadata.num_pending or 0)
+    except Exception:  # noqa: BLE001 - not a JetStream message: nothing known
+        return 0
+
+
+def next_fetch_size(msgs: Sequence[Msg], batch_size: int, max_batch_size: int) -> int:
+    """The size of the next fetch: what the consumer has waiting, between `batch_size` and
+    `max_batch_size`.
+
+    A batch costs a fixed number of round trips (fetch, transaction, statements, commit), and in
+    a busy process each of them also waits for its turn on the event loop. With a fixed size the
+    consumer's rate is capped by that cost, and under sustained load the backlog grows without
+    bound; growing the batch with the backlog spreads the cost over more events, so the consumer
+    catches up, and it shrinks back to `batch_size` once it has."""
+    if not msgs:
+        return batch_size
+    return max(batch_size, min(max_batch_size, waiting_after(msgs[-1])))
+
+
 class ConsumerRunner:
     """Runs one Subscription's batches; used by the FastStream subscriber and by tests."""
 
@@ -86,7 +115,9 @@ class ConsumerRunner:
         """Parse the envelopes (what is not one goes to the DLQ at once: nothing else can fix it),
         then the subscription's pure `prepare` step, if it has one."""
         batch: list[tuple[Msg, Delivered]] = []
-        for msg in msgs:
+        for n, msg in enumerate(msgs, 1):
+            if n % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a large batch lets the process's other tasks (HTTP) run meanwhile
             stream_seq, num_delivered = position(msg)
             try:
                 env = parse_envelope(msg.data)
@@ -210,7 +241,8 @@ async def _claim(conn: asyncpg.Connection, consumer: str, delivered: list[Delive
 
 
 async def pull_loop(js, sub: Subscription, runner: ConsumerRunner, stop: asyncio.Event, *, batch_size: int,
-                    ack_wait_s: float, max_deliver: int, fetch_wait_s: float = 1.0) -> None:
+                    ack_wait_s: float, max_deliver: int, fetch_wait_s: float = 1.0,
+                    max_batch_size: int | None = None) -> None:
     """A durable pull consumer for transactional batches, on nats-py directly.
 
     FastStream 0.7.8's batch pull loop keeps fetching until the batch is full or its timeout
@@ -219,11 +251,13 @@ async def pull_loop(js, sub: Subscription, runner: ConsumerRunner, stop: asyncio
     nats-py's `fetch` returns as soon as messages are there. The next batch is fetched and
     decoded while the current one's transaction runs (Python and Postgres work at the same time,
     on two cores); batches still commit strictly in order, each acked after its own commit.
+    A fetch asks for what the consumer has waiting, up to `max_batch_size` (`next_fetch_size`).
     """
+    max_batch_size = max(batch_size, max_batch_size or batch_size)
     config = ConsumerConfig(
         durable_name=sub.durable, ack_policy=JsAckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
         max_deliver=max_deliver + 1,  # one spare delivery so our own DLQ step always runs
-        ack_wait=ack_wait_s, max_ack_pending=max(1024, batch_size * 4),
+        ack_wait=ack_wait_s, max_ack_pending=max(1024, max_batch_size * 4),  # two batches in flight fit
     )
     if sub.filter_subjects:  # several filters: declare (or update) the consumer, then bind to it
         config.filter_subjects = sub.filters()
@@ -232,9 +266,9 @@ async def pull_loop(js, sub: Subscription, runner: ConsumerRunner, stop: asyncio
     else:
         psub = await js.pull_subscribe(sub.subject, durable=sub.durable, stream=sub.stream, config=config)
 
-    async def fetch() -> list[Msg]:
+    async def fetch(size: int) -> list[Msg]:
         try:
-            return await psub.fetch(batch_size, timeout=fetch_wait_s)
+            return await psub.fetch(size, timeout=fetch_wait_s)
         except (TimeoutError, nats.errors.TimeoutError):
             return []
         except (nats.errors.ConnectionClosedError, nats.errors.NoRespondersError, nats.js.errors.APIError,
@@ -243,12 +277,12 @@ async def pull_loop(js, sub: Subscription, runner: ConsumerRunner, stop: asyncio
             await asyncio.sleep(0.5)
             return []
 
-    pending = asyncio.create_task(fetch())
+    pending = asyncio.create_task(fetch(batch_size))
     applying: asyncio.Task | None = None
     try:
         while not stop.is_set():
             msgs = await pending
-            pending = asyncio.create_task(fetch())
+            pending = asyncio.create_task(fetch(next_fetch_size(msgs, batch_size, max_batch_size)))
             if not msgs:
                 continue
             batch, prepared = await runner.decode(msgs)  # while the previous batch's transaction runs

@@ -15,13 +15,13 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from contracts import subjects
 from evaluator.http import evaluator_router
 from ingest.http import slack_handlers, webhook_endpoint
 from ingest.ratelimit import TokenBuckets
 from projectors.http import query_router
 from replay.http import replay_router
 from runtime.app import Services, persistent_secret
+from runtime.lag import consumer_lag, lagging
 
 log = structlog.get_logger(__name__)
 
@@ -48,19 +48,16 @@ async def health_report(services: Services) -> tuple[int, dict[str, Any]]:
         report["postgres"] = {"ok": False, "error": type(exc).__name__}
     consumers: dict[str, Any] = {}
     if services.nc.is_connected:
-        js = services.nc.jetstream()
-        for stream in (subjects.EVENTS_STREAM, subjects.COMMANDS_STREAM):
-            try:
-                async with asyncio.timeout(2):
-                    for info in await js.consumers_info(stream):
-                        consumers[info.name] = {"stream": stream, "pending": info.num_pending,
-                                                "ack_pending": info.num_ack_pending,
-                                                "redelivered": info.num_redelivered}
-            except Exception as exc:  # noqa: BLE001
-                report["nats"]["error"] = type(exc).__name__
+        consumers, failed = await consumer_lag(services.nc.jetstream())
+        if failed:
+            report["nats"]["error"] = f"consumers of {', '.join(failed)} could not be read"
     report["consumers"] = consumers
     healthy = report["nats"]["connected"] and report["postgres"]["ok"] and "error" not in report["nats"]
-    report["status"] = "ok" if healthy else "unavailable"
+    behind = lagging(consumers, services.settings.health_max_consumer_lag_s)
+    report["status"] = "unavailable" if not healthy else "degraded" if behind else "ok"
+    if behind:  # still 200: webhooks are stored; what reads the models sees them late
+        report["degraded"] = {"lagging_consumers": behind,
+                              "max_consumer_lag_s": services.settings.health_max_consumer_lag_s}
     return (200 if healthy else 503), report
 
 
@@ -99,6 +96,15 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> H
         status, report = await health_report(services)
         return Response(report, status_code=status)
 
+    @get("/api/stats", summary="Events applied per read model and each consumer's lag", tags=["operations"],
+         guards=[guard])
+    async def stats() -> dict[str, Any]:
+        async with services.pool.acquire() as conn:
+            rows = await conn.fetch("SELECT consumer, applied FROM projection_stats ORDER BY consumer")
+        consumers = (await consumer_lag(services.nc.jetstream()))[0] if services.nc.is_connected else {}
+        return {"applied": {r["consumer"]: r["applied"] for r in rows}, "consumers": consumers,
+                "lagging_consumers": lagging(consumers, settings.health_max_consumer_lag_s)}
+
     def on_exception(_: Request, exc: Exception) -> Response:
         log.error("http_unhandled_error", error=type(exc).__name__)
         return Response({"error": "internal error"}, status_code=500)
@@ -112,6 +118,7 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> H
         evaluator_router(services.pool, services.publisher, [guard]),
         replay_router(services.pool, [guard], database_url=services.database_url),  # no publisher: a replay cannot publish
         health,
+        stats,
         *(extra_handlers or []),
     ]
     litestar = Litestar(

@@ -43,8 +43,12 @@ class Settings(BaseSettings):
     webhook_rate_burst: int = 2000
 
     consumer_batch_size: int = 256
+    consumer_max_batch_size: int = Field(default=4096, ge=1,
+                                         description="a consumer's batch grows up to this with its backlog")
     consumer_max_deliver: int = 10
     consumer_ack_wait_s: float = 30.0
+    health_max_consumer_lag_s: float = Field(
+        default=30.0, gt=0, description="/health is degraded when a consumer's oldest waiting message is older")
     dedupe_window_s: float = 900.0
     stream_replicas: int = 1
     nats_sync_interval: str = Field(
