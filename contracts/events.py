@@ -178,12 +178,16 @@ _SPECS = [
               ("evaluator", "notifier", "projectors"), "A recruiter pressed Archive or Keep on a proposal."),
     EventSpec("SlackMessagePosted", SlackMessagePosted, 1, "notifier", "notifier", ("projectors",),
               "Slack accepted a message for a command."),
-    EventSpec("CommandSucceeded", CommandOutcome, 1, "executor", "executor / notifier", ("projectors", "evaluator"),
+    EventSpec("CommandSucceeded", CommandOutcome, 1, "executor", "executor / notifier",
+              ("projectors", "evaluator", "notifier"),
               "A command took effect in Ashby or Slack."),
-    EventSpec("CommandSkipped", CommandOutcome, 1, "executor", "executor / notifier", ("projectors", "evaluator"),
+    EventSpec("CommandSkipped", CommandOutcome, 1, "executor", "executor / notifier",
+              ("projectors", "evaluator", "notifier"),
               "A command was not carried out, with the reason (e.g. the application left the stage)."),
-    EventSpec("CommandFailed", CommandOutcome, 1, "executor", "executor / notifier", ("projectors", "evaluator"),
-              "A command failed permanently; it is in the DLQ and the admins were alerted."),
+    EventSpec("CommandFailed", CommandOutcome, 1, "executor", "executor / notifier",
+              ("projectors", "evaluator", "notifier"),
+              "A command ended in failure (a permanent error, or retries spent): it is in the DLQ and "
+              "the admins were alerted."),
 ]
 
 EVENT_SPECS: dict[str, EventSpec] = {s.event_type: s for s in _SPECS}

@@ -1,8 +1,8 @@
 """Carrying out Ashby commands: inbox first, stale-decision guard, one call, outcome as an event.
 
 Network calls happen between short transactions. Transient failures raise (the runtime NAKs
-with a growing delay); permanent ones record `CommandFailed`, alert the admins, then raise a
-PermanentError so the runtime dead-letters the command.
+with a growing delay); permanent ones mark the inbox failed and raise, so the runtime dead-letters
+the command; its dead-letter hook (executor/dead_letters.py) records `CommandFailed` and alerts.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import structlog
 from contracts.consumers import Delivered
 from contracts.envelope import Envelope
 from contracts.errors import PermanentError
-from contracts.outcomes import alert_command, outcome_event
+from contracts.outcomes import outcome_event
 from executor import store
 from executor.plan import archived_stages, classify
 
@@ -43,18 +43,13 @@ def command_handler(api: AshbyCalls, publisher: Publisher, *, dry_run: bool = Fa
         command_id, app_id = p["command_id"], p["application_id"]
         async with pool.acquire() as conn:
             earlier = await store.claim(conn, command_id, cmd.event_type, app_id)
-        if earlier in DONE:
+        if earlier in DONE and not (earlier == "failed" and d.retried):  # an operator's retry runs again
             log.info("command_already_done", command_id=command_id, status=earlier)
             return
         try:
             outcome, reason, details = await _carry_out(api, cmd, dry_run)
         except PermanentError as exc:
             reason = f"{type(exc).__name__}: {exc}"[:500]
-            now = clock()
-            await publisher.publish_event(outcome_event("CommandFailed", cmd, "executor", now, reason=reason))
-            await publisher.publish(*alert_command(
-                "command_failed", f"{cmd.event_type} {command_id} failed permanently: {reason}", cmd, now,
-                application_id=app_id))
             async with pool.acquire() as conn:
                 await store.finish(conn, command_id, "failed", reason)
             log.error("command_failed", command_id=command_id, key=app_id, error=reason[:200])

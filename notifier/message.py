@@ -138,17 +138,53 @@ def build_proposal(*, command_id: str, application_id: str, candidate_name: str 
     return text, blocks
 
 
+def _without_buttons(original_blocks: Sequence[Block]) -> list[Block]:
+    return [dict(b) for b in original_blocks if b.get("type") != "actions"]
+
+
 def build_decided(original_blocks: Sequence[Block], decided_by_slack_user_id: str, choice: str,
                   outcome_text: str | None = None) -> tuple[str, list[Block]]:
-    """(text, blocks) for `chat.update`: the proposal without its buttons, with who decided what."""
-    verb = "Archived" if choice == "archive" else "Kept in process"
-    emoji = ":file_cabinet:" if choice == "archive" else ":arrow_forward:"
+    """(text, blocks) for `chat.update` at the click: the proposal without its buttons and who chose.
+
+    An archive is only asked for here ("Archiving…"): the message says "Archived" once Ashby
+    confirmed it (`build_archive_outcome`), never before."""
     who = f"<@{_escape(decided_by_slack_user_id)}>"
-    kept = [dict(b) for b in original_blocks if b.get("type") != "actions"]
-    kept.append(_section(f"{emoji} *{verb}* by {who}"))
+    kept = _without_buttons(original_blocks)
+    if choice == "archive":
+        kept.append(_section(f":hourglass_flowing_sand: *Archiving…* asked by {who}"))
+        kept.append(_context(_safe(outcome_text or "Waiting for Ashby to confirm the archive.")))
+        return f"Archiving… asked by {who}", kept
+    kept.append(_section(f":arrow_forward: *Kept in process* by {who}"))
     if outcome_text:
         kept.append(_context(_safe(outcome_text)))
-    return f"{verb} by {who}", kept
+    return f"Kept in process by {who}", kept
+
+
+ARCHIVE_OUTCOMES = ("succeeded", "failed", "skipped")
+
+
+def build_archive_outcome(original_blocks: Sequence[Block], decided_by_slack_user_id: str | None, outcome: str,
+                          reason: str | None) -> tuple[str, list[Block]]:
+    """(text, blocks) for `chat.update` once Ashby answered the archive a recruiter asked for:
+    archived, failed with the reason, or skipped because the candidate was moved meanwhile."""
+    mention = f"<@{_escape(decided_by_slack_user_id)}>" if decided_by_slack_user_id else ""
+    who = f" by {mention}" if mention else ""
+    asked = f" (asked by {mention})" if mention else ""
+    kept = _without_buttons(original_blocks)
+    why = _safe(reason, "no reason given")
+    if outcome == "succeeded":
+        head, note = f":file_cabinet: *Archived*{who}", "Ashby confirmed the archive."
+    elif outcome == "skipped":
+        head = f":arrow_right: *Not archived*{asked}: skipped"
+        note = f"Skipped: {why}" + (" (someone moved the candidate in Ashby meanwhile)" if "left stage" in why else "")
+    else:
+        head = f":warning: *Archive failed*{asked}"
+        note = f"Ashby did not archive the candidate: {why}. The admins were alerted."
+    kept.append(_section(head))
+    kept.append(_context(note))
+    text = {"succeeded": f"Archived{who}", "skipped": f"Not archived (skipped): {why}"}.get(
+        outcome, f"Archive failed: {why}")
+    return text, kept
 
 
 def build_alert(kind: str, text: str, application_id: str | None = None) -> tuple[str, list[Block]]:

@@ -20,7 +20,9 @@ from evaluator.replay_http import replay_router
 from ingest.http import slack_handlers, webhook_endpoint
 from ingest.ratelimit import TokenBuckets
 from projectors.http import query_router
+from runtime import dead_letters
 from runtime.app import Services, persistent_secret
+from runtime.http_dlq import dlq_router
 
 log = structlog.get_logger(__name__)
 
@@ -59,8 +61,19 @@ async def health_report(services: Services) -> tuple[int, dict[str, Any]]:
                 report["nats"]["error"] = type(exc).__name__
     report["consumers"] = consumers
     healthy = report["nats"]["connected"] and report["postgres"]["ok"] and "error" not in report["nats"]
-    report["status"] = "ok" if healthy else "unavailable"
+    report["dead_letters"] = await _open_dead_letters(services) if healthy else None
+    report["status"] = "ok" if healthy and not report["dead_letters"] else "degraded" if healthy else "unavailable"
     return (200 if healthy else 503), report
+
+
+async def _open_dead_letters(services: Services) -> int | None:
+    """Dead letters not retried yet: any makes the service 'degraded' (still 200: it serves)."""
+    try:
+        async with asyncio.timeout(2):
+            return await dead_letters.open_count(services.nc.jetstream(), services.pool)
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        log.warning("dead_letter_count_failed", error=type(exc).__name__)
+        return None
 
 
 WEBHOOK_PATH = "/webhooks/ashby"
@@ -110,6 +123,7 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> H
         query_router(services.pool, [guard]),
         evaluator_router(services.pool, services.publisher, [guard]),
         replay_router(services.pool, [guard], database_url=services.database_url),  # no publisher: a replay cannot publish
+        dlq_router(services, [guard]),
         health,
         *(extra_handlers or []),
     ]

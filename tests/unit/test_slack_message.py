@@ -8,6 +8,7 @@ from notifier.message import (
     KEEP_ACTION,
     build_alert,
     build_already_decided,
+    build_archive_outcome,
     build_decided,
     build_proposal,
     redact,
@@ -102,15 +103,26 @@ def test_many_requirements_are_capped_to_fit_slacks_block_limit():
     assert "40 more requirements" in orjson.dumps(blocks).decode()
 
 
-def test_a_decided_proposal_keeps_its_content_loses_its_buttons_and_says_who_decided():
+def test_a_clicked_archive_says_archiving_not_archived_until_ashby_answers():
     _, original = _proposal()
-    text, blocks = build_decided(original, "U123", "archive", "Archived in Ashby.")
+    text, blocks = build_decided(original, "U123", "archive")
     dumped = orjson.dumps(blocks).decode()
     assert not _buttons(blocks)
-    assert "<@U123>" in text and "Archived" in text
-    assert "Archived in Ashby." in dumped and "overall_score" in dumped
+    assert text == "Archiving… asked by <@U123>"
+    assert "Archived" not in dumped and "overall_score" in dumped
     kept_text, _ = build_decided(original, "U9", "keep")
     assert kept_text == "Kept in process by <@U9>"
+
+
+def test_ashbys_answer_to_an_archive_is_shown_as_it_was():
+    _, original = _proposal()
+    done, blocks = build_archive_outcome(original, "U123", "succeeded", None)
+    assert done == "Archived by <@U123>" and not _buttons(blocks)
+    failed, blocks = build_archive_outcome(original, "U123", "failed", "AshbyError: candidate not found")
+    assert failed.startswith("Archive failed") and "candidate not found" in orjson.dumps(blocks).decode()
+    assert "Archived by" not in orjson.dumps(blocks).decode()
+    skipped, blocks = build_archive_outcome(original, None, "skipped", "application left stage s1 (now in s2)")
+    assert "skipped" in skipped and "moved the candidate" in orjson.dumps(blocks).decode()
 
 
 def test_an_alert_carries_its_kind_text_and_application():
