@@ -23,6 +23,7 @@ from projectors.http import query_router
 from runtime import dead_letters
 from runtime.app import Services, persistent_secret
 from runtime.http_dlq import dlq_router
+from runtime.request_id import RequestIdMiddleware
 
 log = structlog.get_logger(__name__)
 
@@ -95,7 +96,7 @@ class HttpApp:
             await self.litestar(scope, receive, send)
 
 
-def create_http_app(services: Services, extra_handlers: list | None = None) -> HttpApp:
+def create_http_app(services: Services, extra_handlers: list | None = None) -> RequestIdMiddleware:
     settings = services.settings
     admin_token = settings.secret("admin_api_token") or persistent_secret(settings.data_dir, "admin_token")
     webhook_secret = settings.secret("ashby_webhook_secret") or persistent_secret(settings.data_dir, "webhook_secret")
@@ -133,4 +134,4 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> H
         exception_handlers={500: on_exception},
         debug=False,
     )
-    return HttpApp(litestar, webhook)
+    return RequestIdMiddleware(HttpApp(litestar, webhook))
