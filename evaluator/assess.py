@@ -178,7 +178,8 @@ def assess(facts: StageFacts, rule: Rule, values: Sequence[Values] | None = None
             out.append({**entry, "status": "skipped", "passed": None, "reasons": ["no feedback with this field"]})
             continue
         result = aggregate(raws, req.operator, req.threshold, req.aggregate)
-        entry["checks"] = [{"feedback_id": f.feedback_id, "submitted_by": f.submitted_by, "value": raw,
+        entry["checks"] = [{"feedback_id": f.feedback_id, "submitted_by": f.submitted_by,
+                            "submitted_at": f.submitted_at.isoformat(), "value": raw,
                             "passed": c.passed, **({"reason": c.reason} if c.reason else {})}
                            for f, raw, c in zip(given, raws, result.checks, strict=True)]
         if result.average is not None:

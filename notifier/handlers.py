@@ -108,7 +108,8 @@ async def _propose(pool: asyncpg.Pool, slack: SlackApi, ashby: AshbyCalls, direc
         command_id=p["command_id"], application_id=p["application_id"], candidate_name=candidate.get("name"),
         job_title=(info.get("job") or {}).get("title"), stage_title=stage.get("title"),
         explanation=p.get("explanation") or {}, candidate_id=candidate.get("id"),
-        recruiter_user_id=recipient.user_id, rule_label=p.get("rule_id"))
+        recruiter_user_id=recipient.user_id, rule_label=p.get("rule_id"),
+        interviewer_names=await _interviewer_names(ashby, p.get("explanation") or {}))
     posted = await slack.post_message(recipient.channel or fallback_channel, text, blocks)
     async with pool.acquire() as conn:
         await store.save_proposal(conn, p["command_id"], p["application_id"], posted.channel, posted.ts, text, blocks)
@@ -170,6 +171,24 @@ async def _show(slack: SlackApi, proposal: Any) -> None:
     else:
         text, blocks = build_decided(proposal["blocks"], proposal["decided_by"], proposal["choice"])
     await slack.update_message(proposal["channel"], proposal["ts"], text, blocks)
+
+
+async def _interviewer_names(ashby: AshbyCalls, explanation: dict[str, Any]) -> dict[str, str]:
+    """Names (first and last only, never the email) of the interviewers whose feedback a proposal
+    shows, from Ashby's `user.info`; an interviewer Ashby cannot name now is shown by id."""
+    ids = sorted({str(c["submitted_by"]) for r in explanation.get("requirements") or [] if isinstance(r, dict)
+                  for c in r.get("checks") or [] if isinstance(c, dict) and c.get("submitted_by")})
+    names: dict[str, str] = {}
+    for user_id in ids[:20]:
+        try:
+            user = await ashby.call("user.info", {"userId": user_id}) or {}
+        except Exception as exc:  # noqa: BLE001 - a name is display only; the proposal still goes out
+            log.warning("interviewer_name_unavailable", user_id=user_id, error=type(exc).__name__)
+            continue
+        name = " ".join(str(user.get(k) or "").strip() for k in ("firstName", "lastName")).strip()
+        if name:
+            names[user_id] = name
+    return names
 
 
 def click_handler(slack: SlackApi):

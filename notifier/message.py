@@ -78,9 +78,33 @@ def _requirement_line(req: Mapping[str, Any]) -> str:
     return f"{mark} · *{title}* · `{field}`: {values} (needs {rule})"
 
 
-def _requirement_blocks(explanation: Mapping[str, Any]) -> list[Block]:
+def _when(value: object) -> str:
+    """An ISO timestamp as `2026-11-02 10:00 UTC` (what a recruiter reads); other text as it is."""
+    text = str(value or "")
+    if len(text) >= 16 and text[4] == "-" and text[10] in "T ":
+        return f"{text[:10]} {text[11:16]} UTC"
+    return text or "an unknown time"
+
+
+def _submission_lines(req: Mapping[str, Any], names: Mapping[str, str]) -> list[str]:
+    """One line per interviewer's submission for this requirement: name, value, when, pass/fail."""
+    lines = []
+    for check in req.get("checks") or []:
+        if not isinstance(check, Mapping):
+            continue
+        user = check.get("submitted_by")
+        who = _safe(names.get(str(user)) if user else None, f"interviewer {user}" if user else "an interviewer")
+        mark = {True: ":white_check_mark:", False: ":x:"}.get(check.get("passed"), "•")
+        value = _escape(_value_text(check.get("value")))
+        lines.append(f"    {mark} {who}: `{_escape(redact(req.get('field', '?')))}` = {value} "
+                     f"· submitted {_escape(_when(check.get('submitted_at')))}")
+    return lines
+
+
+def _requirement_blocks(explanation: Mapping[str, Any], names: Mapping[str, str] | None = None) -> list[Block]:
     reqs = [r for r in explanation.get("requirements") or [] if isinstance(r, Mapping)]
-    blocks: list[Block] = [_section(_requirement_line(r)) for r in reqs[:_MAX_REQUIREMENTS]]
+    blocks: list[Block] = [_section("\n".join([_requirement_line(r), *_submission_lines(r, names or {})]))
+                           for r in reqs[:_MAX_REQUIREMENTS]]
     if len(reqs) > _MAX_REQUIREMENTS:
         blocks.append(_context(f"… and {len(reqs) - _MAX_REQUIREMENTS} more requirements"))
     if not blocks:
@@ -107,11 +131,14 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
 def build_proposal(*, command_id: str, application_id: str, candidate_name: str | None,
                    job_title: str | None, stage_title: str | None, explanation: Mapping[str, Any],
                    candidate_id: str | None = None, url: str | None = None,
-                   recruiter_user_id: str | None = None, rule_label: str | None = None) -> tuple[str, list[Block]]:
+                   recruiter_user_id: str | None = None, rule_label: str | None = None,
+                   interviewer_names: Mapping[str, str] | None = None) -> tuple[str, list[Block]]:
     """(fallback text, blocks) asking a recruiter to archive or keep a candidate.
 
     Both buttons carry the proposal's command id as their value; the actions block's id carries
-    the application id. Free text is redacted and escaped, so no contact detail reaches Slack.
+    the application id. Under each requirement, each interviewer's submission (name from
+    `interviewer_names` by Ashby user id, value, submitted at). Free text is redacted and escaped,
+    so no contact detail reaches Slack.
     """
     name, job, stage = _safe(candidate_name, "A candidate"), _safe(job_title, "a job"), _safe(stage_title, "a stage")
     link = url or application_url(candidate_id, application_id)
@@ -119,7 +146,7 @@ def build_proposal(*, command_id: str, application_id: str, candidate_name: str 
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Rejection proposal", "emoji": True}},
         _section(f"{mention}*{name}* did not meet the feedback thresholds for *{job}* in stage *{stage}*."),
-        *_requirement_blocks(explanation),
+        *_requirement_blocks(explanation, interviewer_names),
         _section(f"<{link}|Open the application in Ashby>"),
     ]
     if rule_label:

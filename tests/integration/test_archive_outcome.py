@@ -64,3 +64,18 @@ async def test_an_archive_of_a_candidate_moved_meanwhile_is_shown_as_skipped(inf
         final = await _final(sandbox_slack, proposal, "Not archived")
         assert "moved the candidate" in orjson.dumps(final["blocks"]).decode()
         assert sandbox_ashby.stage("weak")["type"] != "Archived"
+
+
+async def test_a_proposal_shows_each_interviewers_name_value_and_time_under_its_requirement(
+        infra, sandbox_ashby, sandbox_slack):
+    async with pipeline(infra, sandbox_ashby, sandbox_slack, rules=demo_rules()):
+        interview(sandbox_ashby, "weak", {"ivan": 4, "iris": 2})
+        [proposal] = await eventually(lambda: _async(sandbox_slack.messages), timeout=20, message="no proposal")
+        [requirement] = [b["text"]["text"] for b in proposal["blocks"]
+                         if b["type"] == "section" and "needs" in b["text"]["text"]]
+        lines = requirement.splitlines()
+        ivan = next(line for line in lines if "Ivan Interviewer" in line)
+        iris = next(line for line in lines if "Iris Interviewer" in line)
+        assert "overall_recommendation" in ivan and "= 4" in ivan and "submitted 20" in ivan and "UTC" in ivan
+        assert "= 2" in iris and ":x:" in iris
+        assert "example.com" not in orjson.dumps(proposal).decode()

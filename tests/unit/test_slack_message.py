@@ -134,3 +134,19 @@ def test_an_alert_carries_its_kind_text_and_application():
 def test_the_already_decided_reply_says_what_was_chosen_and_by_whom():
     assert build_already_decided("archive", "U1") == "This proposal was already archived by <@U1>; your click changed nothing."
     assert "kept in process" in build_already_decided("keep", None)
+
+
+def test_each_requirement_lists_every_interviewers_submission_with_name_value_and_time_but_no_email():
+    explanation = {"requirements": [
+        {"interview_id": "int-1", "interview_title": "Technical screen", "field": "overall_score",
+         "operator": ">=", "threshold": 3, "values": [2, 4], "passed": False, "checks": [
+             {"feedback_id": "f1", "submitted_by": "u-ivan", "submitted_at": "2026-11-02T10:05:00+00:00",
+              "value": 2, "passed": False},
+             {"feedback_id": "f2", "submitted_by": "u-iris", "submitted_at": "2026-11-02T11:30:00+00:00",
+              "value": 4, "passed": True}]}]}
+    _, blocks = _proposal(explanation=explanation,
+                          interviewer_names={"u-ivan": "Ivan Interviewer", "u-iris": "iris@example.com"})
+    [section] = [b["text"]["text"] for b in blocks if b["type"] == "section" and "needs" in b["text"]["text"]]
+    ivan, iris = section.splitlines()[1:]
+    assert "Ivan Interviewer" in ivan and "= 2" in ivan and "2026-11-02 10:05 UTC" in ivan and ":x:" in ivan
+    assert "= 4" in iris and "11:30 UTC" in iris and "example.com" not in iris
