@@ -112,6 +112,8 @@ def _evaluate(state: AppState, catalog: Catalog, rules: RuleSet, rule: Rule, ver
     explanation = {**base, "passed": passed, "requirements": requirements,
                    "feedback_ids": sorted({f for r in requirements for f in r["feedback_ids"]}),
                    "last_feedback_at": last.isoformat() if last else None}
+    if facts.ignored:
+        explanation["ignored_feedback"] = [i.as_dict() for i in facts.ignored]
     if passed:
         return _advance(catalog, rules, rule, version, pos, explanation)
     return _reject(state, rules, rule, version, pos, explanation)
