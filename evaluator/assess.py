@@ -88,7 +88,7 @@ def stage_facts(state: AppState, stage_id: str, rule: Rule) -> StageFacts:
         if s.stage_id != stage_id:
             elsewhere.update(s.interview_of_event)
     here: dict[str, tuple[ScheduleFact, InterviewSlot, tuple[str, ...]]] = {}
-    interviews = {r.interview_id for r in rule.requirements}
+    interviews: set[str | None] = {r.interview_id for r in rule.requirements}
     for s in schedules:
         for e, required in s.events:
             here[e.id] = (s, e, required)

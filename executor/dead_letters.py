@@ -80,7 +80,7 @@ def dead_letter_hook(ashby: RememberingAshby, publisher: Any, *,
         text = failed_command_alert(cmd.event_type, p, ctx, reason, dlq_seq=dead.dlq_seq)
         await publisher.publish(*alert_command("command_failed", text, cmd, now, application_id=app_id))
         async with pool.acquire() as conn:
-            await store.finish(conn, p["command_id"], "failed", reason)
+            await store.fail(conn, p["command_id"], reason)
         log.error("command_dead_lettered", command_id=p.get("command_id"), key=app_id, dlq_seq=dead.dlq_seq)
 
     return on_dead_letter

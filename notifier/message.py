@@ -94,7 +94,8 @@ def _submission_lines(req: Mapping[str, Any], names: Mapping[str, str]) -> list[
             continue
         user = check.get("submitted_by")
         who = _safe(names.get(str(user)) if user else None, f"interviewer {user}" if user else "an interviewer")
-        mark = {True: ":white_check_mark:", False: ":x:"}.get(check.get("passed"), "•")
+        passed = check.get("passed")
+        mark = ":white_check_mark:" if passed is True else ":x:" if passed is False else "•"
         value = _escape(_value_text(check.get("value")))
         lines.append(f"    {mark} {who}: `{_escape(redact(req.get('field', '?')))}` = {value} "
                      f"· submitted {_escape(_when(check.get('submitted_at')))}")

@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 import structlog
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 HEADER = b"x-request-id"
 _VALID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -26,13 +25,13 @@ def request_id(inbound: str | None) -> str:
 class RequestIdMiddleware:
     """ASGI middleware around the whole HTTP app; attributes of the wrapped app stay reachable."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: Any) -> None:
         self.app = app
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -40,13 +39,13 @@ class RequestIdMiddleware:
         rid = request_id(inbound)
         started = False
 
-        async def send_with_id(message: Message) -> None:
+        async def send_with_id(message: dict[str, Any]) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
                 headers = [(k, v) for k, v in message.get("headers") or () if k.lower() != HEADER]
                 headers.append((HEADER, rid.encode()))
-                message = {**message, "headers": headers}  # type: ignore[assignment]
+                message = {**message, "headers": headers}
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=rid):
