@@ -66,6 +66,8 @@ class NotApplicable:
     reason: str
     stage_id: str | None = None
     explanation: Mapping[str, Any] | None = None
+    rule_id: str | None = None
+    """Set when a rule matched but can never act here (the last stage without a target)."""
 
 
 Evaluation = Decision | Wait | NoRule | NotApplicable
@@ -130,7 +132,7 @@ def _advance(catalog: Catalog, rules: RuleSet, rule: Rule, version: int, pos: Po
         following = plan.next_stage(pos.stage_id)
         if following is None:
             return NotApplicable(f"stage {pos.stage_id} is the last stage of plan {pos.plan_id}; nowhere to advance",
-                                 pos.stage_id, {**explanation, "outcome": None})
+                                 pos.stage_id, {**explanation, "outcome": None}, rule.id)
         target = following.id
     return Decision("advance", rule.id, version, pos.stage_id, target, None, rule.mode, rules.dry_run,
                     {**explanation, "outcome": "advance", "target_stage_id": target,

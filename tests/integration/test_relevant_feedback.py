@@ -1,5 +1,6 @@
 """Only relevant feedback counts (docs/rules.md): an interviewer's, for a known interview event of
-a non-cancelled schedule of the stage, latest version only; the rest is listed with its reason."""
+a non-cancelled schedule of the stage, latest version only; the rest is listed with its reason.
+A rule that can never act (the last stage, no target) alerts the admins once."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 import scenario
+from contracts import subjects
 from contracts.envelope import Envelope
 from contracts.ids import derive_id
 from ingest.ashby_events import feedback_envelope
-from support import activate, eventually, publish, running_service, schedule_payload
+from support import activate, eventually, publish, running_service, schedule_payload, stream_messages
 
 
 def feedback(app: str, feedback_id: str, user: str | None, score: Any, *, event: str | None = "default",
@@ -82,3 +84,34 @@ async def test_feedback_of_a_cancelled_schedule_does_not_count(infra):
         assert set(ignored) == {"fb-c1", "fb-c2"} and all("was cancelled" in r for r in ignored.values())
 
 
+
+
+def _offer_schedule(app: str) -> Envelope:
+    raw = schedule_payload(app, status="WaitingOnFeedback", stage_id="stage-offer", interviewers=["u1"],
+                           updated_at=scenario.now().isoformat())["data"]["interviewSchedule"]
+    raw["createdAt"] = scenario.now().isoformat()
+    return Envelope(event_id=derive_id("offer-schedule", app), event_type="InterviewScheduleUpdated", key=app,
+                    occurred_at=scenario.now(), recorded_at=scenario.now(), source="ashby",
+                    payload={"action": "interviewScheduleUpdate", "schedule": raw})
+
+
+async def test_a_rule_on_the_last_stage_without_a_target_alerts_the_admins_once(infra):
+    rules = scenario.rules()
+    rules["rules"][0]["stage_id"] = "stage-offer"
+    async with running_service(infra, roles=["evaluator"]) as svc:
+        await activate(svc, rules)
+        await publish(svc, *scenario.catalog_events())
+        for app in ("app-last-1", "app-last-2"):
+            await publish(svc, scenario.snapshot(app, stage="stage-offer"), _offer_schedule(app),
+                          feedback(app, f"fb-{app}", "u1", 4))
+
+        async def alerts():
+            msgs = await stream_messages(infra.nats_url, subjects.COMMANDS_STREAM)
+            return [b for s, _, b in msgs if s.startswith("cmd.slack.alert.")]
+
+        [alert, *more] = await eventually(alerts, message="no admin alert")
+        assert not more, [m["payload"] for m in more]
+        assert alert["payload"]["kind"] == "rule_cannot_act" and "screen-rule" in alert["payload"]["text"]
+        await eventually(lambda: svc.fetchval("SELECT count(*) = 2 FROM evaluator_pending"),
+                         message="both applications not evaluated")
+        assert len(await alerts()) == 1
