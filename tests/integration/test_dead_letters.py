@@ -40,7 +40,7 @@ async def test_ashby_5xx_until_retries_are_spent_fails_the_command_visibly_and_a
     sandbox_ashby.fail_next("application.changeStage", status=503, times=3)
     async with pipeline(infra, sandbox_ashby, sandbox_slack, rules=demo_rules(), consumer_max_deliver=3, **FAST_ASHBY) as svc:
         app_id = interview(sandbox_ashby, "strong", {"ivan": 4, "iris": 4})
-        await eventually(lambda: _has(svc, app_id, "CommandFailed"), timeout=40, message="no CommandFailed")
+        await eventually(lambda: _has(svc, app_id, "CommandFailed"), timeout=90, message="no CommandFailed")
         assert stage_calls(sandbox_ashby, app_id)  # tried, never applied
         assert sandbox_ashby.stage("strong")["id"] == stage("technical")
 
@@ -48,10 +48,11 @@ async def test_ashby_5xx_until_retries_are_spent_fails_the_command_visibly_and_a
             decisions = (await svc.client.get("/api/decisions", params={"application_id": app_id})).json()
             return [d for d in decisions if d["outcome"] == "advance" and d["status"] == "failed"]
 
-        [decision] = await eventually(failed_decision, message="the decision does not show as failed")
+        [decision] = await eventually(failed_decision, timeout=30, message="the decision does not show as failed")
         assert "max deliveries reached" in decision["status_reason"]
 
-        [alert] = await eventually(lambda: _async(_admin_messages(sandbox_slack)), message="no admin alert")
+        [alert] = await eventually(lambda: _async(_admin_messages(sandbox_slack)), timeout=30,
+                                   message="no admin alert")
         text = orjson.dumps(alert).decode()
         for needed in ("Sam Strong", "Backend Engineer", "Technical Interview", "Onsite", "advance",
                        "max deliveries reached", f"applicationId={app_id}", "autoadvance dlq retry"):
@@ -69,7 +70,7 @@ async def test_dlq_cli_lists_shows_and_retries_a_dead_letter_until_it_succeeds(
     sandbox_ashby.fail_next("application.changeStage", status=503, times=1000)
     async with pipeline(infra, sandbox_ashby, sandbox_slack, rules=demo_rules(), consumer_max_deliver=2, **FAST_ASHBY) as svc:
         app_id = interview(sandbox_ashby, "strong", {"ivan": 4, "iris": 4})
-        await eventually(lambda: _has(svc, app_id, "CommandFailed"), timeout=40, message="no CommandFailed")
+        await eventually(lambda: _has(svc, app_id, "CommandFailed"), timeout=90, message="no CommandFailed")
         capsys.readouterr()
 
         assert await cli(monkeypatch, svc, "dlq", "list") == 0
@@ -103,7 +104,8 @@ async def test_an_unreadable_event_makes_health_degraded_and_alerts_the_admins_o
                                          headers={"Nats-Msg-Id": "poison-1"})
         finally:
             await nc.close()
-        [alert] = await eventually(lambda: _async(_admin_messages(sandbox_slack)), message="no admin alert")
+        [alert] = await eventually(lambda: _async(_admin_messages(sandbox_slack)), timeout=30,
+                                   message="no admin alert")
         assert "dead-letter queue" in orjson.dumps(alert).decode()
         health = await eventually(lambda: _degraded(svc), message="health is not degraded")
         assert health["dead_letters"] >= 1
