@@ -18,6 +18,21 @@ class Delivered:
     stream_seq: int
     subject: str
     num_delivered: int = 1
+    retried: bool = False
+    """True when an operator re-sent this message from the DLQ (`autoadvance dlq retry`): a
+    command that failed before is to be tried again, not skipped as done."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message the runtime gave up on, as a subscription's `on_dead_letter` hook sees it."""
+
+    consumer: str
+    reason: str
+    delivered: Delivered | None
+    """None when the message was not an envelope at all."""
+    dlq_seq: int | None
+    """Where the DLQ keeps it (`autoadvance dlq show <seq>`); None if it could not be stored."""
 
 
 # Transactional handlers get (connection inside an open transaction, fresh messages only), and
@@ -46,6 +61,10 @@ class Subscription:
     """Pure work on a batch done before its transaction, while the previous batch's commits; the
     handler is then called as `handler(conn, fresh, prepared)` and must check `prepared` is for
     `fresh` (a batch split to isolate a poison message is applied without it)."""
+    on_dead_letter: Callable[[Any, DeadLetter], Awaitable[None]] | None = None
+    """Called as `hook(pool, dead)` once a readable message of this subscription is in the DLQ
+    (retries spent, or a permanent error): the component records the outcome (e.g. `CommandFailed`)
+    and alerts the admins itself. Without a hook the runtime sends a generic dead-letter alert."""
 
     def filters(self) -> list[str]:
         return list(self.filter_subjects) or [self.subject]

@@ -224,12 +224,16 @@ _SPECS = [
               "A write to Ashby was sent but its outcome is unknown (timeout, lost connection, 5xx)."),
     EventSpec("CommandReconciled", CommandReconciled, 1, "executor", "executor", ("projectors",),
               "A read of the application settled an unknown outcome: applied, not applied, or moved by someone."),
-    EventSpec("CommandSucceeded", CommandOutcome, 1, "executor", "executor / notifier", ("projectors", "evaluator"),
+    EventSpec("CommandSucceeded", CommandOutcome, 1, "executor", "executor / notifier",
+              ("projectors", "evaluator", "notifier"),
               "A command took effect in Ashby or Slack."),
-    EventSpec("CommandSkipped", CommandOutcome, 1, "executor", "executor / notifier", ("projectors", "evaluator"),
+    EventSpec("CommandSkipped", CommandOutcome, 1, "executor", "executor / notifier",
+              ("projectors", "evaluator", "notifier"),
               "A command was not carried out, with the reason (e.g. the application left the stage)."),
-    EventSpec("CommandFailed", CommandOutcome, 1, "executor", "executor / notifier", ("projectors", "evaluator"),
-              "A command failed permanently; it is in the DLQ and the admins were alerted."),
+    EventSpec("CommandFailed", CommandOutcome, 1, "executor", "executor / notifier",
+              ("projectors", "evaluator", "notifier"),
+              "A command ended in failure (a permanent error, or retries spent): it is in the DLQ and "
+              "the admins were alerted."),
 ]
 
 EVENT_SPECS: dict[str, EventSpec] = {s.event_type: s for s in _SPECS}

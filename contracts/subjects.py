@@ -30,6 +30,10 @@ def events_of_type(event_type: str) -> str:
     return f"ev.*.{token(event_type)}.*"
 
 
+def events_from(source: str) -> str:
+    return f"ev.{token(source)}.>"
+
+
 def events_about(key: str) -> str:
     return f"ev.*.*.{token(key)}"
 

@@ -38,10 +38,26 @@ _REASON_FIELDS = tuple(f.name for f in fields(WaitReason))
 
 @quick_init
 @dataclass(frozen=True, slots=True)
+class IgnoredFeedback:
+    """Feedback that looks like this stage's but is not relevant (docs/rules.md), and why."""
+
+    feedback_id: str
+    submitted_by: str | None
+    interview_event_id: str | None
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"feedback_id": self.feedback_id, "submitted_by": self.submitted_by,
+                "interview_event_id": self.interview_event_id, "reason": self.reason}
+
+
+@quick_init
+@dataclass(frozen=True, slots=True)
 class StageFacts:
     schedules: tuple[ScheduleFact, ...]
     feedback: tuple[FeedbackFact, ...]
     interview_of: Mapping[str, str | None]
+    ignored: tuple[IgnoredFeedback, ...] = ()
 
     def live_events(self) -> list[tuple[ScheduleFact, InterviewSlot, tuple[str, ...]]]:
         """Interview events of the stage's schedules that still expect feedback (not Cancelled),
@@ -57,38 +73,66 @@ class StageFacts:
 
 
 def stage_facts(state: AppState, stage_id: str, rule: Rule) -> StageFacts:
-    """The stage's schedules and the feedback that belongs to it: for one of its interview events,
-    or for one of its (or the rule's) interviews when the event is not known to be another stage's."""
+    """The stage's schedules and its relevant feedback (docs/rules.md, "Relevant feedback"): for a
+    known interview event of a non-cancelled schedule of this stage, submitted by an interviewer of
+    that event, the latest submission of each interviewer for each event. Feedback that could be
+    this stage's but is not relevant is kept in `ignored`, with the reason."""
     found = [s for s in state.schedules.values() if s.stage_id == stage_id]
     if len(found) > 1:
         found.sort(key=_schedule_id)
     schedules = tuple(found)
     if not state.feedback:
         return StageFacts(schedules, (), {})
-    # every known event's interview (later schedules win, as one dict built over them all would)
-    events: dict[str, str | None] = {}
+    elsewhere: set[str] = set()  # events of other stages' schedules: their feedback is not ours to judge
     for s in state.schedules.values():
-        events.update(s.interview_of_event)
-    here = set()
+        if s.stage_id != stage_id:
+            elsewhere.update(s.interview_of_event)
+    here: dict[str, tuple[ScheduleFact, InterviewSlot, tuple[str, ...]]] = {}
     interviews: set[str | None] = {r.interview_id for r in rule.requirements}
     for s in schedules:
-        for e, _ in s.events:
-            here.add(e.id)
+        for e, required in s.events:
+            here[e.id] = (s, e, required)
             interviews.add(e.interview_id)
-    interview_of: dict[str, str | None] = {}
-    relevant = []
-    for fb in state.feedback.values():
+    ignored: list[IgnoredFeedback] = []
+    latest: dict[tuple[str, str], FeedbackFact] = {}
+    for fb in sorted(state.feedback.values(), key=_feedback_order):
         event_id = fb.interview_event_id
-        known = events.get(event_id or "", _UNKNOWN)
-        interview = fb.interview_id or (None if known is _UNKNOWN else known)
-        interview_of[fb.feedback_id] = interview
-        if event_id in here or (known is _UNKNOWN and interview in interviews):
-            relevant.append(fb)
-    relevant.sort(key=_feedback_order)
-    return StageFacts(schedules, tuple(relevant), interview_of)
+        where = here.get(event_id) if event_id else None
+        if where is None:
+            if event_id in elsewhere or (fb.interview_id is not None and fb.interview_id not in interviews):
+                continue  # another stage's feedback
+            why = ("names no interview event" if not event_id else
+                   f"is for interview event {event_id}, which no schedule of this stage has")
+            ignored.append(_ignored(fb, why))
+            continue
+        schedule, slot, required = where
+        people = slot.interviewers if slot.interviewers is not None else required
+        if schedule.cancelled:
+            ignored.append(_ignored(fb, f"its schedule {schedule.id} was cancelled"))
+        elif not fb.submitted_by:
+            ignored.append(_ignored(fb, "has no submitter"))
+        elif fb.submitted_by not in people:
+            ignored.append(_ignored(fb, f"was submitted by {fb.submitted_by}, not an interviewer of "
+                                        f"interview event {slot.id}"))
+        else:
+            key = (fb.submitted_by, slot.id)
+            earlier = latest.get(key)
+            if earlier is not None:  # sorted oldest first: this one is the later submission
+                ignored.append(_ignored(earlier, f"was replaced by the later submission {fb.feedback_id} "
+                                                 f"of {fb.submitted_by} for the same interview event"))
+            latest[key] = fb
+    relevant = sorted(latest.values(), key=_feedback_order)
+    interview_of = {fb.feedback_id: here[fb.interview_event_id or ""][1].interview_id for fb in relevant}
+    ignored.sort(key=_ignored_order)
+    return StageFacts(schedules, tuple(relevant), interview_of, tuple(ignored))
 
 
-_UNKNOWN: Any = object()
+def _ignored(fb: FeedbackFact, why: str) -> IgnoredFeedback:
+    return IgnoredFeedback(fb.feedback_id, fb.submitted_by, fb.interview_event_id, f"feedback {fb.feedback_id} {why}")
+
+
+def _ignored_order(item: IgnoredFeedback) -> str:
+    return item.feedback_id
 
 
 def _schedule_id(fact: ScheduleFact) -> str:
@@ -178,7 +222,8 @@ def assess(facts: StageFacts, rule: Rule, values: Sequence[Values] | None = None
             out.append({**entry, "status": "skipped", "passed": None, "reasons": ["no feedback with this field"]})
             continue
         result = aggregate(raws, req.operator, req.threshold, req.aggregate)
-        entry["checks"] = [{"feedback_id": f.feedback_id, "submitted_by": f.submitted_by, "value": raw,
+        entry["checks"] = [{"feedback_id": f.feedback_id, "submitted_by": f.submitted_by,
+                            "submitted_at": f.submitted_at.isoformat(), "value": raw,
                             "passed": c.passed, **({"reason": c.reason} if c.reason else {})}
                            for f, raw, c in zip(given, raws, result.checks, strict=True)]
         if result.average is not None:

@@ -66,6 +66,8 @@ class NotApplicable:
     reason: str
     stage_id: str | None = None
     explanation: Mapping[str, Any] | None = None
+    rule_id: str | None = None
+    """Set when a rule matched but can never act here (the last stage without a target)."""
 
 
 Evaluation = Decision | Wait | NoRule | NotApplicable
@@ -112,6 +114,8 @@ def _evaluate(state: AppState, catalog: Catalog, rules: RuleSet, rule: Rule, ver
     explanation = {**base, "passed": passed, "requirements": requirements,
                    "feedback_ids": sorted({f for r in requirements for f in r["feedback_ids"]}),
                    "last_feedback_at": last.isoformat() if last else None}
+    if facts.ignored:
+        explanation["ignored_feedback"] = [i.as_dict() for i in facts.ignored]
     if passed:
         return _advance(catalog, rules, rule, version, pos, explanation)
     return _reject(state, rules, rule, version, pos, explanation)
@@ -128,7 +132,7 @@ def _advance(catalog: Catalog, rules: RuleSet, rule: Rule, version: int, pos: Po
         following = plan.next_stage(pos.stage_id)
         if following is None:
             return NotApplicable(f"stage {pos.stage_id} is the last stage of plan {pos.plan_id}; nowhere to advance",
-                                 pos.stage_id, {**explanation, "outcome": None})
+                                 pos.stage_id, {**explanation, "outcome": None}, rule.id)
         target = following.id
     return Decision("advance", rule.id, version, pos.stage_id, target, None, rule.mode, rules.dry_run,
                     {**explanation, "outcome": "advance", "target_stage_id": target,

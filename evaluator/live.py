@@ -15,14 +15,16 @@ import asyncpg
 import structlog
 
 from contracts import subjects
-from contracts.commands import COMMAND_SPECS
+from contracts.commands import COMMAND_SPECS, SendAlert
 from contracts.consumers import Delivered
 from contracts.envelope import Envelope
+from contracts.ids import derive_id
 from evaluator import store
 from evaluator.catalog import CATALOG_EVENT_TYPES, Catalog, evolve_catalog
 from evaluator.core import (
     AppState,
     Decision,
+    NotApplicable,
     Wait,
     command_for,
     decide,
@@ -115,6 +117,8 @@ class Evaluator:
             await self._record(conn, state, evaluation, cause, now)
             await store.clear_pending(conn, application_id)
         else:
+            if isinstance(evaluation, NotApplicable) and evaluation.rule_id is not None:
+                await self._alert_rule_cannot_act(conn, evaluation, application_id, cause, now)
             summary = evaluation_summary(evaluation)
             until = evaluation.until if isinstance(evaluation, Wait) else None
             waiting = summary.get("waiting_for") or [{"kind": summary["kind"], "detail": summary.get("reason")}]
@@ -148,6 +152,22 @@ class Evaluator:
         log.info("decision_recorded", key=app, outcome=decision.outcome, rule_id=decision.rule_id,
                  rule_set_version=decision.rule_set_version, mode=decision.mode, dry_run=decision.dry_run,
                  command_id=command.command_id if command else None)
+
+    async def _alert_rule_cannot_act(self, conn: asyncpg.Connection, evaluation: NotApplicable,
+                                     application_id: str, cause: Envelope | None, now: datetime) -> None:
+        """A rule on a plan's last stage without a target can never act: one admin alert per rule-set
+        version and rule (the outbox and the notifier drop repeats by id), at the first case."""
+        version = self._rules.version if self._rules is not None else None
+        command_id = derive_id("alert", "rule_cannot_act", version, evaluation.rule_id, evaluation.stage_id)
+        text = (f"Rule {evaluation.rule_id} (rule set v{version}) matches stage {evaluation.stage_id}, the last "
+                f"stage of its interview plan, and has no on_pass.target_stage_id: it can never advance anyone. "
+                f"First seen for application {application_id}. Set a target stage or remove the rule.")
+        payload = SendAlert(command_id=command_id, kind="rule_cannot_act", text=text, application_id=application_id)
+        env = Envelope(event_id=command_id, event_type="SendAlert", key=application_id, occurred_at=now,
+                       recorded_at=now, correlation_id=cause.correlation_id if cause else None,
+                       causation_id=cause.event_id if cause else None, source="evaluator",
+                       payload=payload.model_dump())
+        await store.enqueue(conn, subjects.command_subject("slack", "alert", application_id), env)
 
     async def fire_timers(self, pool: asyncpg.Pool) -> int:
         """Re-evaluate applications whose quiet period or timeout has passed (durable timers)."""

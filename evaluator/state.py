@@ -38,6 +38,8 @@ class InterviewSlot(NamedTuple):
 
     id: str
     interview_id: str | None
+    interviewers: tuple[str, ...] | None = None
+    """Everyone on the event (required or not); None when not known (the required ones then)."""
 
 
 @quick_init
@@ -228,14 +230,16 @@ def schedule_fact(raw: Any, event: EventRecord) -> tuple[str, ScheduleFact] | No
         except ValidationError:
             return None
         plain = (model.id, model.status, model.application_id, model.interview_stage_id, model.created_at,
-                 model.updated_at, [(e.id, e.interview_id, e.required_interviewer_ids())
+                 model.updated_at, [(e.id, e.interview_id, e.required_interviewer_ids(),
+                                     [*e.interviewer_user_ids, *(i.id for i in e.interviewers)])
                                     for e in model.interview_events])
     sid, status, application_id, stage_id, created_at, updated_at, events = plain
     ordered = sorted(events, key=_first) if len(events) > 1 else events
     fact = ScheduleFact(sid, stage_id, status, stamp(event, parse_time(updated_at)), parse_time(created_at),
-                        tuple((InterviewSlot(eid, interview), tuple(sorted(set(required))))
-                              for eid, interview, required in ordered),
-                        {eid: interview for eid, interview, _ in events})
+                        tuple((InterviewSlot(eid, interview, tuple(sorted(set(everyone)))),
+                               tuple(sorted(set(required))))
+                              for eid, interview, required, everyone in ordered),
+                        {eid: interview for eid, interview, _, _ in events})
     return application_id, fact
 
 
@@ -279,6 +283,7 @@ def _plain_schedule(raw: dict[str, Any]) -> tuple[Any, ...] | None:
             if type(uid) is not str:
                 return None
         required = []
+        everyone = list(ids)
         for person in people:
             if type(person) is not dict:
                 return None
@@ -287,9 +292,10 @@ def _plain_schedule(raw: dict[str, Any]) -> tuple[Any, ...] | None:
                     and type(person.get("firstName")) in _TEXT and type(person.get("lastName")) in _TEXT
                     and type(person.get("trainingRole")) in _TEXT and _PERSON_NAMES.isdisjoint(person)):
                 return None
+            everyone.append(uid)
             if needed:
                 required.append(uid)
-        events.append((eid, interview, required if people else ids))
+        events.append((eid, interview, required if people else ids, everyone))
     return sid, status, app, stage, created, updated, events
 
 

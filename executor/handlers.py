@@ -3,8 +3,8 @@ per attempt, and every attempt, lost answer and reconciliation recorded as an ev
 
 Network calls happen between short transactions. A write whose outcome is unknown is never sent
 again until a later attempt's read shows it did not happen (see docs/architecture.md). Transient
-failures raise (the runtime NAKs with a delay); permanent ones record `CommandFailed`, alert the
-admins, then raise a PermanentError so the runtime dead-letters the command.
+failures raise (the runtime NAKs with a delay); permanent ones mark the inbox failed and raise, so
+the runtime dead-letters the command; its dead-letter hook records `CommandFailed` and alerts.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from contracts.consumers import Delivered
 from contracts.envelope import Envelope
 from contracts.errors import OutcomeUnknown, PermanentError, TransientError
 from contracts.ids import derive_id
-from contracts.outcomes import alert_command, outcome_event
+from contracts.outcomes import outcome_event
 from executor import store
 from executor.lease import LeaseKeeper, LeaseLost
 from executor.plan import LeaseTimes, Step, archived_stages, classify
@@ -77,6 +77,8 @@ def command_handler(api: AshbyCalls, publisher: Publisher, *, replica: str, time
         command_id, app_id = cmd.payload["command_id"], cmd.payload["application_id"]
         keeper = LeaseKeeper(pool, command_id, replica, times)
         async with pool.acquire() as conn:
+            if d.retried:  # `autoadvance dlq retry`: a failed command runs again
+                await store.reopen(conn, command_id)
             lease = await store.acquire(conn, command_id, cmd.event_type, app_id, replica, times.ttl_s,
                                         times.takeover_s)
         if lease.kind == "done":
@@ -137,14 +139,12 @@ async def _release_after(pool: asyncpg.Pool, publisher: Publisher, attempt: Atte
 
 async def record_failure(publisher: Publisher, pool: asyncpg.Pool, attempt: Attempt, exc: BaseException,
                          now: datetime) -> None:
-    """The one place a permanent failure becomes an outcome: `CommandFailed`, an admin alert, the inbox row."""
+    """A permanent failure: the inbox row. The runtime then dead-letters the command, and the
+    dead-letter hook (executor/dead_letters.py) records `CommandFailed` and alerts the admins, as
+    for a command whose retries were spent."""
     cmd = attempt.cmd
     command_id, app_id = cmd.payload["command_id"], cmd.payload["application_id"]
     reason = f"{type(exc).__name__}: {exc}"[:500]
-    await publisher.publish_event(outcome_event("CommandFailed", cmd, "executor", now, reason=reason))
-    await publisher.publish(*alert_command(
-        "command_failed", f"{cmd.event_type} {command_id} failed permanently: {reason}", cmd, now,
-        application_id=app_id))
     async with pool.acquire() as conn:
         await store.release(conn, command_id, attempt.replica, "failed", reason)
     log.error("command_failed", command_id=command_id, key=app_id, error=reason[:200])

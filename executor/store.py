@@ -73,3 +73,16 @@ async def release(conn: asyncpg.Connection, command_id: str, holder: str, status
                   lease_expires_at = CASE WHEN $5 > 0 THEN now() + make_interval(secs => $5) END
            WHERE command_id = $1 AND lease_holder = $2""", command_id, holder, status, reason, hold_s)
     return done.endswith(" 1")
+
+
+async def fail(conn: asyncpg.Connection, command_id: str, reason: str) -> None:
+    """The command ended in the DLQ (retries spent or a permanent error): final, whoever held it."""
+    await conn.execute("""UPDATE executor_inbox SET status = 'failed', reason = $2, lease_holder = NULL,
+                          lease_expires_at = NULL, updated_at = now() WHERE command_id = $1""", command_id, reason)
+
+
+async def reopen(conn: asyncpg.Connection, command_id: str) -> None:
+    """An operator re-sent a failed command from the DLQ: it may run again, reconciling first (a
+    read before any write), since the failed attempt may have sent a write whose answer was lost."""
+    await conn.execute("UPDATE executor_inbox SET status = 'unknown', updated_at = now() "
+                       "WHERE command_id = $1 AND status = 'failed'", command_id)

@@ -1,6 +1,7 @@
 """HTTP endpoints that turn the outside world into events: the Ashby webhook receiver.
 
-Answers 2xx only after JetStream acknowledged the event; 401 bad signature, 400 malformed (raw
+Answers 2xx only after JetStream acknowledged the event; 200 and nothing stored for Ashby's ping
+(also when unsigned: Ashby pings when a webhook is set up); 401 bad signature, 400 malformed (raw
 delivery kept for inspection), 413 too large, 429 rate limited, 503 when the event could not be
 stored so Ashby retries.
 """
@@ -22,7 +23,7 @@ from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Sc
 from contracts.envelope import Envelope
 from contracts.errors import InvalidInput, TransientError
 from ingest.ratelimit import TokenBuckets
-from ingest.webhook import to_envelope, verify_signature_bytes
+from ingest.webhook import is_ping, to_envelope, verify_signature_bytes
 
 log = structlog.get_logger(__name__)
 
@@ -77,6 +78,10 @@ def webhook_endpoint(sink: EventSink, *, secret: str | None, rejected: RejectedS
             await _send_json(send, 413, {"error": f"body larger than {max_body_bytes} bytes"})
             return
         if not verify_signature_bytes(secret_bytes, body, signature):
+            if signature is None and is_ping(body):  # Ashby's set-up check; a wrongly signed one stays 401
+                log.info("webhook_ping_unsigned")
+                await _send_json(send, 200, {"status": "pong"})
+                return
             log.warning("webhook_signature_rejected", has_header=signature is not None)
             await _send_json(send, 401, {"error": "invalid or missing Ashby-Signature"})
             return

@@ -37,6 +37,16 @@ def verify_signature_bytes(secret: bytes, body: bytes, header: str | None) -> bo
     return hmac.compare_digest(expected, digest.strip().lower().encode("utf-8", "replace"))
 
 
+def is_ping(body: bytes) -> bool:
+    """True for Ashby's `{"action": "ping", ...}`: sent when a webhook is created or edited, before
+    a secret token may be set, so possibly unsigned. Answered 200 and never stored."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(doc, dict) and doc.get("action") == "ping"
+
+
 def _reason(exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err.get("loc", ())) or "body"

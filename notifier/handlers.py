@@ -17,19 +17,26 @@ from typing import Any, Protocol
 import asyncpg
 import structlog
 
-from contracts.consumers import Delivered
+from contracts.consumers import DeadLetter, Delivered
 from contracts.envelope import Envelope
 from contracts.errors import PermanentError
 from contracts.events import SlackMessagePosted
 from contracts.ids import derive_id
-from contracts.outcomes import outcome_event
+from contracts.outcomes import alert_command, outcome_event
 from notifier import store
-from notifier.message import build_alert, build_already_decided, build_decided, build_proposal
+from notifier.message import (
+    build_alert,
+    build_already_decided,
+    build_archive_outcome,
+    build_decided,
+    build_proposal,
+)
 from notifier.slack import RecruiterDirectory, SlackApi
 
 log = structlog.get_logger(__name__)
 COMMANDS_DURABLE = "notifier-slack-v1"
 CLICKS_DURABLE = "notifier-clicks-v1"
+OUTCOMES_DURABLE = "notifier-archive-outcomes-v1"
 
 
 class AshbyCalls(Protocol):
@@ -38,6 +45,7 @@ class AshbyCalls(Protocol):
 
 class Publisher(Protocol):
     async def publish_event(self, envelope: Envelope) -> tuple[int, bool]: ...
+    async def publish(self, subject: str, envelope: Envelope) -> tuple[int, bool]: ...
 
 
 def _recruiter_email(info: dict[str, Any]) -> str | None:
@@ -58,7 +66,7 @@ def command_handler(slack: SlackApi, ashby: AshbyCalls, publisher: Publisher, *,
         p = cmd.payload
         async with pool.acquire() as conn:
             earlier = await store.claim(conn, p["command_id"], cmd.event_type, p.get("application_id"))
-        if earlier in ("posted", "failed"):
+        if earlier == "posted" or (earlier == "failed" and not d.retried):
             log.info("slack_command_already_done", command_id=p["command_id"], status=earlier)
             return
         try:
@@ -70,18 +78,9 @@ def command_handler(slack: SlackApi, ashby: AshbyCalls, publisher: Publisher, *,
                 channel, ts = posted.channel, posted.ts
             else:
                 raise PermanentError(f"the notifier does not carry out {cmd.event_type}")
-        except PermanentError as exc:
-            reason = f"{type(exc).__name__}: {exc}"[:500]
-            await publisher.publish_event(outcome_event("CommandFailed", cmd, "notifier", clock(), reason=reason))
+        except PermanentError:  # the runtime dead-letters it; `dead_letter_hook` records and alerts
             async with pool.acquire() as conn:
                 await store.failed(conn, p["command_id"])
-            if cmd.event_type != "SendAlert":  # an alert about a failed alert would loop
-                text, blocks = build_alert("slack_failed", f"{cmd.event_type} {p['command_id']}: {reason}",
-                                           p.get("application_id"))
-                try:
-                    await slack.post_message(admin_channel, text, blocks)
-                except Exception:  # noqa: BLE001 - the failure is already an event
-                    log.error("admin_alert_failed", command_id=p["command_id"])
             raise
         async with pool.acquire() as conn:
             await store.posted(conn, p["command_id"], channel, ts)
@@ -109,11 +108,87 @@ async def _propose(pool: asyncpg.Pool, slack: SlackApi, ashby: AshbyCalls, direc
         command_id=p["command_id"], application_id=p["application_id"], candidate_name=candidate.get("name"),
         job_title=(info.get("job") or {}).get("title"), stage_title=stage.get("title"),
         explanation=p.get("explanation") or {}, candidate_id=candidate.get("id"),
-        recruiter_user_id=recipient.user_id, rule_label=p.get("rule_id"))
+        recruiter_user_id=recipient.user_id, rule_label=p.get("rule_id"),
+        interviewer_names=await _interviewer_names(ashby, p.get("explanation") or {}))
     posted = await slack.post_message(recipient.channel or fallback_channel, text, blocks)
     async with pool.acquire() as conn:
         await store.save_proposal(conn, p["command_id"], p["application_id"], posted.channel, posted.ts, text, blocks)
     return posted.channel, posted.ts
+
+
+def dead_letter_hook(publisher: Publisher, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+    async def on_dead_letter(pool: asyncpg.Pool, dead: DeadLetter) -> None:
+        """A Slack command given up on: `CommandFailed` on the story and, unless it was itself an
+        alert (that would loop; /health shows it), one alert to the admins through a new command."""
+        if dead.delivered is None:
+            return
+        cmd = dead.delivered.envelope
+        p = cmd.payload
+        now = clock()
+        await publisher.publish_event(outcome_event("CommandFailed", cmd, "notifier", now, reason=dead.reason[:500],
+                                                    details={"dlq_seq": dead.dlq_seq}))
+        async with pool.acquire() as conn:
+            await store.failed(conn, p["command_id"])
+        if cmd.event_type != "SendAlert":
+            text = (f"Could not post {cmd.event_type} {p['command_id']} to Slack for application "
+                    f"{p.get('application_id')} (stage {p.get('stage_id')}, rule {p.get('rule_id')}). "
+                    f"Why: {dead.reason[:400]}. It is DLQ #{dead.dlq_seq}: after fixing the cause, "
+                    f"`autoadvance dlq retry {dead.dlq_seq}`.")
+            await publisher.publish(*alert_command("slack_failed", text, cmd, now,
+                                                   application_id=p.get("application_id")))
+        log.error("slack_command_dead_lettered", command_id=p["command_id"], dlq_seq=dead.dlq_seq)
+
+    return on_dead_letter
+
+
+def archive_outcome_handler(slack: SlackApi):
+    async def on_outcome(pool: asyncpg.Pool, d: Delivered) -> None:
+        """Tell the recruiter what Ashby did with the archive they asked for (archived / failed with
+        the reason / skipped), on the proposal message itself."""
+        env = d.envelope
+        outcome = _ARCHIVE_OUTCOME.get(env.event_type)
+        p = env.payload
+        if outcome is None or p.get("command_type") != "ArchiveApplication" or not p.get("application_id"):
+            return
+        async with pool.acquire() as conn:
+            proposal = await store.archive_outcome(conn, p["application_id"], outcome, p.get("reason"))
+        if proposal is None:  # an archive no recruiter was asked about (an automatic rule)
+            return
+        await _show(slack, proposal)
+        log.info("proposal_outcome_shown", command_id=proposal["command_id"], outcome=outcome)
+
+    return on_outcome
+
+
+_ARCHIVE_OUTCOME = {"CommandSucceeded": "succeeded", "CommandFailed": "failed", "CommandSkipped": "skipped"}
+
+
+async def _show(slack: SlackApi, proposal: Any) -> None:
+    """The proposal as its row says it stands: Ashby's answer once known, else the click."""
+    if proposal["outcome"]:
+        text, blocks = build_archive_outcome(proposal["blocks"], proposal["decided_by"], proposal["outcome"],
+                                             proposal["outcome_reason"])
+    else:
+        text, blocks = build_decided(proposal["blocks"], proposal["decided_by"], proposal["choice"])
+    await slack.update_message(proposal["channel"], proposal["ts"], text, blocks)
+
+
+async def _interviewer_names(ashby: AshbyCalls, explanation: dict[str, Any]) -> dict[str, str]:
+    """Names (first and last only, never the email) of the interviewers whose feedback a proposal
+    shows, from Ashby's `user.info`; an interviewer Ashby cannot name now is shown by id."""
+    ids = sorted({str(c["submitted_by"]) for r in explanation.get("requirements") or [] if isinstance(r, dict)
+                  for c in r.get("checks") or [] if isinstance(c, dict) and c.get("submitted_by")})
+    names: dict[str, str] = {}
+    for user_id in ids[:20]:
+        try:
+            user = await ashby.call("user.info", {"userId": user_id}) or {}
+        except Exception as exc:  # noqa: BLE001 - a name is display only; the proposal still goes out
+            log.warning("interviewer_name_unavailable", user_id=user_id, error=type(exc).__name__)
+            continue
+        name = " ".join(str(user.get(k) or "").strip() for k in ("firstName", "lastName")).strip()
+        if name:
+            names[user_id] = name
+    return names
 
 
 def click_handler(slack: SlackApi):
@@ -127,9 +202,11 @@ def click_handler(slack: SlackApi):
             log.warning("click_on_unknown_proposal", command_id=p["proposal_command_id"])
             return
         if first:
-            outcome = "Archiving in Ashby." if p["choice"] == "archive" else "Kept in process."
-            text, blocks = build_decided(proposal["blocks"], p["slack_user_id"], p["choice"], outcome)
-            await slack.update_message(proposal["channel"], proposal["ts"], text, blocks)
+            await _show(slack, proposal)
+            async with pool.acquire() as conn:  # Ashby may have answered while Slack was being updated
+                latest = await store.proposal(conn, p["proposal_command_id"])
+            if latest is not None and latest["outcome"] and not proposal["outcome"]:
+                await _show(slack, latest)
             log.info("proposal_decided", command_id=p["proposal_command_id"], choice=p["choice"])
         else:
             await slack.post_ephemeral(proposal["channel"], p["slack_user_id"],

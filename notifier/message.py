@@ -78,9 +78,34 @@ def _requirement_line(req: Mapping[str, Any]) -> str:
     return f"{mark} · *{title}* · `{field}`: {values} (needs {rule})"
 
 
-def _requirement_blocks(explanation: Mapping[str, Any]) -> list[Block]:
+def _when(value: object) -> str:
+    """An ISO timestamp as `2026-11-02 10:00 UTC` (what a recruiter reads); other text as it is."""
+    text = str(value or "")
+    if len(text) >= 16 and text[4] == "-" and text[10] in "T ":
+        return f"{text[:10]} {text[11:16]} UTC"
+    return text or "an unknown time"
+
+
+def _submission_lines(req: Mapping[str, Any], names: Mapping[str, str]) -> list[str]:
+    """One line per interviewer's submission for this requirement: name, value, when, pass/fail."""
+    lines = []
+    for check in req.get("checks") or []:
+        if not isinstance(check, Mapping):
+            continue
+        user = check.get("submitted_by")
+        who = _safe(names.get(str(user)) if user else None, f"interviewer {user}" if user else "an interviewer")
+        passed = check.get("passed")
+        mark = ":white_check_mark:" if passed is True else ":x:" if passed is False else "•"
+        value = _escape(_value_text(check.get("value")))
+        lines.append(f"    {mark} {who}: `{_escape(redact(req.get('field', '?')))}` = {value} "
+                     f"· submitted {_escape(_when(check.get('submitted_at')))}")
+    return lines
+
+
+def _requirement_blocks(explanation: Mapping[str, Any], names: Mapping[str, str] | None = None) -> list[Block]:
     reqs = [r for r in explanation.get("requirements") or [] if isinstance(r, Mapping)]
-    blocks: list[Block] = [_section(_requirement_line(r)) for r in reqs[:_MAX_REQUIREMENTS]]
+    blocks: list[Block] = [_section("\n".join([_requirement_line(r), *_submission_lines(r, names or {})]))
+                           for r in reqs[:_MAX_REQUIREMENTS]]
     if len(reqs) > _MAX_REQUIREMENTS:
         blocks.append(_context(f"… and {len(reqs) - _MAX_REQUIREMENTS} more requirements"))
     if not blocks:
@@ -107,11 +132,14 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
 def build_proposal(*, command_id: str, application_id: str, candidate_name: str | None,
                    job_title: str | None, stage_title: str | None, explanation: Mapping[str, Any],
                    candidate_id: str | None = None, url: str | None = None,
-                   recruiter_user_id: str | None = None, rule_label: str | None = None) -> tuple[str, list[Block]]:
+                   recruiter_user_id: str | None = None, rule_label: str | None = None,
+                   interviewer_names: Mapping[str, str] | None = None) -> tuple[str, list[Block]]:
     """(fallback text, blocks) asking a recruiter to archive or keep a candidate.
 
     Both buttons carry the proposal's command id as their value; the actions block's id carries
-    the application id. Free text is redacted and escaped, so no contact detail reaches Slack.
+    the application id. Under each requirement, each interviewer's submission (name from
+    `interviewer_names` by Ashby user id, value, submitted at). Free text is redacted and escaped,
+    so no contact detail reaches Slack.
     """
     name, job, stage = _safe(candidate_name, "A candidate"), _safe(job_title, "a job"), _safe(stage_title, "a stage")
     link = url or application_url(candidate_id, application_id)
@@ -119,7 +147,7 @@ def build_proposal(*, command_id: str, application_id: str, candidate_name: str 
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Rejection proposal", "emoji": True}},
         _section(f"{mention}*{name}* did not meet the feedback thresholds for *{job}* in stage *{stage}*."),
-        *_requirement_blocks(explanation),
+        *_requirement_blocks(explanation, interviewer_names),
         _section(f"<{link}|Open the application in Ashby>"),
     ]
     if rule_label:
@@ -138,17 +166,53 @@ def build_proposal(*, command_id: str, application_id: str, candidate_name: str 
     return text, blocks
 
 
+def _without_buttons(original_blocks: Sequence[Block]) -> list[Block]:
+    return [dict(b) for b in original_blocks if b.get("type") != "actions"]
+
+
 def build_decided(original_blocks: Sequence[Block], decided_by_slack_user_id: str, choice: str,
                   outcome_text: str | None = None) -> tuple[str, list[Block]]:
-    """(text, blocks) for `chat.update`: the proposal without its buttons, with who decided what."""
-    verb = "Archived" if choice == "archive" else "Kept in process"
-    emoji = ":file_cabinet:" if choice == "archive" else ":arrow_forward:"
+    """(text, blocks) for `chat.update` at the click: the proposal without its buttons and who chose.
+
+    An archive is only asked for here ("Archiving…"): the message says "Archived" once Ashby
+    confirmed it (`build_archive_outcome`), never before."""
     who = f"<@{_escape(decided_by_slack_user_id)}>"
-    kept = [dict(b) for b in original_blocks if b.get("type") != "actions"]
-    kept.append(_section(f"{emoji} *{verb}* by {who}"))
+    kept = _without_buttons(original_blocks)
+    if choice == "archive":
+        kept.append(_section(f":hourglass_flowing_sand: *Archiving…* asked by {who}"))
+        kept.append(_context(_safe(outcome_text or "Waiting for Ashby to confirm the archive.")))
+        return f"Archiving… asked by {who}", kept
+    kept.append(_section(f":arrow_forward: *Kept in process* by {who}"))
     if outcome_text:
         kept.append(_context(_safe(outcome_text)))
-    return f"{verb} by {who}", kept
+    return f"Kept in process by {who}", kept
+
+
+ARCHIVE_OUTCOMES = ("succeeded", "failed", "skipped")
+
+
+def build_archive_outcome(original_blocks: Sequence[Block], decided_by_slack_user_id: str | None, outcome: str,
+                          reason: str | None) -> tuple[str, list[Block]]:
+    """(text, blocks) for `chat.update` once Ashby answered the archive a recruiter asked for:
+    archived, failed with the reason, or skipped because the candidate was moved meanwhile."""
+    mention = f"<@{_escape(decided_by_slack_user_id)}>" if decided_by_slack_user_id else ""
+    who = f" by {mention}" if mention else ""
+    asked = f" (asked by {mention})" if mention else ""
+    kept = _without_buttons(original_blocks)
+    why = _safe(reason, "no reason given")
+    if outcome == "succeeded":
+        head, note = f":file_cabinet: *Archived*{who}", "Ashby confirmed the archive."
+    elif outcome == "skipped":
+        head = f":arrow_right: *Not archived*{asked}: skipped"
+        note = f"Skipped: {why}" + (" (someone moved the candidate in Ashby meanwhile)" if "left stage" in why else "")
+    else:
+        head = f":warning: *Archive failed*{asked}"
+        note = f"Ashby did not archive the candidate: {why}. The admins were alerted."
+    kept.append(_section(head))
+    kept.append(_context(note))
+    text = {"succeeded": f"Archived{who}", "skipped": f"Not archived (skipped): {why}"}.get(
+        outcome, f"Archive failed: {why}")
+    return text, kept
 
 
 def build_alert(kind: str, text: str, application_id: str | None = None) -> tuple[str, list[Block]]:

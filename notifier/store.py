@@ -41,3 +41,18 @@ async def decide_proposal(conn: asyncpg.Connection, command_id: str, user: str, 
     if row is not None:
         return True, row
     return False, await conn.fetchrow("SELECT * FROM notifier_proposals WHERE command_id = $1", command_id)
+
+
+async def proposal(conn: asyncpg.Connection, command_id: str):
+    return await conn.fetchrow("SELECT * FROM notifier_proposals WHERE command_id = $1", command_id)
+
+
+async def archive_outcome(conn: asyncpg.Connection, application_id: str, outcome: str, reason: str | None):
+    """Record Ashby's answer on the newest proposal of the application that a recruiter chose to
+    archive (or not decided yet: the click may be processed after the outcome); the row or None."""
+    return await conn.fetchrow(
+        """UPDATE notifier_proposals SET outcome = $2, outcome_reason = $3
+           WHERE command_id = (SELECT command_id FROM notifier_proposals
+                               WHERE application_id = $1 AND (choice = 'archive' OR choice IS NULL)
+                               ORDER BY decided_at DESC NULLS LAST LIMIT 1)
+           RETURNING *""", application_id, outcome, reason)

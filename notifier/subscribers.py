@@ -1,8 +1,17 @@
-"""The notifier's durable consumers: Slack commands, and recruiters' clicks (wired by runtime)."""
+"""The notifier's durable consumers: Slack commands, recruiters' clicks, and the executor's outcomes
+of the archives recruiters asked for (wired by runtime)."""
 
 from contracts import subjects
 from contracts.consumers import Subscription
-from notifier.handlers import CLICKS_DURABLE, COMMANDS_DURABLE, click_handler, command_handler
+from notifier.handlers import (
+    CLICKS_DURABLE,
+    COMMANDS_DURABLE,
+    OUTCOMES_DURABLE,
+    archive_outcome_handler,
+    click_handler,
+    command_handler,
+    dead_letter_hook,
+)
 
 
 def subscriptions(slack, ashby, publisher, *, admin_channel: str, fallback_channel: str) -> list[Subscription]:
@@ -10,7 +19,9 @@ def subscriptions(slack, ashby, publisher, *, admin_channel: str, fallback_chann
         Subscription(COMMANDS_DURABLE, subjects.COMMANDS_STREAM, subjects.commands_for("slack"),
                      command_handler(slack, ashby, publisher, admin_channel=admin_channel,
                                      fallback_channel=fallback_channel),
-                     transactional=False, batch_size=16, role="notifier"),
+                     transactional=False, batch_size=16, role="notifier", on_dead_letter=dead_letter_hook(publisher)),
         Subscription(CLICKS_DURABLE, subjects.EVENTS_STREAM, subjects.events_of_type("RecruiterDecided"),
                      click_handler(slack), transactional=False, batch_size=16, role="notifier"),
+        Subscription(OUTCOMES_DURABLE, subjects.EVENTS_STREAM, subjects.events_from("executor"),
+                     archive_outcome_handler(slack), transactional=False, batch_size=16, role="notifier"),
     ]

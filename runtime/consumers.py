@@ -25,9 +25,10 @@ from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from contracts import subjects
-from contracts.consumers import Delivered, EffectHandler, PreparedTxHandler, Subscription, TxHandler
+from contracts.consumers import DeadLetter, Delivered, EffectHandler, PreparedTxHandler, Subscription, TxHandler
 from contracts.envelope import parse_envelope
 from contracts.errors import PermanentError
+from runtime.dead_letters import RETRY_HEADER, generic_alert
 
 log = structlog.get_logger(__name__)
 
@@ -40,10 +41,14 @@ def nak_delay(num_delivered: int) -> float:
     return min(30.0, 0.5 * (2 ** max(0, num_delivered - 1)))
 
 
-async def dead_letter(js, durable: str, msg: Msg, reason: str) -> None:
-    """Copy the message to the DLQ with its original headers and the reason, then TERM it."""
+async def dead_letter(js, durable: str, msg: Msg, reason: str) -> int | None:
+    """Copy the message to the DLQ with its original headers and the reason, then TERM it.
+
+    Returns the DLQ sequence, or None when the DLQ did not take it (the message is then NAKed,
+    not TERMed, so nothing is lost)."""
     headers = dict(msg.headers or {})
     headers.pop("Nats-Msg-Id", None)
+    headers.pop(RETRY_HEADER, None)
     meta = msg.metadata
     headers.update({
         "Dlq-Reason": reason[:1000],
@@ -52,9 +57,17 @@ async def dead_letter(js, durable: str, msg: Msg, reason: str) -> None:
         "Dlq-Stream": meta.stream,
         "Dlq-Stream-Seq": str(meta.sequence.stream),
     })
-    await js.publish(subjects.dlq_subject(durable), msg.data, headers=headers)
+    try:
+        ack = await js.publish(subjects.dlq_subject(durable), msg.data, headers=headers)
+    except Exception as exc:  # noqa: BLE001 - kept on its stream for a later delivery instead
+        log.error("dead_letter_not_stored", consumer=durable, stream_seq=meta.sequence.stream,
+                  error=type(exc).__name__)
+        await msg.nak(delay=30.0)
+        return None
     await msg.term()
-    log.error("message_dead_lettered", consumer=durable, stream_seq=meta.sequence.stream, reason=reason[:200])
+    log.error("message_dead_lettered", consumer=durable, stream_seq=meta.sequence.stream, dlq_seq=ack.seq,
+              reason=reason[:200])
+    return int(ack.seq)
 
 
 def position(msg: Msg) -> tuple[int, int]:
@@ -122,9 +135,10 @@ class ConsumerRunner:
             try:
                 env = parse_envelope(msg.data)
             except PermanentError as exc:
-                await dead_letter(self.js, self.sub.durable, msg, str(exc))
+                await self._dead_letter(msg, None, str(exc))
                 continue
-            batch.append((msg, Delivered(env, stream_seq, msg.subject, num_delivered)))
+            retried = bool(msg.headers and msg.headers.get(RETRY_HEADER))
+            batch.append((msg, Delivered(env, stream_seq, msg.subject, num_delivered, retried)))
         prepared = None
         if batch and self.sub.prepare is not None:
             try:
@@ -144,7 +158,7 @@ class ConsumerRunner:
             raise
         except PermanentError as exc:
             if len(batch) == 1:
-                await dead_letter(self.js, self.sub.durable, batch[0][0], f"{type(exc).__name__}: {exc}")
+                await self._dead_letter(batch[0][0], batch[0][1], f"{type(exc).__name__}: {exc}")
                 return
             for one in batch:  # isolate the poison message; the rest still apply
                 await self.settle([one])
@@ -210,10 +224,27 @@ class ConsumerRunner:
         wanted = getattr(exc, "retry_after", None)
         for msg, d in batch:
             if d.num_delivered >= self.max_deliver:
-                await dead_letter(self.js, self.sub.durable, msg, f"max deliveries reached; last error {reason}")
+                await self._dead_letter(msg, d, f"max deliveries reached; last error {reason}")
             else:
                 delay = nak_delay(d.num_delivered)
                 await msg.nak(delay=max(delay, float(wanted)) if isinstance(wanted, int | float) else delay)
+
+    async def _dead_letter(self, msg: Msg, delivered: Delivered | None, reason: str) -> None:
+        """DLQ, then tell the component (its hook records the outcome and alerts) or, without a
+        hook, alert the admins once per original message (one id per stream position)."""
+        dlq_seq = await dead_letter(self.js, self.sub.durable, msg, reason)
+        if dlq_seq is None:
+            return
+        dead = DeadLetter(self.sub.durable, reason, delivered, dlq_seq)
+        try:
+            if self.sub.on_dead_letter is not None and delivered is not None:
+                await self.sub.on_dead_letter(self.pool, dead)
+            else:
+                subject, alert = generic_alert(dead, msg.metadata.stream, msg.metadata.sequence.stream, msg.subject)
+                await self.js.publish(subject, alert.to_bytes(), headers=alert.headers())
+        except Exception as exc:  # noqa: BLE001 - the message is safe in the DLQ and /health shows it
+            log.error("dead_letter_hook_failed", consumer=self.sub.durable, dlq_seq=dlq_seq,
+                      error=f"{type(exc).__name__}: {exc}"[:300])
 
     async def _nak_all(self, batch: list[tuple[Msg, Delivered]], delay: float | None) -> None:
         for msg, _ in batch:

@@ -20,8 +20,11 @@ from ingest.http import slack_handlers, webhook_endpoint
 from ingest.ratelimit import TokenBuckets
 from projectors.http import query_router
 from replay.http import replay_router
+from runtime import dead_letters
 from runtime.app import Services, persistent_secret
+from runtime.http_dlq import dlq_router
 from runtime.lag import consumer_lag, lagging
+from runtime.request_id import RequestIdMiddleware
 
 log = structlog.get_logger(__name__)
 
@@ -54,11 +57,23 @@ async def health_report(services: Services) -> tuple[int, dict[str, Any]]:
     report["consumers"] = consumers
     healthy = report["nats"]["connected"] and report["postgres"]["ok"] and "error" not in report["nats"]
     behind = lagging(consumers, services.settings.health_max_consumer_lag_s)
-    report["status"] = "unavailable" if not healthy else "degraded" if behind else "ok"
+    report["dead_letters"] = await _open_dead_letters(services) if healthy else None
+    degraded = bool(behind or report["dead_letters"])
+    report["status"] = "unavailable" if not healthy else "degraded" if degraded else "ok"
     if behind:  # still 200: webhooks are stored; what reads the models sees them late
         report["degraded"] = {"lagging_consumers": behind,
                               "max_consumer_lag_s": services.settings.health_max_consumer_lag_s}
     return (200 if healthy else 503), report
+
+
+async def _open_dead_letters(services: Services) -> int | None:
+    """Dead letters not retried yet: any makes the service 'degraded' (still 200: it serves)."""
+    try:
+        async with asyncio.timeout(2):
+            return await dead_letters.open_count(services.nc.jetstream(), services.pool)
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        log.warning("dead_letter_count_failed", error=type(exc).__name__)
+        return None
 
 
 WEBHOOK_PATH = "/webhooks/ashby"
@@ -80,7 +95,7 @@ class HttpApp:
             await self.litestar(scope, receive, send)
 
 
-def create_http_app(services: Services, extra_handlers: list | None = None) -> HttpApp:
+def create_http_app(services: Services, extra_handlers: list | None = None) -> RequestIdMiddleware:
     settings = services.settings
     admin_token = settings.secret("admin_api_token") or persistent_secret(settings.data_dir, "admin_token")
     webhook_secret = settings.secret("ashby_webhook_secret") or persistent_secret(settings.data_dir, "webhook_secret")
@@ -117,6 +132,7 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> H
         query_router(services.pool, [guard]),
         evaluator_router(services.pool, services.publisher, [guard]),
         replay_router(services.pool, [guard], database_url=services.database_url),  # no publisher: a replay cannot publish
+        dlq_router(services, [guard]),
         health,
         stats,
         *(extra_handlers or []),
@@ -127,4 +143,4 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> H
         exception_handlers={500: on_exception},
         debug=False,
     )
-    return HttpApp(litestar, webhook)
+    return RequestIdMiddleware(HttpApp(litestar, webhook))

@@ -8,6 +8,7 @@ from notifier.message import (
     KEEP_ACTION,
     build_alert,
     build_already_decided,
+    build_archive_outcome,
     build_decided,
     build_proposal,
     redact,
@@ -102,15 +103,26 @@ def test_many_requirements_are_capped_to_fit_slacks_block_limit():
     assert "40 more requirements" in orjson.dumps(blocks).decode()
 
 
-def test_a_decided_proposal_keeps_its_content_loses_its_buttons_and_says_who_decided():
+def test_a_clicked_archive_says_archiving_not_archived_until_ashby_answers():
     _, original = _proposal()
-    text, blocks = build_decided(original, "U123", "archive", "Archived in Ashby.")
+    text, blocks = build_decided(original, "U123", "archive")
     dumped = orjson.dumps(blocks).decode()
     assert not _buttons(blocks)
-    assert "<@U123>" in text and "Archived" in text
-    assert "Archived in Ashby." in dumped and "overall_score" in dumped
+    assert text == "Archiving… asked by <@U123>"
+    assert "Archived" not in dumped and "overall_score" in dumped
     kept_text, _ = build_decided(original, "U9", "keep")
     assert kept_text == "Kept in process by <@U9>"
+
+
+def test_ashbys_answer_to_an_archive_is_shown_as_it_was():
+    _, original = _proposal()
+    done, blocks = build_archive_outcome(original, "U123", "succeeded", None)
+    assert done == "Archived by <@U123>" and not _buttons(blocks)
+    failed, blocks = build_archive_outcome(original, "U123", "failed", "AshbyError: candidate not found")
+    assert failed.startswith("Archive failed") and "candidate not found" in orjson.dumps(blocks).decode()
+    assert "Archived by" not in orjson.dumps(blocks).decode()
+    skipped, blocks = build_archive_outcome(original, None, "skipped", "application left stage s1 (now in s2)")
+    assert "skipped" in skipped and "moved the candidate" in orjson.dumps(blocks).decode()
 
 
 def test_an_alert_carries_its_kind_text_and_application():
@@ -122,3 +134,19 @@ def test_an_alert_carries_its_kind_text_and_application():
 def test_the_already_decided_reply_says_what_was_chosen_and_by_whom():
     assert build_already_decided("archive", "U1") == "This proposal was already archived by <@U1>; your click changed nothing."
     assert "kept in process" in build_already_decided("keep", None)
+
+
+def test_each_requirement_lists_every_interviewers_submission_with_name_value_and_time_but_no_email():
+    explanation = {"requirements": [
+        {"interview_id": "int-1", "interview_title": "Technical screen", "field": "overall_score",
+         "operator": ">=", "threshold": 3, "values": [2, 4], "passed": False, "checks": [
+             {"feedback_id": "f1", "submitted_by": "u-ivan", "submitted_at": "2026-11-02T10:05:00+00:00",
+              "value": 2, "passed": False},
+             {"feedback_id": "f2", "submitted_by": "u-iris", "submitted_at": "2026-11-02T11:30:00+00:00",
+              "value": 4, "passed": True}]}]}
+    _, blocks = _proposal(explanation=explanation,
+                          interviewer_names={"u-ivan": "Ivan Interviewer", "u-iris": "iris@example.com"})
+    [section] = [b["text"]["text"] for b in blocks if b["type"] == "section" and "needs" in b["text"]["text"]]
+    ivan, iris = section.splitlines()[1:]
+    assert "Ivan Interviewer" in ivan and "= 2" in ivan and "2026-11-02 10:05 UTC" in ivan and ":x:" in ivan
+    assert "= 4" in iris and "11:30 UTC" in iris and "example.com" not in iris
