@@ -21,6 +21,7 @@ from ingest.http import slack_handlers, webhook_endpoint
 from ingest.ratelimit import TokenBuckets
 from projectors.http import query_router
 from runtime.app import Services, persistent_secret
+from runtime.console import Access, console_handlers
 
 log = structlog.get_logger(__name__)
 
@@ -86,7 +87,8 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> H
     settings = services.settings
     admin_token = settings.secret("admin_api_token") or persistent_secret(settings.data_dir, "admin_token")
     webhook_secret = settings.secret("ashby_webhook_secret") or persistent_secret(settings.data_dir, "webhook_secret")
-    guard = admin_guard(admin_token)
+    access = Access(admin_token, settings.secret("viewer_api_token"), settings.console_session_ttl_s)
+    guard = access.api_guard(admin_guard(admin_token))
 
     async def keep_rejected(source: str, reason: str, body: bytes) -> None:
         async with services.pool.acquire() as conn:
@@ -111,6 +113,7 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> H
         evaluator_router(services.pool, services.publisher, [guard]),
         replay_router(services.pool, [guard], database_url=services.database_url),  # no publisher: a replay cannot publish
         health,
+        *console_handlers(services.pool, services.publisher, access, lambda: health_report(services)),
         *(extra_handlers or []),
     ]
     litestar = Litestar(
