@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/autoadvance dev
 
+# Types first (config in pyproject.toml; cached in .mypy_cache), then the suite.
 test: $(STAMP) browser
+	$(VENV)/bin/python -m mypy
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # The browser tests (tests/browser) drive the system Chromium. As root with apt (CI on a fresh Debian
