@@ -44,7 +44,8 @@ async def decisions_page(conn: asyncpg.Connection, filters: DecisionFilter, *, a
     `applications` read model (Ashby's facts, for display and the job filter); the evaluator's own
     state never reads it. Returns (rows, the cursor of the next page or None)."""
     position = decode_cursor(after)
-    where, args = [], []
+    where: list[str] = []
+    args: list[Any] = []
     for column, value in (("d.outcome", filters.outcome), ("d.stage_id", filters.stage_id),
                           ("d.rule_set_version", filters.rule_set_version), ("a.job_id", filters.job_id),
                           ("d.application_id", filters.application_id)):

@@ -41,9 +41,8 @@ def _check(text: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """(the document when valid, each problem with its location and line in `text`)."""
     if not text.strip():
         return None, [{"location": "document", "message": "paste a rule set or choose a file", "line": None}]
-    fmt = "json" if text.lstrip()[:1] in ("{", "[") else "yaml"
     try:
-        doc = parse_document(text, fmt=fmt)
+        doc = parse_document(text, fmt="json" if text.lstrip()[:1] in ("{", "[") else "yaml")
     except ValueError as exc:
         return None, [{"location": "document", "message": str(exc), "line": line_of(text, "document")}]
     problems = validate_document(doc)
@@ -70,7 +69,7 @@ def handlers(pool: asyncpg.Pool, sink: EventSink, pages: Pages, access: Access,
                 return pages.render(request, "refused.html", status_code=404, title="Not found",
                                     reason=f"rule-set version {a if a not in by_version else b} was never activated")
             diff = diff_rule_sets(by_version[a], by_version[b])
-        context = {"versions": versions, "active": active, "active_yaml": _yaml(active["document"]) if active else "",
+        context: dict[str, Any] = {"versions": versions, "active": active, "active_yaml": _yaml(active["document"]) if active else "",
                    "diff": diff, "a": a, "b": b}
         if diff is not None and request.headers.get("hx-request"):
             return pages.render(request, "_diff.html", **context)
