@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test
+.PHONY: run test browser
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,16 @@ run: $(STAMP)
 	$(VENV)/bin/autoadvance dev
 
 # Types first (config in pyproject.toml; cached in .mypy_cache), then the suite.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(VENV)/bin/python -m mypy
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The browser tests (tests/browser) drive the system Chromium. As root with apt (CI on a fresh Debian
+# machine) it is installed when missing; elsewhere, without one, those tests are skipped with the reason.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || test -n "$$BROWSER_EXECUTABLE" || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "could not install chromium with apt-get: the browser tests will be skipped"; \
+	  else echo "no chromium (install the Debian package chromium): the browser tests will be skipped"; fi; }

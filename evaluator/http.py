@@ -16,6 +16,7 @@ from contracts.envelope import Envelope
 from contracts.errors import TransientError
 from contracts.events import EvaluationRequested, RuleSetActivated
 from contracts.ids import derive_id
+from evaluator.queries import DecisionFilter, decisions_page, pending_page, rule_set_versions
 from evaluator.rules import parse_document, validate_document
 
 
@@ -28,8 +29,30 @@ def _document(body: bytes, content_type: str) -> Any:
     return parse_document(body.decode("utf-8", errors="replace"), fmt=fmt)
 
 
-def _rows(rows: list) -> list[dict[str, Any]]:
-    return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dict(r).items()} for r in rows]
+async def activate_document(pool: asyncpg.Pool, sink: EventSink, doc: dict[str, Any], *,
+                            activated_by: str) -> tuple[int, str, str]:
+    """Give a valid document its new immutable version and publish its activation (the evaluator makes
+    it live when it sees the event): (version, event id, digest); TransientError when not stored."""
+    digest = hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    async with pool.acquire() as conn:
+        version = await conn.fetchval("INSERT INTO ruleset_versions (digest) VALUES ($1) RETURNING version", digest)
+    now = datetime.now(UTC)
+    payload = RuleSetActivated(version=version, document=doc, activated_by=activated_by)
+    env = Envelope(event_id=derive_id("ruleset", version), event_type="RuleSetActivated", key="ruleset",
+                   occurred_at=now, recorded_at=now, source="operator", payload=payload.model_dump())
+    await sink.publish_event(env)
+    return version, env.event_id, digest
+
+
+async def request_evaluation(sink: EventSink, application_id: str, *, requested_by: str) -> str:
+    """Publish `EvaluationRequested` (the evaluator evaluates when it sees it); its event id."""
+    now = datetime.now(UTC)
+    env = Envelope(event_id=derive_id("evaluate", application_id, now.isoformat()),
+                   event_type="EvaluationRequested", key=application_id, occurred_at=now, recorded_at=now,
+                   source="operator",
+                   payload=EvaluationRequested(application_id=application_id, requested_by=requested_by).model_dump())
+    await sink.publish_event(env)
+    return env.event_id
 
 
 def evaluator_router(pool: asyncpg.Pool, sink: EventSink, guards: list[Guard]) -> Router:
@@ -55,55 +78,37 @@ def evaluator_router(pool: asyncpg.Pool, sink: EventSink, guards: list[Guard]) -
         if problems:
             return Response({"error": "invalid rule set", "problems": [{"location": p.location, "message": p.message} for p in problems]},
                             status_code=400)
-        digest = hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        async with pool.acquire() as conn:
-            version = await conn.fetchval("INSERT INTO ruleset_versions (digest) VALUES ($1) RETURNING version", digest)
-        now = datetime.now(UTC)
-        payload = RuleSetActivated(version=version, document=doc, activated_by="admin-api")
-        env = Envelope(event_id=derive_id("ruleset", version), event_type="RuleSetActivated", key="ruleset",
-                       occurred_at=now, recorded_at=now, source="operator", payload=payload.model_dump())
         try:
-            await sink.publish_event(env)
+            version, event_id, digest = await activate_document(pool, sink, doc, activated_by="admin-api")
         except TransientError:
             return Response({"error": "event store unavailable, retry later"}, status_code=503)
-        return Response({"version": version, "event_id": env.event_id, "digest": digest}, status_code=201)
+        return Response({"version": version, "event_id": event_id, "digest": digest}, status_code=201)
 
     @get("/rulesets", summary="Activated rule-set versions, newest first (the first is live)")
     async def list_rulesets() -> dict[str, Any]:
         async with pool.acquire() as conn:
-            rows = await conn.fetch("SELECT version, document, activated_at FROM evaluator_rulesets "
-                                    "ORDER BY stream_seq DESC")
-        items = _rows(rows)
+            items = await rule_set_versions(conn)
         return {"active_version": items[0]["version"] if items else None, "rulesets": items}
 
     @post("/applications/{application_id:str}/evaluate", summary="Evaluate an application now", status_code=202)
     async def evaluate_now(application_id: str) -> Response:
-        now = datetime.now(UTC)
-        env = Envelope(event_id=derive_id("evaluate", application_id, now.isoformat()),
-                       event_type="EvaluationRequested", key=application_id, occurred_at=now, recorded_at=now,
-                       source="operator",
-                       payload=EvaluationRequested(application_id=application_id, requested_by="admin-api").model_dump())
         try:
-            await sink.publish_event(env)
+            event_id = await request_evaluation(sink, application_id, requested_by="admin-api")
         except TransientError:
             return Response({"error": "event store unavailable, retry later"}, status_code=503)
-        return Response({"status": "requested", "event_id": env.event_id}, status_code=202)
+        return Response({"status": "requested", "event_id": event_id}, status_code=202)
 
     @get("/decisions", summary="Decisions with explanations and status")
     async def list_decisions(application_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         async with pool.acquire() as conn:
-            rows = await conn.fetch(
-                """SELECT * FROM evaluator_decisions WHERE $1::text IS NULL OR application_id = $1
-                   ORDER BY decided_at DESC LIMIT $2""", application_id, max(1, min(limit, 2000)))
-        return _rows(rows)
+            rows, _ = await decisions_page(conn, DecisionFilter(application_id=application_id),
+                                           limit=max(1, min(limit, 2000)))
+        return rows
 
     @get("/pending", summary="Evaluations waiting: for what, and until when")
     async def list_pending(application_id: str | None = None) -> list[dict[str, Any]]:
         async with pool.acquire() as conn:
-            rows = await conn.fetch(
-                """SELECT * FROM evaluator_pending WHERE $1::text IS NULL OR application_id = $1
-                   ORDER BY fire_at NULLS LAST, application_id LIMIT 1000""", application_id)
-        return _rows(rows)
+            return await pending_page(conn, application_id=application_id)
 
     return Router(path="/api", route_handlers=[validate_ruleset, activate_ruleset, list_rulesets, evaluate_now,
                                                list_decisions, list_pending], guards=guards, tags=["evaluator"])

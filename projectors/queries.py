@@ -49,6 +49,7 @@ async def application_view(conn: asyncpg.Connection, application_id: str) -> dic
         "application_id": application_id,
         "current_stage_id": app["current_stage_id"] if app else latest_stage,
         "job_id": app["job_id"] if app else None,
+        "candidate_id": app["candidate_id"] if app else (schedules[-1]["candidate_id"] if schedules else None),
         "interview_plan_id": app["interview_plan_id"] if app else None,
         "status": app["status"] if app else None,
         "feedback": [{k: _iso(v) for k, v in dict(f).items()} for f in feedback],

@@ -60,7 +60,7 @@ async def _serve(settings: Settings, *, http: bool, role_names: list[str], sandb
             server_task = asyncio.create_task(server.serve(sockets=sockets))
             if sockets is None:  # a worker of `_serve_http_workers`: the supervisor says where it listens
                 log.info("http_listening", url=f"http://{settings.http_host}:{settings.http_port}",
-                         openapi=f"http://{settings.http_host}:{settings.http_port}/schema")
+                         console=f"http://{settings.http_host}:{settings.http_port}/ui/", openapi=f"http://{settings.http_host}:{settings.http_port}/schema")
             connect_webhooks(dev, settings, settings.secret("ashby_webhook_secret")
                              or persistent_secret(settings.data_dir, "webhook_secret"))
         gc.collect()
@@ -133,7 +133,7 @@ def _serve_http_workers(settings: Settings, count: int) -> int:
         for sock in sockets:
             sock.close()  # each worker holds its own
         log.info("http_listening", url=f"http://{settings.http_host}:{settings.http_port}",
-                 openapi=f"http://{settings.http_host}:{settings.http_port}/schema", workers=count,
+                 console=f"http://{settings.http_host}:{settings.http_port}/ui/", openapi=f"http://{settings.http_host}:{settings.http_port}/schema", workers=count,
                  pids=[proc.pid for proc in procs])
         stop: list[int] = []
         for sig in (signal.SIGINT, signal.SIGTERM):

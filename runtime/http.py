@@ -22,6 +22,7 @@ from projectors.http import query_router
 from replay.http import replay_router
 from runtime import dead_letters
 from runtime.app import Services, persistent_secret
+from runtime.console import Access, console_handlers
 from runtime.http_dlq import dlq_router
 from runtime.lag import consumer_lag, lagging
 from runtime.request_id import RequestIdMiddleware
@@ -99,7 +100,8 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
     settings = services.settings
     admin_token = settings.secret("admin_api_token") or persistent_secret(settings.data_dir, "admin_token")
     webhook_secret = settings.secret("ashby_webhook_secret") or persistent_secret(settings.data_dir, "webhook_secret")
-    guard = admin_guard(admin_token)
+    access = Access(admin_token, settings.secret("viewer_api_token"), settings.console_session_ttl_s)
+    guard = access.api_guard(admin_guard(admin_token))
 
     async def keep_rejected(source: str, reason: str, body: bytes) -> None:
         async with services.pool.acquire() as conn:
@@ -135,6 +137,7 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
         dlq_router(services, [guard]),
         health,
         stats,
+        *console_handlers(services.pool, services.publisher, access, lambda: health_report(services)),
         *(extra_handlers or []),
     ]
     litestar = Litestar(

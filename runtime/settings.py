@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     admin_api_token: SecretStr | None = None
+    viewer_api_token: SecretStr | None = None
+    console_session_ttl_s: float = Field(default=8 * 3600.0, gt=0)
     admin_slack_channel: str = "#auto-advance-admin"
     slack_fallback_channel: str = "#recruiting"
 

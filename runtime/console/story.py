@@ -1,0 +1,60 @@
+"""The story of one application as timeline entries: each logged event summarised with ids and
+states only (no names, emails or feedback text; values appear only in decisions' explanations,
+where a rule used them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+_KIND = {"InterviewScheduleUpdated": "schedule", "AshbyWebhookReceived": "webhook",
+         "FeedbackSubmitted": "feedback", "ApplicationSnapshotted": "snapshot", "EvaluationRequested": "operator",
+         "DecisionMade": "decision", "RecruiterDecided": "recruiter", "SlackMessagePosted": "slack",
+         "CommandSucceeded": "ok", "CommandSkipped": "skipped", "CommandFailed": "failed"}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    at: str | None
+    event_type: str
+    kind: str
+    summary: str
+    stream_seq: int
+    decision_id: str | None = None
+
+
+def summarise(event_type: str, p: dict[str, Any]) -> str:
+    if event_type == "InterviewScheduleUpdated":
+        s = p.get("schedule") or {}
+        people = sorted({u for e in s.get("interviewEvents") or [] for u in e.get("interviewerUserIds") or []})
+        return (f"Schedule {s.get('id')} is {s.get('status')} in stage {s.get('interviewStageId')}"
+                + (f"; interviewers {', '.join(people)}" if people else ""))
+    if event_type == "AshbyWebhookReceived":
+        return f"Ashby webhook {p.get('action')}"
+    if event_type == "FeedbackSubmitted":
+        return (f"Feedback {p.get('feedback_id')} submitted by {p.get('submitted_by_user_id')} for interview "
+                f"{p.get('interview_id')}")
+    if event_type == "ApplicationSnapshotted":
+        return (f"Ashby reports: {p.get('status')}, stage {p.get('current_stage_id')}, job {p.get('job_id')}, "
+                f"plan {p.get('interview_plan_id')}")
+    if event_type == "EvaluationRequested":
+        return f"Evaluation requested by {p.get('requested_by') or 'an operator'}"
+    if event_type == "DecisionMade":
+        return (f"Decision: {p.get('outcome')} by rule {p.get('rule_id')} (rule set v{p.get('rule_set_version')}, "
+                f"{p.get('mode')}{', dry run' if p.get('dry_run') else ''}) in stage {p.get('stage_id')}")
+    if event_type == "RecruiterDecided":
+        return f"Recruiter {p.get('slack_user_id')} chose {p.get('choice')!r} on the Slack proposal"
+    if event_type == "SlackMessagePosted":
+        return f"Slack message posted to {p.get('channel')} for command {p.get('command_id')}"
+    if event_type in ("CommandSucceeded", "CommandSkipped", "CommandFailed"):
+        verb = {"CommandSucceeded": "succeeded", "CommandSkipped": "skipped", "CommandFailed": "failed"}[event_type]
+        return f"{p.get('command_type')} {verb}" + (f": {p.get('reason')}" if p.get("reason") else "")
+    return event_type
+
+
+def timeline(events: list[dict[str, Any]]) -> list[Entry]:
+    """Log order (the order every consumer saw); `at` is the source's time of the fact."""
+    return [Entry(e.get("occurred_at"), e["event_type"], _KIND.get(e["event_type"], "other"),
+                  summarise(e["event_type"], e.get("payload") or {}), e["stream_seq"],
+                  (e.get("payload") or {}).get("decision_id") if e["event_type"] == "DecisionMade" else None)
+            for e in events]
