@@ -58,6 +58,9 @@ async def health_report(services: Services) -> tuple[int, dict[str, Any]]:
             except Exception as exc:  # noqa: BLE001
                 report["nats"]["error"] = type(exc).__name__
     report["consumers"] = consumers
+    ashby = services.ashby_stats()
+    if ashby is not None:  # requests by endpoint/priority/outcome and the budget's waits (this process)
+        report["ashby"] = ashby
     healthy = report["nats"]["connected"] and report["postgres"]["ok"] and "error" not in report["nats"]
     report["status"] = "ok" if healthy else "unavailable"
     return (200 if healthy else 503), report

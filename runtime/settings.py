@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     ashby_api_url: str = "https://api.ashbyhq.com"
     ashby_api_key: SecretStr | None = None
     ashby_webhook_secret: SecretStr | None = None
+    ashby_max_requests_per_s: float = Field(default=5.0, gt=0, description="this process's Ashby request budget")
+    ashby_burst: int = Field(default=10, ge=1)
+    ashby_throttle_alert_after_s: float = 300.0
     slack_api_url: str = "https://slack.com/api/"
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
@@ -42,10 +45,13 @@ class Settings(BaseSettings):
     stream_replicas: int = 1
     db_pool_size: int = 10
 
-    feedback_poll_interval_s: float = 60.0
-    feedback_due_poll_interval_s: float = 3.0
+    feedback_poll_interval_s: float = 2.0
+    feedback_due_poll_interval_s: float = 15.0
+    feedback_due_poll_max_interval_s: float = 300.0
     metadata_poll_interval_s: float = 900.0
-    feedback_poll_timeout_s: float = 7 * 24 * 3600.0
+    feedback_poll_timeout_s: float = 1800.0
+    poller_lease_s: float = Field(default=15.0, gt=0)
+    sandbox_ashby_rate_limit_per_s: float = Field(default=0.0, ge=0, description="0 = the sandbox never says 429")
     dry_run: bool = False
     outbox_relay: bool = True
     evaluator_timer_interval_s: float = 0.25

@@ -6,6 +6,7 @@ from __future__ import annotations
 from contracts import subjects
 from ingest.ashby_client import AshbyClient, AshbyError
 from ingest.poller import FEEDBACK_CURSOR, AshbyPoller
+from ingest.polling import Decay
 from sandbox.scenarios import base_scenario, technical_schedule
 from support import eventually, running_service, stream_messages
 
@@ -20,7 +21,7 @@ async def feedback_events(infra) -> list[dict]:
 def poller_for(svc, sandbox, sink=None) -> tuple[AshbyPoller, AshbyClient]:
     client = AshbyClient(sandbox.base_url, sandbox.api_key)
     poller = AshbyPoller(client, sink or svc.services.publisher, svc.services.pool, feedback_interval_s=3600,
-                         due_interval_s=1, metadata_interval_s=3600)
+                         decay=Decay.of_seconds(1, 4, 60), metadata_interval_s=3600)
     return poller, client
 
 
@@ -103,10 +104,10 @@ async def test_an_error_envelope_publishes_nothing_and_keeps_the_cursor(infra, s
     assert await feedback_events(infra) == []
 
 
-async def test_waiting_on_feedback_brings_the_feedback_into_the_read_model_within_seconds(infra, sandbox_ashby):
+async def test_the_sync_pass_alone_brings_feedback_into_the_read_model_within_seconds(infra, sandbox_ashby):
     sandbox_ashby.load_scenario(base_scenario(APPS))
     async with running_service(infra, roles=["projectors", "poller"], ashby_api_url=sandbox_ashby.base_url,
-                               ashby_api_key=sandbox_ashby.api_key, feedback_poll_interval_s=3600,
+                               ashby_api_key=sandbox_ashby.api_key, feedback_poll_interval_s=1,
                                metadata_poll_interval_s=3600) as svc:
         sandbox_ashby.webhook_url = f"{svc.client.base_url}/webhooks/ashby"
         sandbox_ashby.webhook_secret = svc.settings.secret("ashby_webhook_secret")
