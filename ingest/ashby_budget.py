@@ -59,7 +59,8 @@ def using_priority(priority: Priority) -> Iterator[None]:
 
 
 def current_priority(endpoint: str) -> Priority:
-    return _PRIORITY.get() or default_priority(endpoint)
+    chosen = _PRIORITY.get()
+    return default_priority(endpoint) if chosen is None else chosen  # not `or`: WRITE is 0
 
 
 class Prioritised:
