@@ -46,7 +46,6 @@ async def start_sandboxes(settings: Settings) -> tuple[Settings, DevSandboxes]:
     updates: dict[str, Any] = {}
     if not settings.secret("ashby_api_key"):
         from sandbox.ashby import SandboxAshby
-
         from sandbox.ashby_limit import RateLimit
 
         limit = settings.sandbox_ashby_rate_limit_per_s

@@ -75,7 +75,6 @@ def _evaluator(services: Services) -> RoleParts:
 
 def _executor(services: Services) -> RoleParts:
     from executor.subscribers import subscriptions
-
     from ingest.ashby_budget import Prioritised, Priority
 
     # the executor's calls (stale check, then the change) go before any polling in the budget
