@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import asyncpg
 import orjson
@@ -24,7 +24,7 @@ class EventSink(Protocol):
 
 
 def _document(body: bytes, content_type: str) -> Any:
-    fmt = "json" if "json" in content_type or body.lstrip()[:1] in (b"{", b"[") else "yaml"
+    fmt: Literal["yaml", "json"] = "json" if "json" in content_type or body.lstrip()[:1] in (b"{", b"[") else "yaml"
     return parse_document(body.decode("utf-8", errors="replace"), fmt=fmt)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import structlog
@@ -113,7 +113,7 @@ def parse_request(body: Any) -> tuple[ReplayRequest, int | None]:
 
 
 def _document(body: bytes, content_type: str) -> Any:
-    fmt = "json" if "json" in content_type or body.lstrip()[:1] in (b"{", b"[") else "yaml"
+    fmt: Literal["yaml", "json"] = "json" if "json" in content_type or body.lstrip()[:1] in (b"{", b"[") else "yaml"
     return parse_document(body.decode("utf-8", errors="replace"), fmt=fmt)
 
 

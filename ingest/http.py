@@ -10,13 +10,14 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 import structlog
 from litestar import Request, Response, post
+from litestar.enums import ScopeType
 from litestar.handlers import HTTPRouteHandler
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from contracts.envelope import Envelope
 from contracts.errors import InvalidInput, TransientError
@@ -52,7 +53,7 @@ def webhook_endpoint(sink: EventSink, *, secret: str | None, rejected: RejectedS
     secret_bytes = (secret or "").encode()
 
     async def handle(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] != "POST":
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "POST":
             await _send_json(send, 405, {"error": "method not allowed"}, [(b"allow", b"POST")])
             return
         client = scope.get("client")
@@ -128,7 +129,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     size = 0
     while True:
         message = await receive()
-        if message["type"] == "http.disconnect":
+        if message["type"] != "http.request":  # http.disconnect: the client left
             break
         chunk = message.get("body", b"")
         if chunk:
@@ -141,12 +142,15 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def _send_json(send: Send, status: int, body: dict, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _send_json(send: Send, status: int, body: dict[str, Any],
+                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
     data = orjson.dumps(body)
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
-                            *(headers or ())]})
-    await send({"type": "http.response.body", "body": data})
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start", "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
+                    *(headers or ())]}
+    await send(start)
+    await send({"type": "http.response.body", "body": data, "more_body": False})
 
 
 def slack_handlers(sink: EventSink, *, signing_secret: str | None) -> list[HTTPRouteHandler]:

@@ -32,7 +32,7 @@ from ingest.polling import Decay, after_feedback_poll, after_snapshot, feedback_
 log = structlog.get_logger(__name__)
 
 FEEDBACK_CURSOR = "applicationFeedback.list"
-_METADATA_ENDPOINTS = (
+_METADATA_ENDPOINTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("job", "job.list", {}),
     ("feedback_form", "feedbackFormDefinition.list", {}),
     ("interview", "interview.list", {}),

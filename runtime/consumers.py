@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import nats
@@ -24,7 +24,7 @@ from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from contracts import subjects
-from contracts.consumers import Delivered, Subscription
+from contracts.consumers import Delivered, EffectHandler, PreparedTxHandler, Subscription, TxHandler
 from contracts.envelope import parse_envelope
 from contracts.errors import PermanentError
 
@@ -124,17 +124,18 @@ class ConsumerRunner:
     async def _apply(self, batch: list[tuple[Msg, Delivered]], prepared: Any = None) -> None:
         delivered = [d for _, d in batch]
         if not self.sub.transactional:
+            effect = cast(EffectHandler, self.sub.handler)
             for d in delivered:
-                await self.sub.handler(self.pool, d)
+                await effect(self.pool, d)
             return
         async with self.pool.acquire() as conn, conn.transaction():
             fresh = delivered
             if self.sub.processed_marks:
                 fresh = await _claim(conn, self.sub.durable, delivered)
             if fresh and self.sub.prepare is not None:
-                await self.sub.handler(conn, fresh, prepared)
+                await cast(PreparedTxHandler, self.sub.handler)(conn, fresh, prepared)
             elif fresh:
-                await self.sub.handler(conn, fresh)
+                await cast(TxHandler, self.sub.handler)(conn, fresh)
             await conn.execute(
                 """INSERT INTO consumer_checkpoints (consumer, stream_seq, updated_at) VALUES ($1, $2, now())
                    ON CONFLICT (consumer) DO UPDATE

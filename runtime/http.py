@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 from litestar import Litestar, Request, Response, get
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
@@ -79,7 +80,7 @@ class HttpApp:
         self._webhook = webhook
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] in _WEBHOOK_PATHS:
+        if scope["type"] == ScopeType.HTTP and scope["path"] in _WEBHOOK_PATHS:
             await self._webhook(scope, receive, send)
         else:
             await self.litestar(scope, receive, send)

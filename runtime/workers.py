@@ -165,7 +165,9 @@ def create_worker(role_names: list[str], services: Services) -> Worker:
                 continue
             if broker is None:
                 broker = NatsBroker(server_list(services.nats_url), logger=None, graceful_timeout=15.0,
-                                    max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+                                    max_reconnect_attempts=-1,
+                                    # FastStream annotates it int; nats-py takes seconds as a float
+                                    reconnect_time_wait=0.5)  # type: ignore[arg-type]
             attach_effect(broker, sub, services.pool, max_deliver=settings.consumer_max_deliver,
                           ack_wait_s=settings.consumer_ack_wait_s)
         loops.extend(parts.loops)
