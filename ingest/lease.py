@@ -43,14 +43,14 @@ class Lease:
 
     async def try_acquire(self) -> bool:
         try:
-            self.revision = await self.kv.create(self.key, self.owner, msg_ttl=self.ttl_s)
+            self.revision = await self.kv.create(self.key, self.owner)
         except nats.js.errors.KeyWrongLastSequenceError:
             return False
         return True
 
     async def renew(self) -> bool:
         try:
-            self.revision = await self.kv.update(self.key, self.owner, last=self.revision, msg_ttl=self.ttl_s)
+            self.revision = await self.kv.update(self.key, self.owner, last=self.revision)
         except nats.js.errors.KeyWrongLastSequenceError:
             self.revision = None
             return False

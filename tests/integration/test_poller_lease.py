@@ -23,7 +23,7 @@ LEASE_S = 2.0
 def poller_process(infra, sandbox, log: Path) -> subprocess.Popen:
     env = {**os.environ, **infra.env(), "ASHBY_API_URL": sandbox.base_url, "ASHBY_API_KEY": sandbox.api_key,
            "POLLER_LEASE_S": str(LEASE_S), "FEEDBACK_POLL_INTERVAL_S": "0.3", "METADATA_POLL_INTERVAL_S": "3600",
-           "ASHBY_MAX_REQUESTS_PER_S": "50", "LOG_FORMAT": "json"}
+           "ASHBY_MAX_REQUESTS_PER_S": "50", "LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1"}
     exe = Path(sys.executable).with_name("autoadvance")
     with log.open("ab") as out:
         return subprocess.Popen([str(exe), "worker", "poller"], env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -77,6 +77,8 @@ async def test_killing_the_active_poller_hands_polling_to_the_standby_without_a_
             except subprocess.TimeoutExpired:
                 p.kill()
     assert standby != active and took_over < LEASE_S * 3  # the lease time plus one renewal step
+    logs = "".join((tmp_path / f"poller-{i}.log").read_text() for i in range(2))
+    assert "loop_crashed" not in logs and "lease_lost" not in logs  # renewals held until the kill
     ids = await feedback_ids(infra)
     assert sorted(ids) == sorted(f["id"] for f in sandbox_ashby.data["feedback"].values())  # each once
 
