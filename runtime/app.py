@@ -61,7 +61,9 @@ class Services:
             s = self.settings
             budget = RequestBudget(s.ashby_max_requests_per_s, s.ashby_burst,
                                    alert_after_s=s.ashby_throttle_alert_after_s, on_alert=self._throttle_alert)
-            self._ashby = AshbyClient(s.ashby_api_url, key, budget=budget)
+            self._ashby = AshbyClient(s.ashby_api_url, key, timeout=s.ashby_timeout_s, max_retries=s.ashby_max_retries,
+                                      backoff_max=s.ashby_backoff_max_s, retry_after_max=s.ashby_retry_after_max_s,
+                                      budget=budget)
             self.closers.append(self._ashby.aclose)
         return self._ashby
 
@@ -122,7 +124,7 @@ def start_embedded(settings: Settings) -> tuple[str, str, list]:
     started: list = []
     nats_url, database_url = settings.nats_url, settings.database_url
     if not nats_url:
-        server = EmbeddedNats(settings.data_dir.resolve() / "nats").start()
+        server = EmbeddedNats(settings.data_dir.resolve() / "nats", sync_interval=settings.nats_sync_interval).start()
         started.append(server)
         nats_url = server.url
         log.info("embedded_nats_started", url=nats_url)

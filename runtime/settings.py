@@ -24,6 +24,13 @@ class Settings(BaseSettings):
     ashby_max_requests_per_s: float = Field(default=5.0, gt=0, description="this process's Ashby request budget")
     ashby_burst: int = Field(default=10, ge=1)
     ashby_throttle_alert_after_s: float = 300.0
+    ashby_timeout_s: float = Field(default=15.0, gt=0, description="one Ashby call attempt, in total")
+    ashby_max_retries: int = Field(default=5, ge=0, description="retries of a read (and of a write Ashby refused)")
+    ashby_backoff_max_s: float = 30.0
+    ashby_retry_after_max_s: float = 120.0
+    replica_id: str | None = Field(default=None, description="names this process in leases and events")
+    executor_lease_ttl_s: float = Field(default=30.0, gt=0,
+                                        description="a command lease's life; renewed every third of it while its holder works")
     slack_api_url: str = "https://slack.com/api/"
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
@@ -43,6 +50,9 @@ class Settings(BaseSettings):
     consumer_ack_wait_s: float = 30.0
     dedupe_window_s: float = 900.0
     stream_replicas: int = 1
+    nats_sync_interval: str = Field(
+        default="2m", pattern=r"^(always|\d+(ms|s|m|h))$",
+        description="embedded nats-server's JetStream fsync interval: `always` or a duration (docs/deploy.md)")
     db_pool_size: int = 10
 
     feedback_poll_interval_s: float = 2.0

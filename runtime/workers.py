@@ -7,6 +7,9 @@ background loops (pollers, outbox relay, timers) run as tasks beside it.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -74,12 +77,21 @@ def _evaluator(services: Services) -> RoleParts:
 
 
 def _executor(services: Services) -> RoleParts:
+    from executor.plan import lease_times
     from executor.subscribers import subscriptions
     from ingest.ashby_budget import Prioritised, Priority
 
     # the executor's calls (stale check, then the change) go before any polling in the budget
-    return RoleParts(subscriptions=subscriptions(Prioritised(services.ashby(), Priority.WRITE), services.publisher,
-                                                 dry_run=services.settings.dry_run))
+    s = services.settings
+    times = lease_times(s.executor_lease_ttl_s, s.ashby_timeout_s)
+    return RoleParts(subscriptions=subscriptions(Prioritised(services.ashby(), Priority.WRITE), services.publisher, dry_run=s.dry_run,
+                                                 replica=replica_name(s.replica_id), times=times))
+
+
+def replica_name(configured: str | None) -> str:
+    """This process's lease holder id: the configured replica id (or host name) plus a per-process tag,
+    so a restarted replica never mistakes a lease of its previous life for its own."""
+    return f"{configured or socket.gethostname()}/{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 def _notifier(services: Services) -> RoleParts:
