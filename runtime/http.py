@@ -17,10 +17,10 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from contracts import subjects
 from evaluator.http import evaluator_router
-from evaluator.replay_http import replay_router
 from ingest.http import slack_handlers, webhook_endpoint
 from ingest.ratelimit import TokenBuckets
 from projectors.http import query_router
+from replay.http import replay_router
 from runtime.app import Services, persistent_secret
 
 log = structlog.get_logger(__name__)
