@@ -207,7 +207,7 @@ async def throttled_run(services, seconds: float, rate: float) -> tuple[int, dic
         stats = budget.stats()
         offered = len(sandbox.calls) / elapsed
         limited = sum(c.get("status") == 429 for c in sandbox.calls)
-        print(f"  throttled: {len(sandbox.calls)} requests in {elapsed:.0f} s ({offered:.1f}/s offered, sandbox "
+        print(f"  throttled: {len(sandbox.calls)} requests in {elapsed:.0f} s ({offered:.1f}/s sent; the budget offers {rate:g}/s, the sandbox "
               f"allows {rate / 2:g}/s), {limited} answered 429; {len(writes)} writes, {len(submitted)} scorecards; "
               f"lost feedback {lost_feedback}, lost commands {lost_commands}; mean wait: "
               + ", ".join(f"{p} {w['mean']:.2f} s" for p, w in stats["wait_s"].items() if w["count"]), flush=True)
