@@ -1,6 +1,6 @@
 """Feedback latency: an interviewer submits feedback in (sandbox) Ashby → it is in our read model.
 
-Ashby sends no webhook for feedback, so this is the poller's job. The service runs exactly as
+Ashby sends no webhook for feedback, so this is the poller's job (its sync pass). The service runs exactly as
 `make run` runs it (`autoadvance dev` in its own process: embedded NATS + Postgres, sandbox Ashby
 and Slack, default settings). Each application's schedule reaches `WaitingOnFeedback` (a signed
 webhook from the sandbox), then its interviewers submit feedback at random moments over the run;
@@ -153,7 +153,7 @@ def main() -> int:
         shutil.rmtree(data_dir, ignore_errors=True)
     print(f"submissions {len(latencies)}  p50 {percentile(latencies, 0.5):.2f} s  "
           f"p95 {percentile(latencies, 0.95):.2f} s  max {max(latencies):.2f} s  "
-          "(FEEDBACK_DUE_POLL_INTERVAL_S default 3 s; the seed app: up to 1800 s)")
+          "(the sync pass, FEEDBACK_POLL_INTERVAL_S, every 2 s by default; the seed app: up to 1800 s)")
     print(f"RESULT feedback_latency_p95_s {percentile(latencies, 0.95):.3f} s")
     return 0
 

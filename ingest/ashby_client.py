@@ -24,6 +24,7 @@ import orjson
 import structlog
 
 from contracts.errors import OutcomeUnknown, PermanentError, TransientError
+from ingest.ashby_budget import BudgetTransport, Priority, RequestBudget, using_priority
 
 log = structlog.get_logger(__name__)
 
@@ -110,7 +111,8 @@ class AshbyClient:
                  max_retries: int = 5, backoff_base: float = 0.5, backoff_max: float = 30.0,
                  retry_after_max: float = 120.0, transport: httpx.AsyncBaseTransport | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 on_request: Callable[[str, Json], None] | None = None) -> None:
+                 on_request: Callable[[str, Json], None] | None = None,
+                 budget: RequestBudget | None = None) -> None:
         if not api_key:
             raise ValueError("an Ashby API key is required")
         self.base_url = base_url.rstrip("/")
@@ -118,11 +120,13 @@ class AshbyClient:
         self.max_retries, self.backoff_base, self.backoff_max = max_retries, backoff_base, backoff_max
         self.retry_after_max = retry_after_max
         self._sleep, self._on_request = sleep, on_request
+        self.budget = budget or RequestBudget()  # every attempt takes a token from it (see ashby_budget)
+        limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
         self._http = httpx.AsyncClient(
             base_url=self.base_url, auth=httpx.BasicAuth(api_key, ""), timeout=httpx.Timeout(timeout),
             headers={"Accept": ACCEPT, "Content-Type": "application/json", "User-Agent": "auto-advance"},
-            transport=transport, trust_env=False,
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))
+            transport=BudgetTransport(transport or httpx.AsyncHTTPTransport(limits=limits), self.budget),
+            trust_env=False, limits=limits)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -204,9 +208,12 @@ class AshbyClient:
             raise AshbyError(endpoint, "invalid_response", "success without results", status=status)
         return doc
 
-    async def call(self, endpoint: str, body: Json | None = None) -> Any:
-        """The `results` of one call."""
-        return (await self.request(endpoint, body))["results"]
+    async def call(self, endpoint: str, body: Json | None = None, *, priority: Priority | None = None) -> Any:
+        """The `results` of one call (at `priority` in the request budget, else the caller's context's)."""
+        if priority is None:
+            return (await self.request(endpoint, body))["results"]
+        with using_priority(priority):
+            return (await self.request(endpoint, body))["results"]
 
     # --- lists ----------------------------------------------------------------------------
 

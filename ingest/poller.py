@@ -1,7 +1,9 @@
-"""The Ashby pollers (worker role `poller`): metadata, incremental feedback, and prompt per-application polls.
+"""The Ashby pollers (worker role `poller`): metadata, the feedback sync pass, and per-application checks.
 
-Network calls happen between short transactions; every event has a deterministic id, so a
-poller killed at any point and restarted re-publishes at most what JetStream then drops.
+The sync pass (one request when nothing changed) carries feedback latency; per-application checks
+are snapshots a webhook asked for and targeted, decaying feedback checks (see `polling`). Network
+calls happen between short transactions; every event has a deterministic id, so a poller killed at
+any point and restarted re-publishes at most what JetStream then drops.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import structlog
 from contracts.envelope import Envelope
 from contracts.errors import PermanentError, TransientError
 from ingest import store
+from ingest.ashby_budget import Priority, using_priority
 from ingest.ashby_events import (
     application_envelope,
     content_hash,
@@ -24,7 +27,7 @@ from ingest.ashby_events import (
     metadata_envelope,
     submitters,
 )
-from ingest.polling import after_feedback_poll, after_snapshot, merge_after_poll
+from ingest.polling import Decay, after_feedback_poll, after_snapshot, feedback_check_due, merge_after_poll
 
 log = structlog.get_logger(__name__)
 
@@ -50,11 +53,11 @@ class EventSink(Protocol):
 
 class AshbyPoller:
     def __init__(self, api: AshbyReader, sink: EventSink, pool: asyncpg.Pool, *, feedback_interval_s: float,
-                 due_interval_s: float, metadata_interval_s: float,
+                 decay: Decay, metadata_interval_s: float,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.api, self.sink, self.pool, self.clock = api, sink, pool, clock
         self.feedback_interval_s = feedback_interval_s
-        self.due_interval = timedelta(seconds=due_interval_s)
+        self.decay = decay
         self.metadata_interval_s = metadata_interval_s
         self.metadata_wanted = asyncio.Event()  # an application in a plan we have not synced yet
 
@@ -72,6 +75,10 @@ class AshbyPoller:
 
     async def sync_metadata_once(self) -> int:
         """Publish every metadata record whose content changed since it was last published."""
+        with using_priority(Priority.METADATA):
+            return await self._sync_metadata()
+
+    async def _sync_metadata(self) -> int:
         now = self.clock()
         published = 0
         records: list[tuple[str, dict[str, Any]]] = []
@@ -102,7 +109,8 @@ class AshbyPoller:
         """One incremental pass; the new sync token is stored only after every event was stored."""
         async with self.pool.acquire() as conn:
             token = await store.get_cursor(conn, FEEDBACK_CURSOR)
-        result = await self.api.sync("applicationFeedback.list", {}, token)
+        with using_priority(Priority.POLL):
+            result = await self.api.sync("applicationFeedback.list", {}, token)
         now = self.clock()
         envelopes = [feedback_envelope(item, now) for item in result.items if item.get("applicationId")]
         await self._publish_all(envelopes)
@@ -117,13 +125,14 @@ class AshbyPoller:
         now = self.clock()
         async with self.pool.acquire() as conn:
             due = await store.claim_due(conn, now, now + timedelta(seconds=60), limit)
-        results = await asyncio.gather(*(self._poll_application(app) for app in due), return_exceptions=True)
+        with using_priority(Priority.POLL):  # a snapshot a webhook asked for raises its own to PROMPT
+            results = await asyncio.gather(*(self._poll_application(app) for app in due), return_exceptions=True)
         for app, result in zip(due, results, strict=True):
             if isinstance(result, Exception):
                 log.warning("application_poll_failed", key=app, error=f"{type(result).__name__}: {result}"[:200])
                 async with self.pool.acquire() as conn:  # retry soon, not after the lease
                     await conn.execute("UPDATE poll_watch SET next_poll_at = $2 WHERE application_id = $1", app,
-                                       self.clock() + self.due_interval * (10 if isinstance(result, PermanentError) else 1))
+                                       self.clock() + self.decay.first * (10 if isinstance(result, PermanentError) else 1))
         return len(due)
 
     async def _poll_application(self, application_id: str) -> None:
@@ -133,7 +142,8 @@ class AshbyPoller:
             return
         loaded = watch
         if watch.snapshot_needed:
-            info = await self.api.call("application.info", {"applicationId": application_id})
+            with using_priority(Priority.PROMPT):
+                info = await self.api.call("application.info", {"applicationId": application_id})
             await self.sink.publish_event(application_envelope(info, self.clock()))
             stage = (info.get("currentInterviewStage") or {}).get("id")
             watch = after_snapshot(watch, stage)
@@ -142,14 +152,14 @@ class AshbyPoller:
                 async with self.pool.acquire() as conn:
                     if not await store.known_record(conn, "interview_plan", str(plan_id)):
                         self.metadata_wanted.set()  # sync now, not at the next metadata interval
-        if watch.feedback_due:
+        if feedback_check_due(watch, self.clock()):
             items = await self._all("applicationFeedback.list", {"applicationId": application_id})
             now = self.clock()
             await self._publish_all([feedback_envelope(i, now, application_id=application_id) for i in items])
-            watch = after_feedback_poll(watch, submitters(items), now)
+            watch = after_feedback_poll(watch, submitters(items), now, self.decay)
         async with self.pool.acquire() as conn, conn.transaction():
             current = await store.load_watch(conn, application_id, lock=True)
-            merged = merge_after_poll(loaded, watch, current, self.clock(), self.due_interval)
+            merged = merge_after_poll(loaded, watch, current, self.clock())
             await store.save_watch(conn, merged)
 
     # --- loops -------------------------------------------------------------------------------

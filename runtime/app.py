@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import structlog
 from nats.aio.client import Client as NatsClient
 
+from contracts import subjects
+from contracts.commands import SendAlert
+from contracts.envelope import Envelope
+from contracts.ids import derive_id
 from runtime import broker as nats_setup
 from runtime.db import create_pool, migrate
 from runtime.embedded import EmbeddedNats, EmbeddedPostgres
@@ -41,20 +47,49 @@ class Services:
     embedded: list = field(default_factory=list)
     closers: list = field(default_factory=list)
     _ashby: object | None = None
+    _alerts: set = field(default_factory=set)
 
     def ashby(self):
-        """The Ashby API client (one per process), built on first use."""
+        """The Ashby API client (one per process, so one request budget for every caller), built on first use."""
         if self._ashby is None:
+            from ingest.ashby_budget import RequestBudget
             from ingest.ashby_client import AshbyClient
 
             key = self.settings.secret("ashby_api_key")
             if not key:
                 raise RuntimeError("ASHBY_API_KEY is not set (autoadvance dev runs a sandbox Ashby instead)")
             s = self.settings
+            budget = RequestBudget(s.ashby_max_requests_per_s, s.ashby_burst,
+                                   alert_after_s=s.ashby_throttle_alert_after_s, on_alert=self._throttle_alert)
             self._ashby = AshbyClient(s.ashby_api_url, key, timeout=s.ashby_timeout_s, max_retries=s.ashby_max_retries,
-                                      backoff_max=s.ashby_backoff_max_s, retry_after_max=s.ashby_retry_after_max_s)
+                                      backoff_max=s.ashby_backoff_max_s, retry_after_max=s.ashby_retry_after_max_s,
+                                      budget=budget)
             self.closers.append(self._ashby.aclose)
         return self._ashby
+
+    def ashby_stats(self) -> dict | None:
+        """The request budget's counters, if this process talks to Ashby."""
+        return self._ashby.budget.stats() if self._ashby is not None else None  # type: ignore[attr-defined]
+
+    def _throttle_alert(self, info: dict) -> None:
+        task = asyncio.get_running_loop().create_task(self._send_throttle_alert(info))
+        self._alerts.add(task)
+        task.add_done_callback(self._alerts.discard)
+
+    async def _send_throttle_alert(self, info: dict) -> None:
+        """An admin alert, once per throttling episode (its id is the episode's start)."""
+        now = datetime.now(UTC)
+        command_id = derive_id("alert", "ashby_throttled", str(int(info["since"])))
+        text = (f"Ashby has been answering 429 (rate limited) for {info['throttled_for_s']:.0f} s "
+                f"({info['throttles']} times). Calls are paused and retried, nothing is dropped, but feedback "
+                "and stage changes are delayed; another integration may share the API key (see docs/deploy.md).")
+        payload = SendAlert(command_id=command_id, kind="ashby_throttled", text=text)
+        env = Envelope(event_id=command_id, event_type="SendAlert", key="ashby_throttled", occurred_at=now,
+                       recorded_at=now, correlation_id=command_id, source="ingest", payload=payload.model_dump())
+        try:
+            await self.publisher.publish(subjects.command_subject("slack", "alert", env.key), env)
+        except Exception as exc:  # noqa: BLE001 - the throttling itself is logged and counted anyway
+            log.warning("ashby_throttle_alert_failed", error=type(exc).__name__)
 
     _slack: object | None = None
 

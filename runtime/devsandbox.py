@@ -46,8 +46,10 @@ async def start_sandboxes(settings: Settings) -> tuple[Settings, DevSandboxes]:
     updates: dict[str, Any] = {}
     if not settings.secret("ashby_api_key"):
         from sandbox.ashby import SandboxAshby
+        from sandbox.ashby_limit import RateLimit
 
-        sandboxes.ashby = SandboxAshby(page_size=25)
+        limit = settings.sandbox_ashby_rate_limit_per_s
+        sandboxes.ashby = SandboxAshby(page_size=25, rate_limit=RateLimit(limit) if limit > 0 else None)
         url = await sandboxes.ashby.start(settings.http_host)
         updates |= {"ashby_api_url": url, "ashby_api_key": SecretStr(sandboxes.ashby.api_key)}
         sandboxes.info["ashby"] = url

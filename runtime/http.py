@@ -56,6 +56,9 @@ async def health_report(services: Services) -> tuple[int, dict[str, Any]]:
         if failed:
             report["nats"]["error"] = f"consumers of {', '.join(failed)} could not be read"
     report["consumers"] = consumers
+    ashby = services.ashby_stats()
+    if ashby is not None:  # requests by endpoint/priority/outcome and the budget's waits (this process)
+        report["ashby"] = ashby
     healthy = report["nats"]["connected"] and report["postgres"]["ok"] and "error" not in report["nats"]
     behind = lagging(consumers, services.settings.health_max_consumer_lag_s)
     report["dead_letters"] = await _open_dead_letters(services) if healthy else None

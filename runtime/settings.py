@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     ashby_api_url: str = "https://api.ashbyhq.com"
     ashby_api_key: SecretStr | None = None
     ashby_webhook_secret: SecretStr | None = None
+    ashby_max_requests_per_s: float = Field(default=5.0, gt=0, description="this process's Ashby request budget")
+    ashby_burst: int = Field(default=10, ge=1)
+    ashby_throttle_alert_after_s: float = 300.0
     ashby_timeout_s: float = Field(default=15.0, gt=0, description="one Ashby call attempt, in total")
     ashby_max_retries: int = Field(default=5, ge=0, description="retries of a read (and of a write Ashby refused)")
     ashby_backoff_max_s: float = 30.0
@@ -58,10 +61,13 @@ class Settings(BaseSettings):
         description="embedded nats-server's JetStream fsync interval: `always` or a duration (docs/deploy.md)")
     db_pool_size: int = 10
 
-    feedback_poll_interval_s: float = 60.0
-    feedback_due_poll_interval_s: float = 3.0
+    feedback_poll_interval_s: float = 2.0
+    feedback_due_poll_interval_s: float = 15.0
+    feedback_due_poll_max_interval_s: float = 300.0
     metadata_poll_interval_s: float = 900.0
-    feedback_poll_timeout_s: float = 7 * 24 * 3600.0
+    feedback_poll_timeout_s: float = 1800.0
+    poller_lease_s: float = Field(default=15.0, gt=0)
+    sandbox_ashby_rate_limit_per_s: float = Field(default=0.0, ge=0, description="0 = the sandbox never says 429")
     dry_run: bool = False
     outbox_relay: bool = True
     evaluator_timer_interval_s: float = 0.25

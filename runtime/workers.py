@@ -38,19 +38,28 @@ def _projectors(services: Services) -> RoleParts:
 
 
 def _poller(services: Services) -> RoleParts:
+    """The poll-watch consumer runs in every replica; the Ashby polling loops only in the one holding
+    the poller lease, so the deployment polls Ashby once however many replicas run."""
+    from ingest.lease import Lease, instance_id, lease_bucket, run_while_leader
     from ingest.poller import AshbyPoller
+    from ingest.polling import Decay
     from ingest.subscribers import subscriptions as ingest_subscriptions
 
     s = services.settings
+    decay = Decay.of_seconds(s.feedback_due_poll_interval_s, s.feedback_due_poll_max_interval_s,
+                             s.feedback_poll_timeout_s)
     poller = AshbyPoller(services.ashby(), services.publisher, services.pool,
-                         feedback_interval_s=s.feedback_poll_interval_s,
-                         due_interval_s=s.feedback_due_poll_interval_s,
+                         feedback_interval_s=s.feedback_poll_interval_s, decay=decay,
                          metadata_interval_s=s.metadata_poll_interval_s)
-    return RoleParts(
-        subscriptions=ingest_subscriptions(s.feedback_poll_timeout_s),
-        loops=[("poller-watches", poller.run_watches), ("poller-feedback", poller.run_feedback_sync),
-               ("poller-metadata", poller.run_metadata)],
-    )
+    loops: list[tuple[str, Loop]] = [("poller-watches", poller.run_watches),
+                                     ("poller-feedback", poller.run_feedback_sync),
+                                     ("poller-metadata", poller.run_metadata)]
+
+    async def lead(stop: asyncio.Event) -> None:
+        kv = await lease_bucket(services.nc.jetstream(), s.poller_lease_s, replicas=int(s.stream_replicas))
+        await run_while_leader(Lease(kv, "poller", instance_id(), s.poller_lease_s), loops, stop)
+
+    return RoleParts(subscriptions=ingest_subscriptions(decay), loops=[("poller-lease", lead)])
 
 
 def _evaluator(services: Services) -> RoleParts:
@@ -70,10 +79,12 @@ def _evaluator(services: Services) -> RoleParts:
 def _executor(services: Services) -> RoleParts:
     from executor.plan import lease_times
     from executor.subscribers import subscriptions
+    from ingest.ashby_budget import Prioritised, Priority
 
+    # the executor's calls (stale check, then the change) go before any polling in the budget
     s = services.settings
     times = lease_times(s.executor_lease_ttl_s, s.ashby_timeout_s)
-    return RoleParts(subscriptions=subscriptions(services.ashby(), services.publisher, dry_run=s.dry_run,
+    return RoleParts(subscriptions=subscriptions(Prioritised(services.ashby(), Priority.WRITE), services.publisher, dry_run=s.dry_run,
                                                  replica=replica_name(s.replica_id), times=times))
 
 

@@ -34,6 +34,7 @@ import orjson
 import structlog
 
 from sandbox._server import AsgiServer, read_body, send_response
+from sandbox.ashby_limit import RateLimit
 
 log = structlog.get_logger(__name__)
 
@@ -118,8 +119,9 @@ class SandboxAshby:
     def __init__(self, *, api_key: str = DEFAULT_API_KEY, page_size: int = 2, sync_token_ttl_s: float = 7 * 86400,
                  incremental_sync_limit: int | None = None, webhook_url: str | None = None,
                  webhook_secret: str | None = None, webhook_retry_delays: tuple[float, ...] = (0.2, 0.5, 1, 2, 5, 10),
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), rate_limit: RateLimit | None = None) -> None:
         self.api_key, self.page_size, self.sync_token_ttl_s = api_key, page_size, sync_token_ttl_s
+        self.rate_limit = rate_limit  # None: no limit (see sandbox/ashby_limit.py)
         self.incremental_sync_limit = incremental_sync_limit
         self.webhook_url, self.webhook_secret = webhook_url, webhook_secret
         self.webhook_retry_delays = webhook_retry_delays
@@ -454,6 +456,9 @@ class SandboxAshby:
         call: Json = {"endpoint": endpoint, "body": request, "at": time.time(),
                       "accept": headers.get("accept"), "authorized": self._authorized(headers)}
         self.calls.append(call)
+        if self.rate_limit is not None and (limited := self.rate_limit.answer(headers.get("authorization", ""))):
+            call["status"], call["response"] = limited[0], limited[1]
+            return limited
         fault = self._take_fault(endpoint)
         if fault is not None and not fault.after_apply:
             answer = await self._fault_answer(call, fault)
@@ -739,6 +744,11 @@ class SandboxAshby:
             return {}
         if path == "faults/clear":
             self.clear_faults()
+            return {}
+        if path == "rate_limit":  # {"per_s": 0} turns it off
+            per_s = float(doc.get("per_s") or 0)
+            self.rate_limit = RateLimit(per_s, doc.get("burst"), retry_after=bool(doc.get("retry_after", True))) \
+                if per_s > 0 else None
             return {}
         if path == "sync_tokens/expire":
             self.expire_sync_tokens()

@@ -13,6 +13,7 @@ from contracts.envelope import Envelope
 from executor.handlers import Attempt, _carry_out
 from ingest.ashby_client import AshbyClient, AshbyError
 from ingest.poller import AshbyPoller
+from ingest.polling import Decay
 from sandbox.ashby import sandbox_id
 from sandbox.scenarios import demo_scenario, stage, technical_schedule
 
@@ -49,8 +50,8 @@ async def exercised(sandbox_ashby):
                                           {"overall_recommendation": 4 if app == strong else 2, "would_hire": True})
     client = AshbyClient(sandbox_ashby.base_url, sandbox_ashby.api_key)
     sink = Sink()
-    poller = AshbyPoller(client, sink, pool=None, feedback_interval_s=60, due_interval_s=1,  # type: ignore[arg-type]
-                         metadata_interval_s=60)
+    poller = AshbyPoller(client, sink, pool=None, feedback_interval_s=60,  # type: ignore[arg-type]
+                         decay=Decay.of_seconds(1, 4, 60), metadata_interval_s=60)
     try:
         records = []
         for endpoint, body in [("job.list", {}), ("feedbackFormDefinition.list", {}), ("interview.list", {}),

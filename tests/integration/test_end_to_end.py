@@ -28,7 +28,7 @@ async def pipeline(infra, ashby, slack, *, rules: dict | None = None, roles: lis
     async with running_service(infra, roles=roles, ashby_api_url=ashby.base_url, ashby_api_key=ashby.api_key,
                                slack_api_url=slack.base_url, slack_bot_token=slack.token,
                                slack_signing_secret=slack.signing_secret, admin_slack_channel=ADMIN_CHANNEL,
-                               metadata_poll_interval_s=3600, feedback_poll_interval_s=3600, **settings) as svc:
+                               metadata_poll_interval_s=3600, feedback_poll_interval_s=1, **settings) as svc:
         ashby.webhook_url = f"{svc.client.base_url}/webhooks/ashby"
         ashby.webhook_secret = svc.settings.secret("ashby_webhook_secret")
         if rules is not None:
