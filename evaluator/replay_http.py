@@ -14,14 +14,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import asyncpg
 import structlog
 from litestar import Request, Response, Router, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import Parameter
 from litestar.types import Guard
 
+from contracts.errors import error_body
 from evaluator.history import ReplayRequest, run_request
 from evaluator.report import to_html
 from evaluator.rules import Problem, RuleSet, parse_document, validate_document
@@ -114,7 +116,7 @@ def parse_request(body: Any) -> tuple[ReplayRequest, int | None]:
 
 def _document(body: bytes, content_type: str) -> Any:
     fmt = "json" if "json" in content_type or body.lstrip()[:1] in (b"{", b"[") else "yaml"
-    return parse_document(body.decode("utf-8", errors="replace"), fmt=fmt)
+    return parse_document(body, fmt=fmt)
 
 
 _LISTED = "replay_id, status, created_at, finished_at, heartbeat_at, events_read, summary, error"
@@ -193,12 +195,12 @@ def replay_router(pool: asyncpg.Pool, guards: list[Guard], *, database_url: str 
             body = _document(await request.body(), request.headers.get("content-type", ""))
             replay, limit = parse_request(body)
         except RequestInvalid as exc:
-            return Response({"error": "invalid replay request", "problems": [
-                {"location": p.location, "message": p.message} for p in exc.problems]}, status_code=400)
+            return Response(error_body(400, "invalid replay request", {"problems": [
+                {"location": p.location, "message": p.message} for p in exc.problems[:20]]}), status_code=400)
         except ValueError as exc:  # RuleSetInvalid from the body's own syntax
             problems = getattr(exc, "problems", None) or [Problem("body", str(exc))]
-            return Response({"error": "invalid replay request", "problems": [
-                {"location": "body", "message": p.message} for p in problems]}, status_code=400)
+            return Response(error_body(400, "invalid replay request", {"problems": [
+                {"location": "body", "message": p.message} for p in problems[:20]]}), status_code=400)
         replay_id = uuid.uuid4().hex
         stored = {k: v for k, v in body.items()} if isinstance(body, dict) else {}
         async with pool.acquire() as conn:
@@ -211,9 +213,8 @@ def replay_router(pool: asyncpg.Pool, guards: list[Guard], *, database_url: str 
                         status_code=202, headers={"Location": f"/api/replays/{replay_id}"})
 
     @get("/replays/{replay_id:str}", summary="A replay: status, and when done its summary, totals and changes")
-    async def get_replay(replay_id: str, format: str = "json") -> Response:
-        if format not in ("json", "html"):
-            return Response({"error": f"format should be json or html, not {format[:40]!r}"}, status_code=400)
+    async def get_replay(replay_id: Annotated[str, Parameter(max_length=256, pattern=r"^[^\x00\ud800-\udfff]+$")],
+                         format: Literal["json", "html"] = "json") -> Response:
         async with pool.acquire() as conn:
             await reap(conn)
             columns = "status, error, report_html" if format == "html" else f"{_LISTED}, request, result"
@@ -227,11 +228,11 @@ def replay_router(pool: asyncpg.Pool, guards: list[Guard], *, database_url: str 
         return Response(_row(row, full=True))
 
     @get("/replays", summary="Recent replays, newest first")
-    async def list_replays(limit: int = 50) -> list[dict[str, Any]]:
+    async def list_replays(limit: Annotated[int, Parameter(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
         async with pool.acquire() as conn:
             await reap(conn)
             rows = await conn.fetch(f"SELECT {_LISTED} FROM replays ORDER BY created_at DESC LIMIT $1",
-                                    max(1, min(limit, 500)))
+                                    limit)
         return [_row(r, full=False) for r in rows]
 
     return Router(path="/api", route_handlers=[start_replay, get_replay, list_replays], guards=guards,
