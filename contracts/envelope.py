@@ -64,7 +64,7 @@ def storable(value: Any) -> Any:
     PostgreSQL refuses both in `text` and `jsonb`, so an event carrying them could be stored on the
     stream (and acknowledged to its sender) yet never reach `event_log` or a read model. This is the
     one rule, applied where every event is written (`Envelope.to_bytes`) and where one is read
-    (`parse_envelope`, for events logged before the rule): docs/events.md#text-postgresql-cannot-store.
+    (`parse_envelope`, for events logged before the rule): docs/architecture.md, "Hostile input".
     """
     if isinstance(value, str):
         return _UNSTORABLE.sub(REPLACEMENT, value) if _UNSTORABLE.search(value) else value
