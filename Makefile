@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/autoadvance dev
 
+# Types first (config in pyproject.toml; cached in .mypy_cache), then the suite.
 test: $(STAMP)
+	$(VENV)/bin/python -m mypy
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # The API fuzzer for longer than CI's 45 s: FUZZ_SECONDS=600 make fuzz (docs/runbooks/fuzz.md).

@@ -84,12 +84,13 @@ class Infra:
 
 
 @contextmanager
-def embedded_infra(prefix: str):
-    """A fresh nats-server (JetStream) and PostgreSQL in a temp folder, removed afterwards."""
+def embedded_infra(prefix: str, *, sync_interval: str = "2m"):
+    """A fresh nats-server (JetStream, fsync every `sync_interval` or `always`) and PostgreSQL in a
+    temp folder, removed afterwards."""
     folder = Path(tempfile.mkdtemp(prefix=prefix))
     nats = pg = None
     try:
-        nats = EmbeddedNats(folder / "nats").start()
+        nats = EmbeddedNats(folder / "nats", sync_interval=sync_interval).start()
         pg = EmbeddedPostgres(folder / "pg").start()
         yield Infra(folder, nats, pg)
     finally:

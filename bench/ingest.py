@@ -269,11 +269,13 @@ def main() -> int:
     parser.add_argument("--log-level", default="INFO", help="the HTTP role's LOG_LEVEL (INFO: one JSON line per webhook)")
     parser.add_argument("--profile", metavar="PATH",
                         help="run the (first) HTTP process under cProfile into PATH (use --http-workers 1)")
+    parser.add_argument("--sync-interval", default="2m",
+                        help="nats-server's JetStream sync_interval: `always` fsyncs before every ack (docs/deploy.md)")
     args = parser.parse_args()
     seconds = args.seconds or (5.0 if args.quick else 20.0)
     warmup = 2.0 if args.quick else 3.0
 
-    with c.embedded_infra("autoadvance-bench-ingest-") as infra:
+    with c.embedded_infra("autoadvance-bench-ingest-", sync_interval=args.sync_interval) as infra:
         ports = [c.free_port() for _ in range(args.http_procs)]
         logs = [infra.folder / f"http-{i}.log" for i in range(args.http_procs)]
         from contextlib import ExitStack
@@ -288,7 +290,8 @@ def main() -> int:
                 c.wait_http(f"http://127.0.0.1:{port}/health", procs[-1], log)  # migrations run one at a time
             print(f"ingest: {args.clients} clients → {len(ports)} `autoadvance http` process(es) with HTTP_WORKERS="
                   f"{args.http_workers}, "
-                  f"{warmup:.0f} s warm-up + {seconds:.0f} s measured; LOG_LEVEL={args.log_level}", flush=True)
+                  f"{warmup:.0f} s warm-up + {seconds:.0f} s measured; LOG_LEVEL={args.log_level}; "
+                  f"sync_interval {args.sync_interval}", flush=True)
             pids = {"http": [q for p in procs for q in c.process_tree(p.pid)], "nats-server": [infra.nats._proc.pid]}
             before = {k: sum(c.cpu_seconds(p) for p in v) for k, v in pids.items()}
             sampler = _CpuSampler({**pids, "load generator": []})

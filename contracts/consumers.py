@@ -20,9 +20,11 @@ class Delivered:
     num_delivered: int = 1
 
 
-# Transactional handlers get (connection inside an open transaction, fresh messages only);
-# effect handlers get (pool, one message) and manage their own short transactions.
+# Transactional handlers get (connection inside an open transaction, fresh messages only), and
+# with `prepare` also its result; effect handlers get (pool, one message) and manage their own
+# short transactions. `Subscription.transactional` and `.prepare` say which one `handler` is.
 TxHandler = Callable[[Any, list[Delivered]], Awaitable[None]]
+PreparedTxHandler = Callable[[Any, list[Delivered], Any], Awaitable[None]]
 EffectHandler = Callable[[Any, Delivered], Awaitable[None]]
 
 
@@ -31,7 +33,7 @@ class Subscription:
     durable: str
     stream: str
     subject: str
-    handler: TxHandler | EffectHandler
+    handler: TxHandler | PreparedTxHandler | EffectHandler
     transactional: bool = True
     batch_size: int = 256
     processed_marks: bool = True

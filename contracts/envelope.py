@@ -7,7 +7,7 @@ store is replaced by one rule when an envelope is written (see `storable`).
 
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticSerializationError
@@ -73,6 +73,32 @@ def storable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [storable(v) for v in value]
     return value
+
+
+class EventRecord(Protocol):
+    """What a fold reads of an event: an `Envelope`, or a replay's `LoggedEvent` (an `event_log`
+    row as a plain tuple with the same fields)."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def schema_version(self) -> int: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def recorded_at(self) -> datetime: ...
+    @property
+    def correlation_id(self) -> str | None: ...
+    @property
+    def causation_id(self) -> str | None: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
 
 
 def parse_envelope(data: bytes | str) -> Envelope:

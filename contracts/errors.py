@@ -14,6 +14,11 @@ class TransientError(Exception):
     """A failure that may pass: a timeout, a 429, a 5xx, a dependency restarting."""
 
 
+class OutcomeUnknown(TransientError):
+    """A change was sent to an outside system and no answer says whether it took effect: it must not
+    be sent again until a read shows it did not happen."""
+
+
 class PermanentError(Exception):
     """A failure that retrying cannot fix: a malformed message, a 4xx from Ashby."""
 

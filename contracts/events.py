@@ -136,6 +136,46 @@ class CommandOutcome(Payload):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class CommandAttempted(Payload):
+    """One attempt at a command under a lease; `reconcile_first` says why it must read before writing
+    (`outcome_unknown`: an earlier write's answer was lost; `holder_lost`: an earlier holder died)."""
+
+    command_id: str
+    command_type: str
+    application_id: str | None = None
+    attempt: int
+    replica: str
+    reconcile_first: Literal["outcome_unknown", "holder_lost"] | None = None
+
+
+class CommandOutcomeUnknown(Payload):
+    """A write was sent and no answer said whether it took effect; it is not sent again until a read shows."""
+
+    command_id: str
+    command_type: str
+    application_id: str | None = None
+    attempt: int
+    replica: str
+    endpoint: str
+    reason: str
+
+
+class CommandReconciled(Payload):
+    """What a read of the application showed after an unknown outcome or a lost holder, and the verdict:
+    `applied` (done), `not_applied` (safe to send again), `moved` (someone else moved it: skipped)."""
+
+    command_id: str
+    command_type: str
+    application_id: str | None = None
+    attempt: int
+    replica: str
+    verdict: Literal["applied", "not_applied", "moved"]
+    current_stage_id: str | None = None
+    application_status: str | None = None
+    archive_reason_id: str | None = None
+    reason: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class EventSpec:
     event_type: str
@@ -178,6 +218,12 @@ _SPECS = [
               ("evaluator", "notifier", "projectors"), "A recruiter pressed Archive or Keep on a proposal."),
     EventSpec("SlackMessagePosted", SlackMessagePosted, 1, "notifier", "notifier", ("projectors",),
               "Slack accepted a message for a command."),
+    EventSpec("CommandAttempted", CommandAttempted, 1, "executor", "executor", ("projectors",),
+              "An executor replica took the command's lease and started attempt N."),
+    EventSpec("CommandOutcomeUnknown", CommandOutcomeUnknown, 1, "executor", "executor", ("projectors",),
+              "A write to Ashby was sent but its outcome is unknown (timeout, lost connection, 5xx)."),
+    EventSpec("CommandReconciled", CommandReconciled, 1, "executor", "executor", ("projectors",),
+              "A read of the application settled an unknown outcome: applied, not applied, or moved by someone."),
     EventSpec("CommandSucceeded", CommandOutcome, 1, "executor", "executor / notifier", ("projectors", "evaluator"),
               "A command took effect in Ashby or Slack."),
     EventSpec("CommandSkipped", CommandOutcome, 1, "executor", "executor / notifier", ("projectors", "evaluator"),

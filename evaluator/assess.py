@@ -70,7 +70,7 @@ def stage_facts(state: AppState, stage_id: str, rule: Rule) -> StageFacts:
     for s in state.schedules.values():
         events.update(s.interview_of_event)
     here = set()
-    interviews = {r.interview_id for r in rule.requirements}
+    interviews: set[str | None] = {r.interview_id for r in rule.requirements}
     for s in schedules:
         for e, _ in s.events:
             here.add(e.id)

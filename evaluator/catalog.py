@@ -9,13 +9,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from contracts.envelope import Envelope, as_utc
+from contracts.envelope import EventRecord, as_utc
 
 Stamp = tuple[datetime, str]
 """(when the fact was true by its source, event id): the newest-wins order, ties broken by id."""
 
 
-def stamp(event: Envelope, at: datetime | None = None) -> Stamp:
+def stamp(event: EventRecord, at: datetime | None = None) -> Stamp:
     return (as_utc(at or event.occurred_at), event.event_id)
 
 
@@ -72,7 +72,7 @@ class Catalog:
 CATALOG_EVENT_TYPES = frozenset({"InterviewPlanSynced", "ArchiveReasonSynced"})
 
 
-def evolve_catalog(catalog: Catalog, event: Envelope) -> Catalog:
+def evolve_catalog(catalog: Catalog, event: EventRecord) -> Catalog:
     """Fold one metadata event; anything else (and an older copy of a record) changes nothing."""
     if event.event_type == "InterviewPlanSynced":
         return _plan_synced(catalog, event)
@@ -81,7 +81,7 @@ def evolve_catalog(catalog: Catalog, event: Envelope) -> Catalog:
     return catalog
 
 
-def _plan_synced(catalog: Catalog, event: Envelope) -> Catalog:
+def _plan_synced(catalog: Catalog, event: EventRecord) -> Catalog:
     data: dict[str, Any] = event.payload.get("data") or {}
     plan_id = str(data.get("id") or event.payload.get("record_id") or "")
     if not plan_id:
@@ -109,7 +109,7 @@ def _stage(raw: dict[str, Any], plan_id: str) -> Stage:
     return Stage(str(raw["id"]), raw.get("title"), raw.get("type"), order, str(raw.get("interviewPlanId") or plan_id))
 
 
-def _archive_reason_synced(catalog: Catalog, event: Envelope) -> Catalog:
+def _archive_reason_synced(catalog: Catalog, event: EventRecord) -> Catalog:
     data: dict[str, Any] = event.payload.get("data") or {}
     reason_id = str(data.get("id") or event.payload.get("record_id") or "")
     at = stamp(event)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from contracts.commands import AdvanceApplication, ArchiveApplication, ProposeRejection, SendAlert
-from contracts.events import DecisionMade
+from contracts.events import DecisionMade, Payload
 from contracts.ids import command_id, derive_id
 from evaluator.assess import WaitReason
 from evaluator.catalog import ArchiveReason, Catalog, Plan, Stage, evolve_catalog
@@ -54,16 +54,32 @@ def decision_made(decision: Decision, application_id: str, *, decided_at: dateti
     ).model_dump(mode="json")
 
 
+class _Common(TypedDict):
+    """The fields every command of a decision carries."""
+
+    command_id: str
+    application_id: str
+
+
+class _Trace(TypedDict):
+    """Which decision, of which rule and rule-set version, a command carries out."""
+
+    decision_id: str
+    rule_set_version: int
+    rule_id: str
+
+
 def command_for(decision: Decision, application_id: str, *, job_id: str | None = None) -> Command | None:
     """What to ask the executor or notifier to do; None in shadow mode or dry-run."""
     cid = decision_command_id(decision, application_id)
     if cid is None:
         return None
-    common = {"command_id": cid, "application_id": application_id}
-    trace = {"decision_id": decision_id(decision, application_id), "rule_set_version": decision.rule_set_version,
-             "rule_id": decision.rule_id}
+    common: _Common = {"command_id": cid, "application_id": application_id}
+    trace: _Trace = {"decision_id": decision_id(decision, application_id),
+                     "rule_set_version": decision.rule_set_version, "rule_id": decision.rule_id}
+    model: Payload
     if decision.outcome == "advance":
-        model: Any = AdvanceApplication(**common, **trace, from_stage_id=decision.stage_id,
+        model = AdvanceApplication(**common, **trace, from_stage_id=decision.stage_id,
                                         to_stage_id=str(decision.target_stage_id))
     elif decision.outcome == "propose_rejection":
         model = ProposeRejection(**common, **trace, stage_id=decision.stage_id, job_id=job_id,

@@ -29,7 +29,7 @@ def quick_init(cls: type[T]) -> type[T]:
     namespace: dict[str, Any] = {"_FACTORY": _FACTORY}
     args: list[str] = []
     body: list[str] = []
-    for f in fields(cls):  # type: ignore[arg-type]
+    for f in fields(cls):
         if f.kw_only:
             raise TypeError(f"quick_init does not support kw_only fields ({cls.__name__}.{f.name})")
         setter = f"_set_{f.name}"
@@ -55,7 +55,7 @@ def quick_init(cls: type[T]) -> type[T]:
         body.append(f"{setter}(self, {f.name})")
     if hasattr(cls, "__post_init__"):
         body.append("self.__post_init__()")
-    given = [f.name for f in fields(cls) if f.init]  # type: ignore[arg-type]
+    given = [f.name for f in fields(cls) if f.init]
     namespace["_cls"] = cls
     source = (f"def __init__(self, {', '.join(args)}):\n" + "".join(f"    {line}\n" for line in body or ["pass"])
               + f"def __reduce__(self):\n    return _cls, ({''.join(f'self.{name}, ' for name in given)})\n")

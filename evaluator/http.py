@@ -78,12 +78,11 @@ def _rows(rows: list) -> list[dict[str, Any]]:
 
 
 def evaluator_router(pool: asyncpg.Pool, sink: EventSink, guards: list[Guard]) -> Router:
-    document_routes = dict(request_max_body_size=MAX_BYTES, operation_class=_RuleSetOperation)
 
     @post("/rulesets/validate", summary="Validate a rule set (YAML or JSON) without activating it", status_code=200,
           responses=_errors(s400="not a valid rule set: the first problems, each with its location",
                             s401="the admin bearer token is missing or wrong", s413="larger than 1 MiB"),
-          **document_routes)
+          request_max_body_size=MAX_BYTES, operation_class=_RuleSetOperation)
     async def validate_ruleset(request: Request) -> Response:
         _, problems = await asyncio.to_thread(_checked, await request.body(), request.headers.get("content-type", ""))
         if problems:
@@ -94,7 +93,7 @@ def evaluator_router(pool: asyncpg.Pool, sink: EventSink, guards: list[Guard]) -
           responses=_errors(s400="not a valid rule set: the first problems, each with its location",
                             s401="the admin bearer token is missing or wrong", s413="larger than 1 MiB",
                             s503="event store unavailable, retry later"),
-          **document_routes)
+          request_max_body_size=MAX_BYTES, operation_class=_RuleSetOperation)
     async def activate_ruleset(request: Request) -> Response:
         doc, problems = await asyncio.to_thread(_checked, await request.body(), request.headers.get("content-type", ""))
         if problems:

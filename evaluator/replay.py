@@ -35,6 +35,7 @@ from evaluator.state import (
     AppState,
     DecisionRecord,
     Position,
+    ScheduleFact,
     evolve,
 )
 from evaluator.world import application_of
@@ -74,7 +75,8 @@ class ReplayedDecision(NamedTuple):
 
     @property
     def explanation(self) -> dict[str, Any]:
-        return orjson.loads(self.explanation_json)
+        explanation: dict[str, Any] = orjson.loads(self.explanation_json)
+        return explanation
 
     def key(self) -> tuple[int, str, str, str]:
         return (self.rule_set_version, self.application_id, self.stage_id, self.outcome)
@@ -95,7 +97,7 @@ class ReplayResult:
     versions: set[int] = field(default_factory=set)
     counted: Counter[str] = field(default_factory=Counter)
     """Decisions by outcome that are no longer in `decisions` (see `summarise`)."""
-    left: dict[tuple[str, str], Evaluation] = field(default_factory=dict)
+    left: dict[tuple[str, str | None], Evaluation] = field(default_factory=dict)
     """(application, stage) -> what the lane still waited for (or lacked a rule for) when the
     application left that stage, or finished in it, without the lane's decision there: what a
     report says of a side that never decided in a stage the application has moved on from."""
@@ -227,7 +229,7 @@ def _touches(decisions: Mapping[str, Any], stage_id: str, facts: AppState) -> bo
     return False
 
 
-def _rule_view(fact: Any) -> tuple:
+def _rule_view(fact: ScheduleFact) -> tuple[Any, ...]:
     """What `decide` reads of a schedule: its stage, whether it is cancelled, when it started and
     its interview events with the interviewers whose feedback is required."""
     return (fact.id, fact.stage_id, fact.cancelled, fact.created_at or fact.stamp[0],
@@ -238,6 +240,8 @@ def _same_schedule_for_rules(before: AppState, after: AppState, env: Event) -> b
     """A schedule update that changes nothing `decide` reads (a status among the not-cancelled
     ones, times, links): every lane's result stays as it was."""
     sid = (env.payload.get("schedule") or {}).get("id")
+    if not isinstance(sid, str):  # no such schedule before or after
+        return True
     old, new = before.schedules.get(sid), after.schedules.get(sid)
     if old is None or new is None or old is new:
         return old is new
@@ -289,7 +293,7 @@ class Replayer:
         self._schedule_skips = shortcuts and schedule_skips
         self._drop = drop_finished and shortcuts
         self._share_results = share_results and shortcuts
-        self._same_rule: dict[tuple, bool] = {}
+        self._same_rule: dict[tuple[int, int, str | None, str, str | None], bool] = {}
         self._apps: dict[str, _App] = {}
         self._tombs: dict[str, Stamp] = {}
         self._catalog = Catalog()
@@ -424,15 +428,15 @@ class Replayer:
         for i, lane in enumerate(self._lanes):
             la = app.lanes[i]
             last = la.last
-            if type(last) not in _UNDECIDED or last.stage_id is None:  # type: ignore[union-attr]
+            if last is None or type(last) not in _UNDECIDED or last.stage_id is None:
                 continue
             pos = _position_of(after, la.decisions)()
-            if pos is not None and pos.stage_id == last.stage_id and pos.status in (None, "Active"):  # type: ignore[union-attr]
+            if pos is not None and pos.stage_id == last.stage_id and pos.status in (None, "Active"):
                 continue
             if la.stale_at is not None:
                 state = _with_decisions(before, la.decisions)
                 last = decide(state, self._catalog, lane.rules, la.stale_at)
-            lane.result.left[(app_id, last.stage_id)] = last  # type: ignore[union-attr,index]
+            lane.result.left[(app_id, last.stage_id)] = last
 
     def _evaluate_lanes(self, app: _App, lanes: list[int], now: datetime) -> None:
         """Evaluate several lanes; a lane whose rule for the application's stage equals one
@@ -499,13 +503,15 @@ class Replayer:
         reads the same facts through the same rule, and the version appears only in a decision.
         """
         snap = app.facts.snapshot
-        stage = snap.stage_id  # type: ignore[union-attr]  # `done` is empty without a stage
+        if snap is None or snap.stage_id is None:  # then `done` is empty
+            return None
+        stage = snap.stage_id
         rules = self._lanes[i].rules
         for j, result in done:
             if isinstance(result, Decision) and result.explanation.get("decided_by") == "recruiter":
                 continue
             other = self._lanes[j].rules
-            if rules is other or self._same_rule_for(rules, other, snap.plan_id, stage, snap.job_id):  # type: ignore[union-attr]
+            if rules is other or self._same_rule_for(rules, other, snap.plan_id, stage, snap.job_id):
                 if isinstance(result, Decision):
                     version = self._lanes[i].version
                     return replace(result, rule_set_version=version,
@@ -522,7 +528,7 @@ class Replayer:
                 same = a is None and b is None
             else:
                 ra, rb = match_rule(a, plan, stage, job), match_rule(b, plan, stage, job)
-                same = ra == rb and a.dry_run == b.dry_run and (ra is None or (
+                same = ra == rb and a.dry_run == b.dry_run and (ra is None or rb is None or (
                     a.quiet_period_for(ra) == b.quiet_period_for(rb) and a.timeout_for(ra) == b.timeout_for(rb)))
             self._same_rule[key] = same
         return same
@@ -695,14 +701,14 @@ def verify(result: ReplayResult, recorded: Mapping[DecisionKey, Recorded], *,
     defects = [Defect("missing", *key, rec.at) for key, rec in recorded.items() if key not in made]
     defects += [Defect("unexpected", *key, d.decided_at) for key, d in made.items() if key not in recorded]
     for key, rec in recorded.items():
-        d = made.get(key)
-        if d is None:
+        got = made.get(key)
+        if got is None:
             continue
         theirs = {"rule_id": rec.rule_id, "target_stage_id": rec.target_stage_id,
                   "archive_reason_id": rec.archive_reason_id, "mode": rec.mode,
                   **({} if ignore_dry_run else {"dry_run": rec.dry_run})}
-        ours = {"rule_id": d.rule_id, "target_stage_id": d.target_stage_id,
-                "archive_reason_id": d.archive_reason_id, "mode": d.mode, "dry_run": d.dry_run}
+        ours = {"rule_id": got.rule_id, "target_stage_id": got.target_stage_id,
+                "archive_reason_id": got.archive_reason_id, "mode": got.mode, "dry_run": got.dry_run}
         diff = [f"{k}: recorded {v!r}, replayed {ours[k]!r}" for k, v in theirs.items()
                 if v is not None and v != ours[k]]
         if diff:

@@ -115,7 +115,7 @@ def parse_request(body: Any) -> tuple[ReplayRequest, int | None]:
 
 
 def _document(body: bytes, content_type: str) -> Any:
-    fmt = "json" if "json" in content_type or body.lstrip()[:1] in (b"{", b"[") else "yaml"
+    fmt: Literal["yaml", "json"] = "json" if "json" in content_type or body.lstrip()[:1] in (b"{", b"[") else "yaml"
     return parse_document(body, fmt=fmt)
 
 

@@ -234,7 +234,7 @@ def summary(run: Replay, diff: Diff | None, defects: Sequence[Defect] | None = N
 
 def to_json(run: Replay, diff: Diff | None, defects: Sequence[Defect] | None = None,
             limit: int | None = None) -> dict[str, Any]:
-    out = {"summary": summary(run, diff, defects)}
+    out: dict[str, Any] = {"summary": summary(run, diff, defects)}
     if diff is not None:
         out["totals"] = diff.totals_rows()
         out["changes"] = [c.as_dict() for c in diff.changes[:limit]]

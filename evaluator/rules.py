@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     BaseModel,
@@ -26,7 +26,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from contracts.envelope import storable
 from evaluator.ruletext import TextRefused, read_document
@@ -229,6 +229,10 @@ class Defaults(Doc):
         return v
 
 
+# (plan, stage) → its rules, built for the rules tuple it was built from
+_StageIndex = tuple[tuple[Rule, ...], dict[tuple[str | None, str | None], tuple[Rule, ...]]]
+
+
 class RuleSet(Doc):
     version: int | None = Field(default=None, description="assigned at activation, not in the file")
     name: str = Field(min_length=1)
@@ -244,25 +248,26 @@ class RuleSet(Doc):
             raise _error("rule_conflict", "; ".join(str(p) for p in problems))
         return self
 
-    _by_stage: tuple[tuple[Rule, ...], dict[tuple[str, str], tuple[Rule, ...]]] | None = PrivateAttr(default=None)
+    _by_stage: _StageIndex | None = PrivateAttr(default=None)
     """(the `rules` it was built from, (plan, stage) -> those rules in order): `match_rule`'s index."""
 
     def model_post_init(self, context: Any, /) -> None:
         # built eagerly: private attributes take part in `==`, so two equal rule sets need equal indexes
         self._by_stage = self._index()
 
-    def _index(self) -> tuple[tuple[Rule, ...], dict[tuple[str, str], tuple[Rule, ...]]]:
-        by_stage: dict[tuple[str, str], list[Rule]] = {}
+    def _index(self) -> _StageIndex:
+        by_stage: dict[tuple[str | None, str | None], list[Rule]] = {}
         for rule in self.rules:
             by_stage.setdefault((rule.interview_plan_id, rule.stage_id), []).append(rule)
         return self.rules, {key: tuple(found) for key, found in by_stage.items()}
 
     def rules_for(self, plan_id: str | None, stage_id: str | None) -> tuple[Rule, ...]:
         """The rules of a plan and stage, in document order."""
-        index = self.__pydantic_private__["_by_stage"]  # not `self._by_stage`: pydantic's __getattr__ is slow
+        # not `self._by_stage`: pydantic's __getattr__ is slow
+        index: _StageIndex | None = cast("dict[str, Any]", self.__pydantic_private__)["_by_stage"]
         if index is None or index[0] is not self.rules:  # a copy with other rules (`model_copy(update=...)`)
             index = self._index()
-        return index[1].get((plan_id, stage_id), ())  # type: ignore[arg-type]
+        return index[1].get((plan_id, stage_id), ())
 
     def quiet_period_for(self, rule: Rule) -> timedelta:
         return rule.quiet_period if rule.quiet_period is not None else self.defaults.quiet_period
@@ -298,7 +303,7 @@ def _location(loc: tuple[Any, ...]) -> str:
     return out or "document"
 
 
-def _message(err: Any) -> str:
+def _message(err: ErrorDetails) -> str:
     kind = err["type"]
     if kind == "missing":
         return "is required"

@@ -36,7 +36,7 @@ class _LimitedLoader(yaml.SafeLoader):
         self._depth = 0
         self._nodes = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         self._depth += 1
         self._nodes += 1
         if self._depth > MAX_DEPTH:
@@ -44,7 +44,7 @@ class _LimitedLoader(yaml.SafeLoader):
         if self._nodes > MAX_NODES:
             raise TextRefused(f"more than {MAX_NODES} values (at {_where(self.peek_event().start_mark)})")
         try:
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 

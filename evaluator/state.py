@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from contracts.ashby import InterviewSchedule
-from contracts.envelope import Envelope, parse_time
+from contracts.envelope import EventRecord, parse_time
 from evaluator.catalog import Stamp, stamp
 from evaluator.frozen import quick_init
 from evaluator.values import is_missing
@@ -193,7 +193,7 @@ class AppState:
 _STATE_FIELD_SET = frozenset(f.name for f in fields(AppState))
 
 
-def evolve(state: AppState, event: Envelope) -> AppState:
+def evolve(state: AppState, event: EventRecord) -> AppState:
     """Add one event's facts. Events about other applications, unknown types and older copies of
     a fact change nothing."""
     step = _STEPS.get(event.event_type)
@@ -204,7 +204,7 @@ def _about(state: AppState, application_id: Any) -> bool:
     return application_id is not None and str(application_id) == state.application_id
 
 
-def _schedule_updated(state: AppState, event: Envelope) -> AppState:
+def _schedule_updated(state: AppState, event: EventRecord) -> AppState:
     read = schedule_fact(event.payload.get("schedule") or {}, event)
     if read is None:
         return state
@@ -217,7 +217,7 @@ def _schedule_updated(state: AppState, event: Envelope) -> AppState:
     return state.updated(schedules={**state.schedules, fact.id: fact})
 
 
-def schedule_fact(raw: Any, event: Envelope) -> tuple[str, ScheduleFact] | None:
+def schedule_fact(raw: Any, event: EventRecord) -> tuple[str, ScheduleFact] | None:
     """(application id, fact) of a schedule as Ashby sent it; None when the Ashby model rejects it.
     Read straight from the dict when every field has the exact type the model wants (what Ashby
     sends: the result is the model's), else through the model."""
@@ -239,7 +239,7 @@ def schedule_fact(raw: Any, event: Envelope) -> tuple[str, ScheduleFact] | None:
     return application_id, fact
 
 
-def _first(item: tuple) -> Any:
+def _first(item: tuple[Any, ...]) -> Any:
     return item[0]
 
 
@@ -252,7 +252,7 @@ _EVENT_NAMES = frozenset({"interview_id", "interview_schedule_id", "interviewer_
 _PERSON_NAMES = frozenset({"first_name", "last_name", "is_feedback_required", "training_role"})
 
 
-def _plain_schedule(raw: dict) -> tuple | None:
+def _plain_schedule(raw: dict[str, Any]) -> tuple[Any, ...] | None:
     """`InterviewSchedule`'s fields, when each has exactly the type the model wants (so the model
     would take it as it is); None otherwise."""
     sid, status, app, stage = raw.get("id"), raw.get("status"), raw.get("applicationId"), raw.get("interviewStageId")
@@ -296,7 +296,7 @@ def _plain_schedule(raw: dict) -> tuple | None:
 _BOOL_OR_NONE = (bool, type(None))
 
 
-def _feedback_submitted(state: AppState, event: Envelope) -> AppState:
+def _feedback_submitted(state: AppState, event: EventRecord) -> AppState:
     p = event.payload
     if not _about(state, p.get("application_id")) or not p.get("feedback_id"):
         return state
@@ -310,7 +310,7 @@ def _feedback_submitted(state: AppState, event: Envelope) -> AppState:
     return state.updated(feedback={**state.feedback, fact.feedback_id: fact})
 
 
-def _snapshotted(state: AppState, event: Envelope) -> AppState:
+def _snapshotted(state: AppState, event: EventRecord) -> AppState:
     p = event.payload
     if not _about(state, p.get("application_id")):
         return state
@@ -325,7 +325,7 @@ def _snapshotted(state: AppState, event: Envelope) -> AppState:
     return state.updated(snapshot=snap if newer else state.snapshot, stage_seen=seen)
 
 
-def _decision_made(state: AppState, event: Envelope) -> AppState:
+def _decision_made(state: AppState, event: EventRecord) -> AppState:
     p = event.payload
     if not _about(state, p.get("application_id")) or not p.get("decision_id"):
         return state
@@ -341,7 +341,7 @@ def _decision_made(state: AppState, event: Envelope) -> AppState:
     return state.updated(decisions={**state.decisions, record.decision_id: record})
 
 
-def _recruiter_decided(state: AppState, event: Envelope) -> AppState:
+def _recruiter_decided(state: AppState, event: EventRecord) -> AppState:
     """The first click on a proposal counts; later clicks (and repeats) change nothing."""
     p = event.payload
     if not _about(state, p.get("application_id")) or p.get("choice") not in ("archive", "keep"):
@@ -353,7 +353,7 @@ def _recruiter_decided(state: AppState, event: Envelope) -> AppState:
     return state.updated(choices={**state.choices, choice.proposal_command_id: choice})
 
 
-def _command_outcome(state: AppState, event: Envelope) -> AppState:
+def _command_outcome(state: AppState, event: EventRecord) -> AppState:
     p = event.payload
     if not p.get("command_id") or not _about(state, p.get("application_id") or event.key):
         return state
@@ -365,7 +365,7 @@ def _command_outcome(state: AppState, event: Envelope) -> AppState:
     return state.updated(commands={**state.commands, outcome.command_id: outcome})
 
 
-_STEPS: dict[str, Callable[[AppState, Envelope], AppState]] = {
+_STEPS: dict[str, Callable[[AppState, EventRecord], AppState]] = {
     "InterviewScheduleUpdated": _schedule_updated,
     "FeedbackSubmitted": _feedback_submitted,
     "ApplicationSnapshotted": _snapshotted,

@@ -173,7 +173,7 @@ def aggregate(raws: Sequence[Any], operator: str, threshold: Any, how: str) -> A
             return Aggregated(False, checks, (f"cannot average non-numbers: {', '.join(bad) or 'no values'}",))
         mean = sum(numbers) / len(numbers)  # type: ignore[arg-type]
         one = check(mean, operator, threshold)
-        reasons = () if one.passed else (f"average {_show(mean)} {operator} {threshold} is false",)
+        reasons: tuple[str, ...] = () if one.passed else (f"average {_show(mean)} {operator} {threshold} is false",)
         return Aggregated(one.passed, checks, reasons, mean)
     reasons = tuple(c.reason for c in checks if c.reason)
     passed = all(c.passed for c in checks) if how == "all" else any(c.passed for c in checks)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from pydantic import ValidationError
 
-from contracts.envelope import Envelope
+from contracts.envelope import EventRecord
 from evaluator.catalog import CATALOG_EVENT_TYPES, Catalog, Stamp, evolve_catalog, stamp
 from evaluator.rules import RuleSet, versioned
 from evaluator.state import APPLICATION_EVENT_TYPES, AppState, evolve
@@ -35,7 +35,7 @@ class World:
         return latest.rule_set if latest else None
 
 
-def application_of(event: Envelope) -> str:
+def application_of(event: EventRecord) -> str:
     """The application an event is about: its payload says so, else the envelope key."""
     p = event.payload
     schedule = p.get("schedule")
@@ -43,7 +43,7 @@ def application_of(event: Envelope) -> str:
     return str(found or event.key)
 
 
-def fold(world: World, event: Envelope) -> World:
+def fold(world: World, event: EventRecord) -> World:
     if event.event_type in CATALOG_EVENT_TYPES:
         catalog = evolve_catalog(world.catalog, event)
         return world if catalog is world.catalog else replace(world, catalog=catalog)
@@ -57,7 +57,7 @@ def fold(world: World, event: Envelope) -> World:
     return world
 
 
-def _activated(world: World, event: Envelope) -> World:
+def _activated(world: World, event: EventRecord) -> World:
     """An activation of an invalid document is ignored (the operator API validates before activating)."""
     try:
         version = int(event.payload["version"])

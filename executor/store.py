@@ -1,20 +1,60 @@
-"""SQL of the executor's inbox."""
+"""SQL of the executor's inbox: one row per command id, holding its lease and its outcome."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import asyncpg
 
+DONE = ("succeeded", "skipped", "failed")
 
-async def claim(conn: asyncpg.Connection, command_id: str, command_type: str, application_id: str) -> str | None:
-    """Record the command before any call; returns the status of an earlier attempt, or None."""
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    kind: Literal["acquired", "busy", "done"]
+    status: str
+    attempt: int = 0
+    reconcile_first: str | None = None  # acquired: why this attempt must read before any write
+    remaining_s: float = 0.0  # busy: until the other holder's lease expires
+
+
+async def acquire(conn: asyncpg.Connection, command_id: str, command_type: str, application_id: str,
+                  holder: str, lease_s: float) -> Lease:
+    """Take the command's lease unless it is done or someone else holds a live one. A lease found
+    `started` but expired means its holder died mid-attempt; `unknown` means a write's answer was lost:
+    either way this attempt reconciles first."""
     row = await conn.fetchrow(
-        """INSERT INTO executor_inbox (command_id, command_type, application_id, status, attempts)
-           VALUES ($1, $2, $3, 'started', 1)
-           ON CONFLICT (command_id) DO UPDATE SET attempts = executor_inbox.attempts + 1, updated_at = now()
-           RETURNING status, (xmax <> 0) AS existed""", command_id, command_type, application_id)
-    return row["status"] if row["existed"] else None
+        """INSERT INTO executor_inbox (command_id, command_type, application_id, status, attempts,
+                                       lease_holder, lease_expires_at)
+           VALUES ($1, $2, $3, 'started', 1, $4, now() + make_interval(secs => $5))
+           ON CONFLICT (command_id) DO UPDATE
+           SET attempts = executor_inbox.attempts + 1, status = 'started', lease_holder = EXCLUDED.lease_holder,
+               lease_expires_at = EXCLUDED.lease_expires_at, updated_at = now(),
+               reconcile = CASE WHEN executor_inbox.status = 'started' THEN 'holder_lost'
+                                WHEN executor_inbox.status = 'unknown' THEN 'outcome_unknown'
+                                ELSE NULL END
+           WHERE executor_inbox.status NOT IN ('succeeded', 'skipped', 'failed')
+             AND (executor_inbox.lease_expires_at IS NULL OR executor_inbox.lease_expires_at <= now())
+           RETURNING attempts, reconcile""", command_id, command_type, application_id, holder, lease_s)
+    if row is not None:
+        return Lease("acquired", "started", row["attempts"], row["reconcile"])
+    row = await conn.fetchrow(
+        """SELECT status, attempts, greatest(0, extract(epoch FROM lease_expires_at - now()))::float8 AS remaining
+           FROM executor_inbox WHERE command_id = $1""", command_id)
+    if row["status"] in DONE:
+        return Lease("done", row["status"], row["attempts"])
+    return Lease("busy", row["status"], row["attempts"], remaining_s=row["remaining"] or 0.0)
 
 
-async def finish(conn: asyncpg.Connection, command_id: str, status: str, reason: str | None) -> None:
-    await conn.execute("UPDATE executor_inbox SET status = $2, reason = $3, updated_at = now() WHERE command_id = $1",
-                       command_id, status, reason)
+async def release(conn: asyncpg.Connection, command_id: str, holder: str, status: str, reason: str | None,
+                  *, hold_s: float = 0.0) -> bool:
+    """End this holder's attempt: `pending` (nothing in flight), `unknown` (a write may have landed:
+    the lease is kept `hold_s` more so nobody reads before it could land), or a final status.
+    Fenced by the holder, so a holder whose lease was taken over changes nothing."""
+    done = await conn.execute(
+        """UPDATE executor_inbox SET status = $3, reason = $4, updated_at = now(),
+                  lease_holder = CASE WHEN $5 > 0 THEN lease_holder END,
+                  lease_expires_at = CASE WHEN $5 > 0 THEN now() + make_interval(secs => $5) END
+           WHERE command_id = $1 AND lease_holder = $2""", command_id, holder, status, reason, hold_s)
+    return done.endswith(" 1")

@@ -1,10 +1,12 @@
 """The Ashby API client: POST JSON to `<base>/<category>.<method>`, Basic auth with the key.
 
 Ashby answers most failures with HTTP 200 and `{"success": false, "errorInfo": {...}}`; those are
-raised as `AshbyError` (permanent) and never handed out as data. Rate limits (429), 5xx, timeouts
-and connection failures are retried with exponential backoff and jitter, honouring `Retry-After`;
-once the retries are spent they surface as `AshbyUnavailable` (transient), so a consumer NAKs and
-tries later. 401/403 are `AshbyAuthError`. The API key never appears in an error or a log line.
+raised as `AshbyError` (permanent) and never handed out as data. Reads (`*.info`, `*.list*`,
+`*.search`) retry 429, 5xx, timeouts and connection failures with backoff and jitter, honouring
+`Retry-After`. A write is sent once: only a failure that provably left it unapplied (a refused
+connection, a 429) is retried; after a timeout, a lost connection or a 5xx once the request was
+sent, it raises `AshbyOutcomeUnknown` and the caller must read before sending again. Spent retries
+surface as `AshbyUnavailable` (transient); 401/403 are `AshbyAuthError`. The key is never logged.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import httpx
 import orjson
 import structlog
 
-from contracts.errors import PermanentError, TransientError
+from contracts.errors import OutcomeUnknown, PermanentError, TransientError
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +38,16 @@ PAGINATED = frozenset({
 })
 
 Json = dict[str, Any]
+READ_METHOD_PREFIXES = ("info", "list", "search")
+READS = frozenset({"user.interviewerSettings", "report.synchronous"})
+# Failures that happen before a byte of the request leaves: the write cannot have been applied.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def is_write(endpoint: str) -> bool:
+    """Whether an endpoint changes state in Ashby: anything that is not a read (unknown ones too)."""
+    method = endpoint.rpartition(".")[2]
+    return not (endpoint in READS or method.startswith(READ_METHOD_PREFIXES))
 
 
 class AshbyError(PermanentError):
@@ -58,6 +70,16 @@ class AshbyUnavailable(TransientError):
     def __init__(self, endpoint: str, reason: str, *, retry_after: float | None = None) -> None:
         self.endpoint, self.reason, self.retry_after = endpoint, reason, retry_after
         super().__init__(f"Ashby {endpoint} unavailable: {reason}")
+
+
+class AshbyOutcomeUnknown(OutcomeUnknown):
+    """A write was sent and no answer says whether Ashby applied it (timeout, lost connection, 5xx).
+
+    The client never re-sends it; only a read of the resource can tell whether it happened."""
+
+    def __init__(self, endpoint: str, reason: str) -> None:
+        self.endpoint, self.reason = endpoint, reason
+        super().__init__(f"Ashby {endpoint} outcome unknown: {reason}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +114,7 @@ class AshbyClient:
         if not api_key:
             raise ValueError("an Ashby API key is required")
         self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
         self.max_retries, self.backoff_base, self.backoff_max = max_retries, backoff_base, backoff_max
         self.retry_after_max = retry_after_max
         self._sleep, self._on_request = sleep, on_request
@@ -107,33 +130,50 @@ class AshbyClient:
     # --- one request ----------------------------------------------------------------------
 
     async def request(self, endpoint: str, body: Json | None = None) -> Json:
-        """The whole success envelope of one call, after retries; raises on any failure."""
+        """The whole success envelope of one call, after the retries its kind allows; raises on any
+        failure. Each attempt is bounded by `timeout` in total, not only between bytes."""
         body = body or {}
         if self._on_request is not None:
             self._on_request(endpoint, body)
         content = orjson.dumps(body)
+        write = is_write(endpoint)
         attempt = 0
         while True:
             attempt += 1
             wait: float | None = None
+            sent = True  # whether the request may have reached Ashby
             try:
-                response = await self._http.post(f"/{endpoint}", content=content)
-            except httpx.TimeoutException:
+                async with asyncio.timeout(self.timeout):
+                    response = await self._http.post(f"/{endpoint}", content=content)
+            except NOT_SENT as exc:
+                reason, sent = f"connection failed ({type(exc).__name__})", False
+            except (httpx.TimeoutException, TimeoutError):
                 reason = "timeout"
             except httpx.TransportError as exc:
-                reason = f"connection failed ({type(exc).__name__})"
+                reason = f"connection lost ({type(exc).__name__})"
             else:
                 status = response.status_code
-                if status == 429 or status >= 500:
+                if status == 429:  # Ashby refused it: nothing was applied, waiting is safe
+                    reason, sent = "HTTP 429", False
+                    wait = retry_after_seconds(response.headers.get("retry-after"))
+                elif status >= 500:
                     reason = f"HTTP {status}"
                     wait = retry_after_seconds(response.headers.get("retry-after"))
                 else:
                     return self._envelope(endpoint, response)
+            if write and sent:
+                log.warning("ashby_write_outcome_unknown", endpoint=endpoint, reason=reason, attempt=attempt)
+                raise AshbyOutcomeUnknown(endpoint, reason)
             if attempt > self.max_retries:
                 raise AshbyUnavailable(endpoint, f"{reason} after {attempt} attempts", retry_after=wait)
             delay = self._backoff(attempt) if wait is None else min(wait, self.retry_after_max)
             log.info("ashby_retry", endpoint=endpoint, reason=reason, attempt=attempt, delay_s=round(delay, 3))
             await self._sleep(delay)
+
+    def longest_call_s(self) -> float:
+        """The longest one `request` can take: every attempt timing out plus the longest waits between
+        them. The executor's lease is computed from it."""
+        return (self.max_retries + 1) * self.timeout + self.max_retries * max(self.backoff_max, self.retry_after_max)
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))

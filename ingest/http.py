@@ -10,19 +10,19 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import orjson
 import structlog
 from pydantic import BaseModel
 from litestar import MediaType, Request, Response, post
-from litestar.enums import ParamType
+from litestar.enums import ParamType, ScopeType
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, Parameter, RequestBody, Schema
 from litestar.exceptions import ServiceUnavailableException
 from litestar.handlers import HTTPRouteHandler
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from contracts.ashby import WebhookBody
 from contracts.envelope import Envelope
@@ -59,11 +59,13 @@ def webhook_endpoint(sink: EventSink, *, secret: str | None, rejected: RejectedS
     secret_bytes = (secret or "").encode()
 
     async def handle(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] == "OPTIONS":
-            await send({"type": "http.response.start", "status": 204, "headers": [(b"allow", b"OPTIONS, POST")]})
-            await send({"type": "http.response.body", "body": b""})
+        if scope["type"] == ScopeType.HTTP and scope["method"] == "OPTIONS":
+            start: HTTPResponseStartEvent = {"type": "http.response.start", "status": 204,
+                                             "headers": [(b"allow", b"OPTIONS, POST")]}
+            await send(start)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
-        if scope["method"] != "POST":
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "POST":
             await _send_error(send, 405, "method not allowed", [(b"allow", b"OPTIONS, POST")])
             return
         client = scope.get("client")
@@ -140,7 +142,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     size = 0
     while True:
         message = await receive()
-        if message["type"] == "http.disconnect":
+        if message["type"] != "http.request":  # http.disconnect: the client left
             break
         chunk = message.get("body", b"")
         if chunk:
@@ -157,12 +159,15 @@ async def _send_error(send: Send, status: int, reason: str, headers: list[tuple[
     await _send_json(send, status, error_body(status, reason), headers)
 
 
-async def _send_json(send: Send, status: int, body: dict, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _send_json(send: Send, status: int, body: dict[str, Any],
+                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
     data = orjson.dumps(body)
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
-                            *(headers or ())]})
-    await send({"type": "http.response.body", "body": data})
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start", "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
+                    *(headers or ())]}
+    await send(start)
+    await send({"type": "http.response.body", "body": data, "more_body": False})
 
 
 class WebhookAnswer(BaseModel):

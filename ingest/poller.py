@@ -29,7 +29,7 @@ from ingest.polling import after_feedback_poll, after_snapshot, merge_after_poll
 log = structlog.get_logger(__name__)
 
 FEEDBACK_CURSOR = "applicationFeedback.list"
-_METADATA_ENDPOINTS = (
+_METADATA_ENDPOINTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("job", "job.list", {}),
     ("feedback_form", "feedbackFormDefinition.list", {}),
     ("interview", "interview.list", {}),

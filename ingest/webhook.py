@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
@@ -55,7 +56,7 @@ def parse_body(body: bytes) -> WebhookBody:
         raise InvalidInput(_reason(exc)) from exc
 
 
-def _entity_key(action: str, data: dict) -> str:
+def _entity_key(action: str, data: dict[str, Any]) -> str:
     for path in _KEY_PATHS:
         node: object = data
         for part in path:
@@ -65,7 +66,7 @@ def _entity_key(action: str, data: dict) -> str:
     return action
 
 
-def _fields(payload: AshbyWebhookReceived | InterviewScheduleUpdated) -> dict:
+def _fields(payload: AshbyWebhookReceived | InterviewScheduleUpdated) -> dict[str, Any]:
     """The payload's fields as the envelope's `payload` dict: what `model_dump()` gives for these flat
     models (plain fields, no nested models, no aliases), without deep-copying Ashby's raw dict first
     (a measured 8 µs of the webhook path for a 1.3 KB schedule)."""
@@ -84,12 +85,12 @@ def to_envelope(body: bytes, now: datetime) -> Envelope | None:
         except ValidationError as exc:
             raise InvalidInput(f"data.{_reason(exc)}") from exc
         raw = hook.data["interviewSchedule"]
-        payload = InterviewScheduleUpdated(action=hook.action, webhook_action_id=hook.webhook_action_id,
+        updated = InterviewScheduleUpdated(action=hook.action, webhook_action_id=hook.webhook_action_id,
                                            schedule=raw)
         return Envelope(event_id=event_id, event_type="InterviewScheduleUpdated", key=schedule.application_id,
                         occurred_at=parse_time(schedule.updated_at) or now, recorded_at=now,
-                        correlation_id=event_id, source="ashby", payload=_fields(payload))
-    payload = AshbyWebhookReceived(action=hook.action, webhook_action_id=hook.webhook_action_id, data=hook.data)
+                        correlation_id=event_id, source="ashby", payload=_fields(updated))
+    received = AshbyWebhookReceived(action=hook.action, webhook_action_id=hook.webhook_action_id, data=hook.data)
     return Envelope(event_id=event_id, event_type="AshbyWebhookReceived", key=_entity_key(hook.action, hook.data),
                     occurred_at=now, recorded_at=now, correlation_id=event_id, source="ashby",
-                    payload=_fields(payload))
+                    payload=_fields(received))

@@ -43,11 +43,11 @@ def form_field_rows(form: dict[str, Any]) -> list[tuple[str, str, str | None, st
 class AshbyRows:
     """What one batch of polled facts writes; tuples in the column order of `projectors.store`."""
 
-    applications: list[tuple] = field(default_factory=list)
-    feedback: list[tuple] = field(default_factory=list)
-    metadata: list[tuple[str, str, dict, int]] = field(default_factory=list)
-    stages: list[tuple[str, list[tuple], int]] = field(default_factory=list)  # (plan id, rows, seq)
-    form_fields: list[tuple[str, list[tuple]]] = field(default_factory=list)  # (form id, rows)
+    applications: list[tuple[Any, ...]] = field(default_factory=list)
+    feedback: list[tuple[Any, ...]] = field(default_factory=list)
+    metadata: list[tuple[str, str, dict[str, Any], int]] = field(default_factory=list)
+    stages: list[tuple[str, list[tuple[Any, ...]], int]] = field(default_factory=list)  # (plan id, rows, seq)
+    form_fields: list[tuple[str, list[tuple[Any, ...]]]] = field(default_factory=list)  # (form id, rows)
     applied: int = 0
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from contextlib import aclosing
 from typing import Protocol
 
@@ -151,7 +151,7 @@ _PAGE_SQL = page_sql(_LOG_COLUMNS)
 
 
 async def pages(reader: asyncpg.Connection, sql: str, event_types: Iterable[str], after: int, upto: int,
-                page_size: int) -> AsyncIterator[list[asyncpg.Record]]:
+                page_size: int) -> AsyncGenerator[list[asyncpg.Record], None]:
     """The pages of `sql` (a `page_sql`) after `after` up to `upto`; the next page is read while
     the caller works on the one it has. Close it (`contextlib.aclosing`) to drop the read ahead
     when stopping early."""

@@ -50,7 +50,8 @@ def plan(batch: list[Delivered]) -> Plan:
 
 def schedule_projections(batch: list[Delivered]) -> list[ScheduleProjection]:
     """The schedules model's rows for each of its events in the batch (before newest-wins)."""
-    return [to_projection(d) for d in batch if d.envelope.event_type in SCHEDULE_EVENT_TYPES]
+    return [p for d in batch
+            if d.envelope.event_type in SCHEDULE_EVENT_TYPES and (p := to_projection(d)) is not None]
 
 
 def ashby_rows(batch: list[Delivered]) -> AshbyRows:

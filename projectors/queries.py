@@ -41,6 +41,9 @@ async def application_view(conn: asyncpg.Connection, application_id: str) -> dic
             "start_time": _iso(e["start_time"]), "end_time": _iso(e["end_time"]),
             "interviewer_ids": list(e["interviewers"]), "feedback_required_from": list(e["required"]),
         })
+    commands = await conn.fetch(
+        """SELECT stream_seq, event_type, recorded_at, payload FROM event_log
+           WHERE key = $1 AND event_type LIKE 'Command%' ORDER BY stream_seq""", application_id)
     latest_stage = schedules[-1]["interview_stage_id"] if schedules else None
     return {
         "application_id": application_id,
@@ -55,7 +58,21 @@ async def application_view(conn: asyncpg.Connection, application_id: str) -> dic
             for s in schedules
         ],
         "event_count": n_events,
+        "commands": _command_stories(commands),
     }
+
+
+def _command_stories(rows: list) -> list[dict[str, Any]]:
+    """Each command's attempts, lost answers, reconciliations and outcome, in log order."""
+    stories: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        p = r["payload"]
+        story = stories.setdefault(p["command_id"], {"command_id": p["command_id"],
+                                                     "command_type": p.get("command_type"), "events": []})
+        story["events"].append({"event_type": r["event_type"], "recorded_at": _iso(r["recorded_at"]),
+                                **{k: p[k] for k in ("attempt", "replica", "verdict", "reason", "reconcile_first")
+                                   if p.get(k) is not None}})
+    return list(stories.values())
 
 
 async def events_for_key(conn: asyncpg.Connection, key: str, *, after_seq: int = 0, limit: int = 500) -> list[dict]:

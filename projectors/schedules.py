@@ -7,7 +7,7 @@ and a frozen dataclass costs about five times as much to create."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from contracts.ashby import InterviewSchedule
 from contracts.consumers import Delivered
@@ -62,7 +62,7 @@ def to_projection(d: Delivered) -> ScheduleProjection | None:
     return ScheduleProjection(schedule, tuple(rows), tuple(interviewers.values()))
 
 
-def _validated(raw: dict) -> tuple:
+def _validated(raw: dict[str, Any]) -> tuple[Any, ...]:
     """The fields the rows need, through the Ashby model (which raises on a malformed schedule)."""
     s = InterviewSchedule.model_validate(raw)
     events = []
@@ -76,7 +76,7 @@ def _validated(raw: dict) -> tuple:
 _OPTIONAL_TEXT = (str, type(None))
 
 
-def _plain(raw: dict) -> tuple | None:
+def _plain(raw: dict[str, Any]) -> tuple[Any, ...] | None:
     """The same fields read straight from the dict when each one it reads already has the exact
     type the model wants (what Ashby sends); None otherwise, and `_validated` decides. Fields the
     rows do not use are not checked. A third of the cost of the model, and the projector reads
@@ -115,7 +115,7 @@ def _plain(raw: dict) -> tuple | None:
     return sid, app, stage, candidate, status, updated, events
 
 
-def _order_key(p: ScheduleProjection) -> tuple:
+def _order_key(p: ScheduleProjection) -> tuple[bool, float, int]:
     ts = p.schedule.updated_at
     return (ts is not None, ts.timestamp() if ts else 0.0, p.schedule.stream_seq)
 
@@ -139,8 +139,8 @@ class ChildrenChange(NamedTuple):
     people: list[InterviewerRow]  # new or changed
 
 
-def children_change(chosen: list[ScheduleProjection], stored_events: list[tuple],
-                    stored_people: list[tuple]) -> ChildrenChange:
+def children_change(chosen: list[ScheduleProjection], stored_events: list[tuple[Any, ...]],
+                    stored_people: list[tuple[Any, ...]]) -> ChildrenChange:
     """The difference between the rows stored for these schedules (tuples in the order of
     `EventRow` / `InterviewerRow`) and the rows their projections list. A listed row stored under
     another schedule (Ashby moved the event) counts as changed: its upsert moves it."""

@@ -50,7 +50,9 @@ class Services:
             key = self.settings.secret("ashby_api_key")
             if not key:
                 raise RuntimeError("ASHBY_API_KEY is not set (autoadvance dev runs a sandbox Ashby instead)")
-            self._ashby = AshbyClient(self.settings.ashby_api_url, key)
+            s = self.settings
+            self._ashby = AshbyClient(s.ashby_api_url, key, timeout=s.ashby_timeout_s, max_retries=s.ashby_max_retries,
+                                      backoff_max=s.ashby_backoff_max_s, retry_after_max=s.ashby_retry_after_max_s)
             self.closers.append(self._ashby.aclose)
         return self._ashby
 
@@ -87,7 +89,7 @@ def start_embedded(settings: Settings) -> tuple[str, str, list]:
     started: list = []
     nats_url, database_url = settings.nats_url, settings.database_url
     if not nats_url:
-        server = EmbeddedNats(settings.data_dir.resolve() / "nats").start()
+        server = EmbeddedNats(settings.data_dir.resolve() / "nats", sync_interval=settings.nats_sync_interval).start()
         started.append(server)
         nats_url = server.url
         log.info("embedded_nats_started", url=nats_url)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import nats
 import structlog
 from nats.aio.client import Client as NatsClient
@@ -18,14 +20,13 @@ log = structlog.get_logger(__name__)
 
 def stream_configs(replicas: int = 1, dedupe_window_s: float = 900.0) -> list[StreamConfig]:
     """EVENTS is the audit trail: file storage, no age limit, no delete or purge."""
-    common = dict(storage=StorageType.FILE, num_replicas=replicas, duplicate_window=dedupe_window_s)
+    common = StreamConfig(storage=StorageType.FILE, num_replicas=replicas, duplicate_window=dedupe_window_s,
+                          retention=RetentionPolicy.LIMITS, deny_delete=True)
     return [
-        StreamConfig(name=subjects.EVENTS_STREAM, subjects=[subjects.EVENTS_ALL], retention=RetentionPolicy.LIMITS,
-                     max_age=0, deny_delete=True, deny_purge=True, discard=DiscardPolicy.OLD, **common),
-        StreamConfig(name=subjects.COMMANDS_STREAM, subjects=[subjects.COMMANDS_ALL],
-                     retention=RetentionPolicy.LIMITS, deny_delete=True, deny_purge=True, **common),
-        StreamConfig(name=subjects.DLQ_STREAM, subjects=[subjects.DLQ_ALL], retention=RetentionPolicy.LIMITS,
-                     deny_delete=True, **common),
+        replace(common, name=subjects.EVENTS_STREAM, subjects=[subjects.EVENTS_ALL], max_age=0, deny_purge=True,
+                discard=DiscardPolicy.OLD),
+        replace(common, name=subjects.COMMANDS_STREAM, subjects=[subjects.COMMANDS_ALL], deny_purge=True),
+        replace(common, name=subjects.DLQ_STREAM, subjects=[subjects.DLQ_ALL]),
     ]
 
 
@@ -69,6 +70,7 @@ async def connect(url: str, *, name: str = "autoadvance", connect_timeout: float
 async def ensure_streams(js: JetStreamContext, replicas: int = 1, dedupe_window_s: float = 900.0) -> None:
     """Declare the streams idempotently: add if missing, otherwise update to our config."""
     for config in stream_configs(replicas, dedupe_window_s):
+        assert config.name is not None  # every declared stream is named
         try:
             await js.stream_info(config.name)
         except NotFoundError:

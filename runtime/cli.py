@@ -57,7 +57,6 @@ async def _serve(settings: Settings, *, http: bool, role_names: list[str], sandb
             config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port, log_config=None,
                                     access_log=False, lifespan="on", timeout_graceful_shutdown=10)
             server = uvicorn.Server(config)
-            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own signals
             server_task = asyncio.create_task(server.serve(sockets=sockets))
             if sockets is None:  # a worker of `_serve_http_workers`: the supervisor says where it listens
                 log.info("http_listening", url=f"http://{settings.http_host}:{settings.http_port}",

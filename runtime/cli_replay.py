@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO
 
 from evaluator.history import (
     AUTO_WORKERS_FROM,
@@ -191,7 +191,7 @@ def _request(args: argparse.Namespace) -> ReplayRequest:
 
 def _load(path: Path):
     text = path.read_text()
-    fmt = "json" if path.suffix.lower() == ".json" or text.lstrip()[:1] == "{" else "yaml"
+    fmt: Literal["yaml", "json"] = "json" if path.suffix.lower() == ".json" or text.lstrip()[:1] == "{" else "yaml"
     try:
         return load_rule_set(text, fmt=fmt)
     except RuleSetInvalid as exc:

@@ -9,8 +9,9 @@ PermanentError → the batch is retried message by message and the poison one go
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, cast
 
 import asyncpg
 import nats
@@ -24,7 +25,7 @@ from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from contracts import subjects
-from contracts.consumers import Delivered, Subscription
+from contracts.consumers import Delivered, EffectHandler, PreparedTxHandler, Subscription, TxHandler
 from contracts.envelope import parse_envelope
 from contracts.errors import PermanentError
 
@@ -70,11 +71,13 @@ def position(msg: Msg) -> tuple[int, int]:
 class ConsumerRunner:
     """Runs one Subscription's batches; used by the FastStream subscriber and by tests."""
 
-    def __init__(self, sub: Subscription, pool: asyncpg.Pool, js, *, max_deliver: int) -> None:
+    def __init__(self, sub: Subscription, pool: asyncpg.Pool, js, *, max_deliver: int,
+                 ack_wait_s: float | None = None) -> None:
         self.sub = sub
         self.pool = pool
         self.js = js
         self.max_deliver = max_deliver
+        self.ack_wait_s = ack_wait_s
 
     async def on_batch(self, msgs: Sequence[Msg]) -> None:
         await self.settle(*await self.decode(msgs))
@@ -124,17 +127,19 @@ class ConsumerRunner:
     async def _apply(self, batch: list[tuple[Msg, Delivered]], prepared: Any = None) -> None:
         delivered = [d for _, d in batch]
         if not self.sub.transactional:
-            for d in delivered:
-                await self.sub.handler(self.pool, d)
+            effect = cast(EffectHandler, self.sub.handler)
+            for msg, d in batch:
+                async with self._still_working(msg):
+                    await effect(self.pool, d)
             return
         async with self.pool.acquire() as conn, conn.transaction():
             fresh = delivered
             if self.sub.processed_marks:
                 fresh = await _claim(conn, self.sub.durable, delivered)
             if fresh and self.sub.prepare is not None:
-                await self.sub.handler(conn, fresh, prepared)
+                await cast(PreparedTxHandler, self.sub.handler)(conn, fresh, prepared)
             elif fresh:
-                await self.sub.handler(conn, fresh)
+                await cast(TxHandler, self.sub.handler)(conn, fresh)
             await conn.execute(
                 """INSERT INTO consumer_checkpoints (consumer, stream_seq, updated_at) VALUES ($1, $2, now())
                    ON CONFLICT (consumer) DO UPDATE
@@ -142,14 +147,42 @@ class ConsumerRunner:
                 self.sub.durable, max(d.stream_seq for d in delivered),
             )
 
+    @contextlib.asynccontextmanager
+    async def _still_working(self, msg: Msg) -> AsyncIterator[None]:
+        """While an effect handler runs, tell JetStream every third of the ack wait that the message
+        is in progress, so a slow call is never redelivered to another replica under it."""
+        if not self.ack_wait_s:
+            yield
+            return
+        interval = self.ack_wait_s / 3
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    await msg.in_progress()
+                except Exception as exc:  # noqa: BLE001 - the lease still guards the command
+                    log.warning("in_progress_failed", consumer=self.sub.durable, error=type(exc).__name__)
+
+        task = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def _retry_later(self, batch: list[tuple[Msg, Delivered]], exc: Exception) -> None:
+        """NAK with a growing delay, or the error's own `retry_after` (a 429's, a busy lease's) if longer."""
         reason = f"{type(exc).__name__}: {exc}"
         log.warning("batch_failed", consumer=self.sub.durable, size=len(batch), error=reason[:300])
+        wanted = getattr(exc, "retry_after", None)
         for msg, d in batch:
             if d.num_delivered >= self.max_deliver:
                 await dead_letter(self.js, self.sub.durable, msg, f"max deliveries reached; last error {reason}")
             else:
-                await msg.nak(delay=nak_delay(d.num_delivered))
+                delay = nak_delay(d.num_delivered)
+                await msg.nak(delay=max(delay, float(wanted)) if isinstance(wanted, int | float) else delay)
 
     async def _nak_all(self, batch: list[tuple[Msg, Delivered]], delay: float | None) -> None:
         for msg, _ in batch:
@@ -264,7 +297,7 @@ def attach_effect(broker: NatsBroker, sub: Subscription, pool: asyncpg.Pool, *, 
         runner = runner_box.get("r")
         if runner is None:
             runner = runner_box["r"] = ConsumerRunner(sub, pool, broker.config.connection_state.stream,
-                                                      max_deliver=max_deliver)
+                                                      max_deliver=max_deliver, ack_wait_s=ack_wait_s)
         await runner.on_batch([msg])
 
     subscriber(handle)

@@ -5,30 +5,20 @@ from __future__ import annotations
 from importlib import resources
 
 import asyncpg
+import orjson
 import structlog
 
 log = structlog.get_logger(__name__)
 _LOCK_KEY = 727_001
 
 
-def _json_codecs():
-    try:
-        import orjson as _json
-
-        return (lambda v: _json.dumps(v).decode()), _json.loads, _json.dumps
-    except ImportError:  # pragma: no cover
-        import json as _json
-
-        return _json.dumps, _json.loads, (lambda v: _json.dumps(v).encode())
-
-
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    dumps, loads, dumpb = _json_codecs()
     # jsonb in binary form (a version byte, then the JSON text): COPY needs a binary encoder for
     # every column, and the projectors COPY into event_log
-    await conn.set_type_codec("jsonb", encoder=lambda v: b"\x01" + dumpb(v), decoder=lambda b: loads(b[1:]),
-                              schema="pg_catalog", format="binary")
-    await conn.set_type_codec("json", encoder=dumps, decoder=loads, schema="pg_catalog")
+    await conn.set_type_codec("jsonb", encoder=lambda v: b"\x01" + orjson.dumps(v),
+                              decoder=lambda b: orjson.loads(b[1:]), schema="pg_catalog", format="binary")
+    await conn.set_type_codec("json", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads,
+                              schema="pg_catalog")
 
 
 async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

@@ -53,11 +53,20 @@ class EmbeddedNats:
     data_dir: Path
     host: str = "127.0.0.1"
     port: int = 0
+    sync_interval: str = "2m"
+    """JetStream's fsync interval: `always` (fsync before every ack) or a duration (see docs/deploy.md)."""
     _proc: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
         return f"nats://{self.host}:{self.port}"
+
+    def _config(self) -> Path:
+        """A config file for what has no command-line flag (the flags give the rest)."""
+        value = "always" if self.sync_interval == "always" else f'"{self.sync_interval}"'
+        path = self.data_dir / "nats-server.conf"
+        path.write_text(f"jetstream {{\n  sync_interval: {value}\n}}\n")
+        return path
 
     def start(self) -> EmbeddedNats:
         if self._proc is not None and self._proc.poll() is None:
@@ -67,7 +76,8 @@ class EmbeddedNats:
             self.port = free_port(self.host)
         log = open(self.data_dir / "nats-server.log", "ab")  # noqa: SIM115 - owned by the child process
         self._proc = subprocess.Popen(
-            [nats_server_binary(), "-js", "-a", self.host, "-p", str(self.port), "-sd", str(self.data_dir)],
+            [nats_server_binary(), "-c", str(self._config()), "-js", "-a", self.host, "-p", str(self.port),
+             "-sd", str(self.data_dir)],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -12,6 +12,7 @@ from litestar.response import Redirect
 from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
@@ -84,7 +85,7 @@ def openapi_config() -> OpenAPIConfig:
 
 
 def docs_assets() -> Any:
-    import swagger_ui_bundle
+    import swagger_ui_bundle  # type: ignore[import-untyped]
 
     return create_static_files_router(path=DOCS_ASSETS, directories=[str(swagger_ui_bundle.swagger_ui_path)],
                                       include_in_schema=False)
@@ -111,9 +112,9 @@ class HttpApp:
         self._methods: dict[str, set[str]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] in _WEBHOOK_PATHS:
+        if scope["type"] == ScopeType.HTTP and scope["path"] in _WEBHOOK_PATHS:
             await self._webhook(scope, receive, send)
-        elif scope["type"] == "http" and scope["method"] == "OPTIONS":
+        elif scope["type"] == ScopeType.HTTP and scope["method"] == "OPTIONS":
             await self.litestar(scope, receive, self._with_allow(scope, send))
         else:
             await self.litestar(scope, receive, send)

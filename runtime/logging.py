@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import orjson
 import structlog
@@ -12,7 +14,7 @@ import structlog
 _REDACT = re.compile("token|secret|signature|authorization|password|api_key|email|name")
 
 
-def _redact(_logger: object, _method: str, event_dict: dict) -> dict:
+def _redact(_logger: object, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Last line of defence: keys that look like secrets or personal data never reach a log."""
     for key in list(event_dict):
         if key == "event":

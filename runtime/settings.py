@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     ashby_api_url: str = "https://api.ashbyhq.com"
     ashby_api_key: SecretStr | None = None
     ashby_webhook_secret: SecretStr | None = None
+    ashby_timeout_s: float = Field(default=15.0, gt=0, description="one Ashby call attempt, in total")
+    ashby_max_retries: int = Field(default=5, ge=0, description="retries of a read (and of a write Ashby refused)")
+    ashby_backoff_max_s: float = 30.0
+    ashby_retry_after_max_s: float = 120.0
+    replica_id: str | None = Field(default=None, description="names this process in leases and events")
     slack_api_url: str = "https://slack.com/api/"
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
@@ -40,6 +45,9 @@ class Settings(BaseSettings):
     consumer_ack_wait_s: float = 30.0
     dedupe_window_s: float = 900.0
     stream_replicas: int = 1
+    nats_sync_interval: str = Field(
+        default="2m", pattern=r"^(always|\d+(ms|s|m|h))$",
+        description="embedded nats-server's JetStream fsync interval: `always` or a duration (docs/deploy.md)")
     db_pool_size: int = 10
 
     feedback_poll_interval_s: float = 60.0

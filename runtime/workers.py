@@ -7,6 +7,9 @@ background loops (pollers, outbox relay, timers) run as tasks beside it.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -65,10 +68,19 @@ def _evaluator(services: Services) -> RoleParts:
 
 
 def _executor(services: Services) -> RoleParts:
+    from executor.plan import lease_times
     from executor.subscribers import subscriptions
 
-    return RoleParts(subscriptions=subscriptions(services.ashby(), services.publisher,
-                                                 dry_run=services.settings.dry_run))
+    s = services.settings
+    times = lease_times(s.ashby_timeout_s, s.ashby_max_retries, s.ashby_backoff_max_s, s.ashby_retry_after_max_s)
+    return RoleParts(subscriptions=subscriptions(services.ashby(), services.publisher, dry_run=s.dry_run,
+                                                 replica=replica_name(s.replica_id), times=times))
+
+
+def replica_name(configured: str | None) -> str:
+    """This process's lease holder id: the configured replica id (or host name) plus a per-process tag,
+    so a restarted replica never mistakes a lease of its previous life for its own."""
+    return f"{configured or socket.gethostname()}/{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 def _notifier(services: Services) -> RoleParts:
@@ -154,7 +166,9 @@ def create_worker(role_names: list[str], services: Services) -> Worker:
                 continue
             if broker is None:
                 broker = NatsBroker(server_list(services.nats_url), logger=None, graceful_timeout=15.0,
-                                    max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+                                    max_reconnect_attempts=-1,
+                                    # FastStream annotates it int; nats-py takes seconds as a float
+                                    reconnect_time_wait=0.5)  # type: ignore[arg-type]
             attach_effect(broker, sub, services.pool, max_deliver=settings.consumer_max_deliver,
                           ack_wait_s=settings.consumer_ack_wait_s)
         loops.extend(parts.loops)

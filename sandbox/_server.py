@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import orjson
@@ -19,8 +19,9 @@ Asgi = Callable[[Json, Any, Any], Awaitable[None]]
 class _EmbeddedServer(uvicorn.Server):
     """uvicorn without its signal handlers: the embedding process keeps Ctrl-C."""
 
-    def capture_signals(self):  # type: ignore[override]
-        return contextlib.nullcontext()
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class AsgiServer:

@@ -4,7 +4,9 @@ State lives in memory. List endpoints page with small pages and opaque cursors, 
 incremental sync with sync tokens that expire; errors come back as Ashby sends them (HTTP 200 with
 `success: false`, 401 for a bad key); `fail_next` injects 429/5xx/slow answers/error envelopes;
 `application.changeStage` moves applications (an archived stage needs an archive reason); every
-call is recorded. Interview schedule changes and stage moves are delivered as signed webhooks to
+call is recorded. Faults can also apply a write and then answer late, with a 5xx or by dropping
+the connection, as a real server under load does; `applied` and `emails` count what took effect.
+Interview schedule changes and stage moves are delivered as signed webhooks to
 a target URL, retried on non-2xx as Ashby does. A scenario is loaded with `load_scenario` or
 `POST /_sandbox/scenario`; `/_sandbox/*` is the control API (see `docs/sandbox.md`).
 """
@@ -18,6 +20,8 @@ import contextlib
 import hashlib
 import hmac
 import itertools
+import logging
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -71,11 +75,27 @@ class SandboxError(Exception):
 @dataclass
 class Fault:
     endpoint: str  # "*" for any
-    times: int
+    times: int  # how many calls it hits; 0 = every call until `clear_faults`
     status: int = 200
     code: str | None = None  # an error envelope with this code (HTTP `status`)
     retry_after: float | None = None
     delay: float = 0.0  # answer late (longer than the client's timeout = a timeout)
+    jitter: float = 0.0  # plus a random extra delay up to this
+    after_apply: bool = False  # carry the call out first, then answer late / with `status` / drop
+    drop: bool = False  # close the connection instead of answering
+    scope: str | None = None  # `X-RateLimit-Scope` header (with a 429)
+
+
+class DroppedOnPurpose(Exception):
+    """Raised into the HTTP server after the response started, so it closes the connection."""
+
+
+class _QuietDrops(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DroppedOnPurpose))
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
 
 
 @dataclass
@@ -120,6 +140,8 @@ class SandboxAshby:
         self.versions: dict[tuple[str, str], int] = {}
         self.calls: list[Json] = []
         self.stage_changes: list[Json] = []
+        self.applied: list[Json] = []  # writes that took effect (whatever the caller was answered)
+        self.emails: list[Json] = []  # archive emails asked for by applied changeStage calls
         self.deliveries: list[Delivery] = []
         self._queue: list[Delivery] = []
         self._faults: list[Fault] = []
@@ -342,14 +364,21 @@ class SandboxAshby:
         return self._put("feedback", item)
 
     def move(self, application: str, stage_id: str, *, archive_reason_id: str | None = None,
-             by: str = "recruiter") -> Json:
-        """Move an application (what `application.changeStage` and a recruiter in Ashby's UI do)."""
+             by: str = "recruiter", archive_email: Json | None = None) -> Json:
+        """Move an application (what `application.changeStage` and a recruiter in Ashby's UI do).
+        An archive email is recorded in `emails`; as in Ashby, none goes out if it was archived already."""
         app = self._app(application)
         stage_id = self.stage_id(app["jobId"], stage_id)
         stage = self.data["stages"][stage_id]
         archived = stage["type"] == "Archived"
         if archived and not archive_reason_id:
             raise SandboxError("invalid_input", "archiveReasonId is required when moving to an Archived stage")
+        if archive_email is not None and (not archived or not isinstance(archive_email, dict)
+                                          or not archive_email.get("communicationTemplateId")):
+            raise SandboxError("invalid_input", "archiveEmail needs a communicationTemplateId and an Archived stage")
+        if archive_email is not None:
+            self.emails.append({"application_id": app["id"], "at": self._now(), "sent": app["status"] != "Archived",
+                                "communication_template_id": archive_email["communicationTemplateId"]})
         if archive_reason_id:
             archive_reason_id = self._id("archive_reasons", archive_reason_id, "archive-reason")
         now = self._now()
@@ -385,10 +414,21 @@ class SandboxAshby:
     # --- faults --------------------------------------------------------------------------------
 
     def fail_next(self, endpoint: str = "*", *, status: int = 200, code: str | None = None,
-                  retry_after: float | None = None, delay: float = 0.0, times: int = 1) -> None:
-        """The next `times` calls of `endpoint` fail: HTTP `status` (429, 5xx, 4xx), an error envelope
-        with `code` (HTTP 200 unless `status` says otherwise), or an answer `delay` seconds late."""
-        self._faults.append(Fault(endpoint, times, status, code, retry_after, delay))
+                  retry_after: float | None = None, delay: float = 0.0, times: int = 1, jitter: float = 0.0,
+                  after_apply: bool = False, drop: bool = False, scope: str | None = None) -> None:
+        """The next `times` calls of `endpoint` (every call with `times=0`) fail: HTTP `status` (429, 5xx,
+        4xx), an error envelope with `code` (HTTP 200 unless `status` says otherwise), a dropped
+        connection, or an answer `delay` (+ up to `jitter`) seconds late. With `after_apply` the call
+        takes effect first, so the caller cannot tell from the answer whether it did."""
+        self._faults.append(Fault(endpoint, times, status, code, retry_after, delay, jitter, after_apply, drop, scope))
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def applied_count(self, endpoint: str = "application.changeStage", application_id: str | None = None) -> int:
+        """How many calls of `endpoint` took effect (for one application, if given)."""
+        return sum(1 for a in self.applied if a["endpoint"] == endpoint
+                   and (application_id is None or a["body"].get("applicationId") == application_id))
 
     def expire_sync_tokens(self) -> None:
         """Every sync token issued so far is now expired (as after a long outage)."""
@@ -397,9 +437,10 @@ class SandboxAshby:
     def _take_fault(self, endpoint: str) -> Fault | None:
         for fault in self._faults:
             if fault.endpoint in (endpoint, "*"):
-                fault.times -= 1
-                if fault.times <= 0:
-                    self._faults.remove(fault)
+                if fault.times > 0:
+                    fault.times -= 1
+                    if fault.times == 0:
+                        self._faults.remove(fault)
                 return fault
         return None
 
@@ -414,27 +455,50 @@ class SandboxAshby:
                       "accept": headers.get("accept"), "authorized": self._authorized(headers)}
         self.calls.append(call)
         fault = self._take_fault(endpoint)
-        if fault is not None:
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.status != 200 or fault.code:
-                extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-                call["status"] = fault.status
-                call["response"] = _error(fault.code or f"http_{fault.status}", "injected failure")
-                return fault.status, call["response"], extra
+        if fault is not None and not fault.after_apply:
+            answer = await self._fault_answer(call, fault)
+            if answer is not None:
+                return answer
+        status, doc = self._answer(call, request)
+        if fault is not None and fault.after_apply:
+            call["applied_then"] = "dropped" if fault.drop else fault.status
+            answer = await self._fault_answer(call, fault)
+            if answer is not None:
+                return answer
+        return status, doc, {}
+
+    async def _fault_answer(self, call: Json, fault: Fault) -> tuple[int, Json, dict] | None:
+        """Sleep the fault's latency; then its failure answer, or None to answer normally."""
+        delay = fault.delay + (random.uniform(0, fault.jitter) if fault.jitter else 0.0)
+        if delay:
+            await asyncio.sleep(delay)
+        if fault.drop:
+            call["status"] = "dropped"
+            raise DroppedOnPurpose(call["endpoint"])
+        if fault.status == 200 and not fault.code:
+            return None
+        extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+        if fault.scope:
+            extra["X-RateLimit-Scope"] = fault.scope
+        call["status"] = fault.status
+        call["response"] = _error(fault.code or f"http_{fault.status}", "injected failure")
+        return fault.status, call["response"], extra
+
+    def _answer(self, call: Json, request: Any) -> tuple[int, Json]:
+        endpoint = call["endpoint"]
         if not call["authorized"]:
             call["status"], call["response"] = 401, _error("invalid_api_key", "the API key is missing or wrong")
-            return 401, call["response"], {}
+            return 401, call["response"]
         if not isinstance(request, dict):
             call["status"], call["response"] = 400, _error("invalid_input", "the body must be a JSON object")
-            return 400, call["response"], {}
+            return 400, call["response"]
         try:
             doc = self._dispatch(endpoint, request)
         except SandboxError as exc:
             call["code"] = exc.code
             doc = _error(exc.code, exc.message)
         call["status"], call["response"] = 200, doc
-        return 200, doc, {}
+        return 200, doc
 
     def _authorized(self, headers: dict[str, str]) -> bool:
         auth = headers.get("authorization", "")
@@ -453,7 +517,9 @@ class SandboxAshby:
             return _ok(self.application_info(_required(req, "applicationId")))
         if endpoint == "application.changeStage":
             app = self.move(_required(req, "applicationId"), _required(req, "interviewStageId"),
-                            archive_reason_id=req.get("archiveReasonId"), by="api")
+                            archive_reason_id=req.get("archiveReasonId"), by="api",
+                            archive_email=req.get("archiveEmail"))
+            self.applied.append({"endpoint": endpoint, "body": req, "at": time.time()})
             return _ok(self.application_info(app["id"]))
         if endpoint == "interviewStage.list":
             plan_id = _required(req, "interviewPlanId")
@@ -611,7 +677,12 @@ class SandboxAshby:
             status, doc = self._control(scope["method"], path[len("/_sandbox/"):], body,
                                         scope.get("query_string", b"").decode())
         elif scope["method"] == "POST" and path.count("/") == 1 and "." in path:
-            status, doc, extra = await self.handle_api(path[1:], body, headers)
+            try:
+                status, doc, extra = await self.handle_api(path[1:], body, headers)
+            except DroppedOnPurpose:  # start an answer, then break it off: the client sees a lost connection
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")]})
+                raise
         else:
             status, doc = 404, _error("endpoint_not_found", "no such endpoint")
         await send_response(send, status, doc, extra)
@@ -637,6 +708,8 @@ class SandboxAshby:
             return {"deliveries": [d.summary() for d in self.deliveries]}
         if method == "GET" and path == "stage_changes":
             return {"stage_changes": self.stage_changes}
+        if method == "GET" and path == "applied":
+            return {"applied": self.applied, "emails": self.emails}
         if method == "GET" and len(parts) == 2 and parts[0] == "applications":
             return {"application": self.application_info(parts[1])}
         if method != "POST":
@@ -660,7 +733,12 @@ class SandboxAshby:
         if path == "faults":
             self.fail_next(doc.get("endpoint", "*"), status=int(doc.get("status", 200)), code=doc.get("code"),
                            retry_after=doc.get("retry_after"), delay=float(doc.get("delay", 0)),
-                           times=int(doc.get("times", 1)))
+                           times=int(doc.get("times", 1)), jitter=float(doc.get("jitter", 0)),
+                           after_apply=bool(doc.get("after_apply", False)), drop=bool(doc.get("drop", False)),
+                           scope=doc.get("scope"))
+            return {}
+        if path == "faults/clear":
+            self.clear_faults()
             return {}
         if path == "sync_tokens/expire":
             self.expire_sync_tokens()

@@ -3,13 +3,16 @@ sends, every answer the sandbox gives and every webhook it delivers matches the 
 
 from __future__ import annotations
 
+import time
+
 from datetime import UTC, datetime
 
 import pytest
 from ashby_spec import request_problems, response_problems, webhook_problems
 
 from contracts.envelope import Envelope
-from executor.handlers import _carry_out
+from executor.handlers import Attempt, _carry_out
+from executor.plan import lease_times
 from ingest.ashby_client import AshbyClient, AshbyError
 from ingest.poller import AshbyPoller
 from sandbox.ashby import sandbox_id
@@ -60,10 +63,13 @@ async def exercised(sandbox_ashby):
         await client.sync("applicationFeedback.list", {}, None)
         await poller._all("applicationFeedback.list", {"applicationId": strong})
         await client.call("interviewSchedule.list", {"applicationId": strong})
-        assert await _carry_out(client, command("AdvanceApplication", strong, to_stage_id=stage("onsite"),
-                                                decision_id="d1", rule_set_version=1, rule_id="r"), False)
-        assert await _carry_out(client, command("ArchiveApplication", weak,
-                                                archive_reason_id=sandbox_id("archive-reason", "not-a-fit")), False)
+        for cmd in (command("AdvanceApplication", strong, to_stage_id=stage("onsite"), decision_id="d1",
+                            rule_set_version=1, rule_id="r"),
+                    command("ArchiveApplication", weak, archive_reason_id=sandbox_id("archive-reason", "not-a-fit"),
+                            archive_email_template_id="tmpl-1")):
+            attempt = Attempt(cmd, 1, "contract-test", None, time.monotonic())
+            assert await _carry_out(client, sink, attempt, lease_times(15, 5, 30, 120), False,  # type: ignore[arg-type]
+                                    lambda: NOW)
         with pytest.raises(AshbyError):
             await client.call("application.changeStage", {"applicationId": weak, "interviewStageId":
                                                           stage("archived")})  # no archive reason

@@ -1,4 +1,5 @@
-"""The Ashby client against the sandbox Ashby over real HTTP: pages, sync tokens, retries, errors."""
+"""The Ashby client against the sandbox Ashby over real HTTP: pages, sync tokens, retries, errors,
+and writes that are never re-sent blind."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ import asyncio
 
 import pytest
 
-from ingest.ashby_client import AshbyAuthError, AshbyClient, AshbyError, AshbyUnavailable, retry_after_seconds
-from sandbox.scenarios import base_scenario
+import httpx
+
+from ingest.ashby_client import (AshbyAuthError, AshbyClient, AshbyError, AshbyOutcomeUnknown, AshbyUnavailable,
+                                is_write, retry_after_seconds)
+from sandbox.ashby import sandbox_id
+from sandbox.scenarios import base_scenario, stage
 
 
 def client_for(sandbox, **kwargs) -> AshbyClient:
@@ -149,3 +154,99 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert retry_after_seconds("2.5") == 2.5
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_writes_are_told_from_reads_by_the_endpoint_name():
+    assert is_write("application.changeStage") and is_write("application.changeSource")
+    assert is_write("candidate.addTag") and is_write("some.futureEndpoint")
+    assert not any(is_write(e) for e in ("application.info", "applicationFeedback.list", "candidate.search",
+                                         "application.listHistory", "interviewStage.list"))
+
+
+def one_application(sandbox) -> tuple[str, dict]:
+    sandbox.load_scenario(base_scenario([{"key": "a1", "candidate": "A", "job": "backend", "stage": "technical"}]))
+    return sandbox_id("application", "a1"), {"applicationId": sandbox_id("application", "a1"),
+                                             "interviewStageId": stage("onsite")}
+
+
+@pytest.mark.parametrize("fault", [
+    {"delay": 0.5},  # applied, answered after the client's timeout
+    {"status": 502},
+    {"status": 504},
+    {"drop": True},
+], ids=["late", "502", "504", "dropped"])
+async def test_a_write_with_an_unknown_outcome_is_sent_once_and_reported_as_unknown(sandbox_ashby, fault):
+    app_id, body = one_application(sandbox_ashby)
+    sandbox_ashby.fail_next("application.changeStage", after_apply=True, **fault)
+    client = client_for(sandbox_ashby, timeout=0.25, backoff_base=0.01)
+    try:
+        with pytest.raises(AshbyOutcomeUnknown):
+            await client.call("application.changeStage", body)
+    finally:
+        await client.aclose()
+    assert [c["endpoint"] for c in sandbox_ashby.calls] == ["application.changeStage"]
+    assert sandbox_ashby.applied_count(application_id=app_id) == 1
+
+
+async def test_a_write_refused_with_429_is_waited_out_and_sent_again(sandbox_ashby):
+    app_id, body = one_application(sandbox_ashby)
+    sandbox_ashby.fail_next("application.changeStage", status=429, retry_after=0.1, scope="organization")
+    sandbox_ashby.fail_next("application.changeStage", status=429)  # no Retry-After: backoff
+    client = client_for(sandbox_ashby, backoff_base=0.01)
+    try:
+        await client.call("application.changeStage", body)
+    finally:
+        await client.aclose()
+    assert [c.get("status") for c in sandbox_ashby.calls] == [429, 429, 200]
+    assert sandbox_ashby.applied_count(application_id=app_id) == 1
+
+
+class RefuseFirstConnect(httpx.AsyncBaseTransport):
+    """The first request cannot connect (nothing was sent); the rest go through."""
+
+    def __init__(self) -> None:
+        self.inner, self.refused = httpx.AsyncHTTPTransport(), 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not self.refused:
+            self.refused += 1
+            raise httpx.ConnectError("connection refused", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_write_that_could_not_connect_is_retried_because_nothing_was_sent(sandbox_ashby):
+    app_id, body = one_application(sandbox_ashby)
+    transport = RefuseFirstConnect()
+    client = client_for(sandbox_ashby, backoff_base=0.01, transport=transport)
+    try:
+        await client.call("application.changeStage", body)
+    finally:
+        await client.aclose()
+    assert transport.refused == 1 and sandbox_ashby.applied_count(application_id=app_id) == 1
+
+
+async def test_reads_keep_their_retries_through_late_answers_and_dropped_connections(sandbox_ashby):
+    app_id, _ = one_application(sandbox_ashby)
+    sandbox_ashby.fail_next("application.info", delay=0.5, after_apply=True)
+    sandbox_ashby.fail_next("application.info", drop=True, after_apply=True)
+    sandbox_ashby.fail_next("application.info", status=503)
+    client = client_for(sandbox_ashby, timeout=0.25, backoff_base=0.01)
+    try:
+        info = await client.call("application.info", {"applicationId": app_id})
+    finally:
+        await client.aclose()
+    assert info["id"] == app_id and len(sandbox_ashby.calls) == 4
+
+
+async def test_latency_faults_slow_every_call_until_cleared(sandbox_ashby):
+    sandbox_ashby.fail_next("archiveReason.list", delay=0.05, jitter=0.05, times=0)
+    client = client_for(sandbox_ashby)
+    try:
+        for _ in range(3):
+            await client.call("archiveReason.list", {})
+        sandbox_ashby.clear_faults()
+        await client.call("archiveReason.list", {})
+    finally:
+        await client.aclose()
+    gaps = [b["at"] - a["at"] for a, b in zip(sandbox_ashby.calls, sandbox_ashby.calls[1:])]
+    assert all(g >= 0.05 for g in gaps) and not sandbox_ashby._faults

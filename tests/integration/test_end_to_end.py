@@ -148,13 +148,21 @@ async def test_a_candidate_moved_by_hand_before_the_command_runs_is_skipped(infr
         assert sandbox_ashby.stage("strong")["id"] == stage("offer")
 
 
-async def test_ashby_5xx_then_success_advances_once(infra, sandbox_ashby, sandbox_slack):
+async def test_a_5xx_on_a_write_is_sent_again_only_after_a_read_shows_it_did_not_land(
+        infra, sandbox_ashby, sandbox_slack):
     sandbox_ashby.fail_next("application.changeStage", status=503, times=2)
-    async with pipeline(infra, sandbox_ashby, sandbox_slack, rules=demo_rules()) as svc:
+    async with pipeline(infra, sandbox_ashby, sandbox_slack, rules=demo_rules(), ashby_timeout_s=0.5) as svc:
         app_id = interview(sandbox_ashby, "strong", {"ivan": 4, "iris": 4})
         await eventually(lambda: _has(svc, app_id, "CommandSucceeded"), timeout=30, message="not advanced")
         assert [c.get("status") for c in stage_calls(sandbox_ashby, app_id)] == [503, 503, 200]
         assert [c["stage_id"] for c in sandbox_ashby.stage_changes] == [stage("onsite")]
+        story = [e for e in await events_of(svc, app_id) if e["event_type"].startswith("Command")]
+        assert [e["event_type"] for e in story] == [
+            "CommandAttempted", "CommandOutcomeUnknown", "CommandAttempted", "CommandReconciled",
+            "CommandOutcomeUnknown", "CommandAttempted", "CommandReconciled", "CommandSucceeded"]
+        assert [e["payload"]["verdict"] for e in story if e["event_type"] == "CommandReconciled"] == [
+            "not_applied", "not_applied"]
+        assert [e["payload"]["attempt"] for e in story if e["event_type"] == "CommandAttempted"] == [1, 2, 3]
 
 
 async def test_ashby_4xx_fails_the_command_to_the_dlq_and_alerts_the_admins(infra, sandbox_ashby, sandbox_slack):
