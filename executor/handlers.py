@@ -1,5 +1,5 @@
-"""Carrying out Ashby commands: a lease per command, a read before any write, one write per
-attempt, and every attempt, lost answer and reconciliation recorded as an event.
+"""Carrying out Ashby commands: a renewed lease per command, a read before any write, one write
+per attempt, and every attempt, lost answer and reconciliation recorded as an event.
 
 Network calls happen between short transactions. A write whose outcome is unknown is never sent
 again until a later attempt's read shows it did not happen (see docs/architecture.md). Transient
@@ -24,6 +24,7 @@ from contracts.errors import OutcomeUnknown, PermanentError, TransientError
 from contracts.ids import derive_id
 from contracts.outcomes import alert_command, outcome_event
 from executor import store
+from executor.lease import LeaseKeeper, LeaseLost
 from executor.plan import LeaseTimes, Step, archived_stages, classify
 
 log = structlog.get_logger(__name__)
@@ -74,8 +75,10 @@ def command_handler(api: AshbyCalls, publisher: Publisher, *, replica: str, time
     async def execute(pool: asyncpg.Pool, d: Delivered) -> None:
         cmd = d.envelope
         command_id, app_id = cmd.payload["command_id"], cmd.payload["application_id"]
+        keeper = LeaseKeeper(pool, command_id, replica, times)
         async with pool.acquire() as conn:
-            lease = await store.acquire(conn, command_id, cmd.event_type, app_id, replica, times.lease_s)
+            lease = await store.acquire(conn, command_id, cmd.event_type, app_id, replica, times.ttl_s,
+                                        times.takeover_s)
         if lease.kind == "done":
             log.info("command_already_done", command_id=command_id, status=lease.status)
             return
@@ -86,7 +89,8 @@ def command_handler(api: AshbyCalls, publisher: Publisher, *, replica: str, time
         attempt = Attempt(cmd, lease.attempt, replica, lease.reconcile_first, monotonic())
         await publisher.publish_event(attempt.event("CommandAttempted", clock(), reconcile_first=lease.reconcile_first))
         try:
-            outcome, reason, details = await _carry_out(api, publisher, attempt, times, dry_run, clock)
+            outcome, reason, details = await keeper.run(
+                _carry_out(api, publisher, attempt, keeper.renew, dry_run, clock))
         except PermanentError as exc:
             await record_failure(publisher, pool, attempt, exc, clock())
             raise
@@ -112,8 +116,9 @@ async def _release_after(pool: asyncpg.Pool, publisher: Publisher, attempt: Atte
     command_id = attempt.cmd.payload["command_id"]
     reason = f"{type(exc).__name__}: {exc}"[:500]
     # A transient error from the write itself means it provably was not applied (refused, 429); an
-    # unknown outcome, a cancellation or anything unexpected mid-write may have landed.
-    landed = attempt.write_sent and (isinstance(exc, OutcomeUnknown) or not isinstance(exc, TransientError))
+    # unknown outcome, a lost lease, a cancellation or anything unexpected mid-write may have landed.
+    landed = attempt.write_sent and (isinstance(exc, OutcomeUnknown | LeaseLost)
+                                     or not isinstance(exc, TransientError))
     if landed:
         async with pool.acquire() as conn:
             await store.release(conn, command_id, attempt.replica, "unknown", reason, hold_s=times.settle_s)
@@ -145,8 +150,11 @@ async def record_failure(publisher: Publisher, pool: asyncpg.Pool, attempt: Atte
     log.error("command_failed", command_id=command_id, key=app_id, error=reason[:200])
 
 
-async def _carry_out(api: AshbyCalls, publisher: Publisher, attempt: Attempt, times: LeaseTimes, dry_run: bool,
+async def _carry_out(api: AshbyCalls, publisher: Publisher, attempt: Attempt,
+                     still_ours: Callable[[], Awaitable[None]], dry_run: bool,
                      clock: Callable[[], datetime]) -> tuple[str, str | None, dict[str, Any]]:
+    """Read, decide, and write at most once. `still_ours` renews the lease right before the write
+    (raising LeaseLost if it is not ours), so no write starts under a lease that has ended."""
     cmd = attempt.cmd
     p = cmd.payload
     info = await api.call("application.info", {"applicationId": p["application_id"]})
@@ -165,8 +173,7 @@ async def _carry_out(api: AshbyCalls, publisher: Publisher, attempt: Attempt, ti
     if dry_run:
         return "skipped", "dry run: no change made in Ashby", {}
     body = _write_body(cmd, archived, plan_id)
-    if not times.may_write(monotonic() - attempt.started):
-        raise CommandBusy(p["command_id"], 0.1)  # the lease could expire under the write: start over
+    await still_ours()
     attempt.write_sent = True
     await api.call("application.changeStage", body)
     return "succeeded", None, {"to_stage_id": body["interviewStageId"]}

@@ -50,27 +50,27 @@ def archived_stages(stages: list[dict[str, Any]]) -> set[str]:
 
 @dataclass(frozen=True, slots=True)
 class LeaseTimes:
-    """How long one attempt may hold a command, from the Ashby client's own bounds.
+    """How long a command's lease lasts and what follows a lost holder or a lost answer.
 
-    `call_s` is the longest one client call can take (every try timing out plus the longest waits);
-    an attempt makes at most `READS` reads and one write, so a lease of `lease_s` outlives any live
-    attempt. `settle_s` is how long a lost write is given to land before a read may call it absent.
+    The holder renews its lease every `renew_s` (a third of `ttl_s`) while it works, so a dead
+    holder's lease ends within one TTL, however long a call may legitimately wait. `settle_s` is
+    how long a lost write is given to land before a read may call it absent; a lease left `started`
+    by a dead holder is taken over only `takeover_s` after it expired (the write it may have sent
+    just before: its own timeout plus the settle time).
     """
 
-    call_s: float
+    ttl_s: float
+    timeout_s: float
     settle_s: float
 
-    READS = 2  # application.info, interviewStage.list
+    @property
+    def renew_s(self) -> float:
+        return self.ttl_s / 3
 
     @property
-    def lease_s(self) -> float:
-        return (self.READS + 1) * self.call_s + self.settle_s
-
-    def may_write(self, held_for_s: float) -> bool:
-        """A write may start only if the lease outlives it and the settle time after it."""
-        return held_for_s + self.call_s + self.settle_s <= self.lease_s
+    def takeover_s(self) -> float:
+        return self.timeout_s + self.settle_s
 
 
-def lease_times(timeout_s: float, max_retries: int, backoff_max_s: float, retry_after_max_s: float) -> LeaseTimes:
-    call_s = (max_retries + 1) * timeout_s + max_retries * max(backoff_max_s, retry_after_max_s)
-    return LeaseTimes(call_s=call_s, settle_s=2 * timeout_s)
+def lease_times(ttl_s: float, timeout_s: float) -> LeaseTimes:
+    return LeaseTimes(ttl_s=ttl_s, timeout_s=timeout_s, settle_s=2 * timeout_s)

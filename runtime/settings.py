@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     ashby_backoff_max_s: float = 30.0
     ashby_retry_after_max_s: float = 120.0
     replica_id: str | None = Field(default=None, description="names this process in leases and events")
+    executor_lease_ttl_s: float = Field(default=30.0, gt=0,
+                                        description="a command lease's life; renewed every third of it while its holder works")
     slack_api_url: str = "https://slack.com/api/"
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

@@ -72,7 +72,7 @@ def _executor(services: Services) -> RoleParts:
     from executor.subscribers import subscriptions
 
     s = services.settings
-    times = lease_times(s.ashby_timeout_s, s.ashby_max_retries, s.ashby_backoff_max_s, s.ashby_retry_after_max_s)
+    times = lease_times(s.executor_lease_ttl_s, s.ashby_timeout_s)
     return RoleParts(subscriptions=subscriptions(services.ashby(), services.publisher, dry_run=s.dry_run,
                                                  replica=replica_name(s.replica_id), times=times))
 

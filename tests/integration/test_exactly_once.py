@@ -26,9 +26,13 @@ from support import eventually, running_service
 N_APPLICATIONS = 20
 NOT_A_FIT = sandbox_id("archive-reason", "not-a-fit")
 TEMPLATE = "tmpl-rejection-email"
-# A small client timeout keeps the suite fast; the lease (5.5 s here) is computed from these.
-FAST = {"ashby_timeout_s": 0.5, "ashby_max_retries": 1, "ashby_backoff_max_s": 0.2, "ashby_retry_after_max_s": 0.5,
+# A small client timeout and lease TTL keep the suite fast. `Retry-After`s are honoured up to the
+# default 120 s: a lease sized to outlive a whole attempt would hold a dead replica's commands for
+# minutes; a renewed one ends within one TTL of the kill.
+LEASE_TTL_S = 1.5
+FAST = {"ashby_timeout_s": 0.5, "ashby_max_retries": 1, "ashby_backoff_max_s": 0.2, "executor_lease_ttl_s": LEASE_TTL_S,
         "consumer_ack_wait_s": 2.0}
+TAKEN_OVER_WITHIN_S = 30  # the lease TTL, the takeover wait (0.5 s timeout + 1 s settle), redeliveries, a busy CI
 FAULTS = {
     "late": {"delay": 0.8},  # applied, answered after the 0.5 s client timeout
     "5xx": {"delay": 0.3, "status": 502},  # applied, then a 502
@@ -115,7 +119,8 @@ async def test_each_change_and_each_rejection_email_reaches_ashby_once_with_a_re
             rows = await inbox(svc)
             return len(rows) == N_APPLICATIONS and all(r["status"] == "succeeded" for r in rows)
 
-        await eventually(all_done, timeout=60, interval=0.1, message="not every command finished")
+        await eventually(all_done, timeout=TAKEN_OVER_WITHIN_S, interval=0.1,
+                         message="not every command finished: a dead replica's lease was not taken over")
         await eventually(lambda: _settled(svc, apps), timeout=15, message="the outcomes are not all in the log")
 
         for app_id in apps:
