@@ -253,7 +253,7 @@ def _peak_mib(who: int) -> float:
 def _raw_read(url: str, out) -> None:
     """Read every event the way the what-if reads it (same query, codecs and row decoding; one
     process, the whole log), evaluating nothing."""
-    from evaluator.history import log_batches, log_codecs
+    from replay.history import log_batches, log_codecs
 
     async def run() -> int:
         conn = await asyncpg.connect(url)
@@ -272,8 +272,9 @@ def _raw_read(url: str, out) -> None:
 def _what_if(url: str, workers: int, out) -> None:
     """The what-if as `autoadvance replay --rules ... --workers W` runs it (`run_request`): the
     rules that were live against the proposal, then their diff."""
-    from evaluator.history import ReplayRequest, log_codecs, run_request
     from evaluator.rules import RuleSet
+    from replay.history import log_codecs, run_request
+    from replay.request import ReplayRequest
 
     request = ReplayRequest(rules=RuleSet.model_validate(what_if_rules()), before_name="before",
                             after_name="after", workers=workers)

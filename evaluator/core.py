@@ -1,6 +1,7 @@
 """The evaluator's pure core in one place: fold facts (`evolve`, `evolve_catalog`, `fold`), judge
 them (`decide`), and turn a decision into its `DecisionMade` payload and its command. Ids are
-derived from (rule-set version, application, stage, outcome), so re-evaluation repeats them."""
+derived from (rule-set version, application, stage, outcome), so re-evaluation repeats them.
+This is the evaluator's public entry point: `replay/` imports the evaluator only from here."""
 
 from __future__ import annotations
 
@@ -12,15 +13,37 @@ from contracts.commands import AdvanceApplication, ArchiveApplication, ProposeRe
 from contracts.events import DecisionMade, Payload
 from contracts.ids import command_id, derive_id
 from evaluator.assess import WaitReason
-from evaluator.catalog import ArchiveReason, Catalog, Plan, Stage, evolve_catalog
-from evaluator.decide import Decision, Evaluation, NoRule, NotApplicable, Wait, decide
-from evaluator.state import AppState, Position, evolve
-from evaluator.world import World, fold
+from evaluator.catalog import CATALOG_EVENT_TYPES, ArchiveReason, Catalog, Plan, Stage, Stamp, evolve_catalog
+from evaluator.decide import DRAFT_VERSION, Decision, Evaluation, NoRule, NotApplicable, Wait, decide
+from evaluator.frozen import quick_init
+from evaluator.rules import (
+    Problem,
+    RuleSet,
+    RuleSetInvalid,
+    load_rule_set,
+    match_rule,
+    parse_document,
+    validate_document,
+    versioned,
+)
+from evaluator.state import (
+    APPLICATION_EVENT_TYPES,
+    FINAL_OUTCOMES,
+    AppState,
+    DecisionRecord,
+    Position,
+    ScheduleFact,
+    evolve,
+)
+from evaluator.world import World, application_of, fold
 
 __all__ = [
-    "AppState", "ArchiveReason", "Catalog", "Command", "Decision", "Evaluation", "NoRule", "NotApplicable", "Plan",
-    "Position", "Stage", "Wait", "WaitReason", "World", "command_for", "decide", "decision_command_id", "decision_id", "decision_made",
-    "evaluation_summary", "evolve", "evolve_catalog", "fold",
+    "APPLICATION_EVENT_TYPES", "CATALOG_EVENT_TYPES", "DRAFT_VERSION", "FINAL_OUTCOMES", "AppState",
+    "ArchiveReason", "Catalog", "Command", "Decision", "DecisionRecord", "Evaluation", "NoRule",
+    "NotApplicable", "Plan", "Position", "Problem", "RuleSet", "RuleSetInvalid", "ScheduleFact", "Stage",
+    "Stamp", "Wait", "WaitReason", "World", "application_of", "command_for", "decide",
+    "decision_command_id", "decision_id", "decision_made", "evaluation_summary", "evolve", "evolve_catalog",
+    "fold", "load_rule_set", "match_rule", "parse_document", "quick_init", "validate_document", "versioned",
 ]
 
 

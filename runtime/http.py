@@ -22,10 +22,10 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from contracts import subjects
 from contracts.errors import error_body
 from evaluator.http import evaluator_router
-from evaluator.replay_http import replay_router
 from ingest.http import slack_handlers, webhook_documentation, webhook_endpoint
 from ingest.ratelimit import TokenBuckets
 from projectors.http import query_router
+from replay.http import replay_router
 from runtime.app import Services, persistent_secret
 
 log = structlog.get_logger(__name__)

@@ -20,10 +20,10 @@ from replay_history import LiveModel, generated_inputs, rule_doc
 from contracts.envelope import parse_envelope
 from contracts.upcasters import LOG_COLUMN_NAMES, current_version
 from evaluator.decide import Wait
-from evaluator.history import log_codecs, replay_log, replay_partitioned, what_if_partitioned
-from evaluator.replay import CURRENT, replay_lanes
-from evaluator.report import compare, to_json
 from evaluator.rules import RuleSet
+from replay.history import log_codecs, replay_log, replay_partitioned, what_if_partitioned
+from replay.replayer import CURRENT, replay_lanes
+from replay.report import compare, to_json
 from runtime.db import create_pool, migrate
 from support import eventually
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluator.history import AUTO_WORKERS_FROM, MAX_AUTO_WORKERS, auto_workers
+from replay.history import AUTO_WORKERS_FROM, MAX_AUTO_WORKERS, auto_workers
 from runtime import cli
 from runtime.cli import main
 
@@ -47,3 +47,13 @@ def test_a_date_that_is_not_one_names_the_option(capsys: pytest.CaptureFixture[s
 def test_since_after_until_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["replay", "--verify", "--since", "2026-03-01", "--until", "2026-02-01"]) == 2
     assert "--since (2026-03-01T00:00:00+00:00) is after --until (2026-02-01T00:00:00+00:00)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("extra", "named"), [(["--rules", "new.yaml"], "--rules"),
+                                              (["--against", "old.yaml"], "--against"),
+                                              (["--rules", "new.yaml", "--against", "old.yaml"],
+                                               "--rules or --against")])
+def test_verify_refuses_a_rule_set_to_try_instead_of_ignoring_it(extra: list[str], named: str,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", "--verify", *extra]) == 2
+    assert f"--verify replays the rules that were live and takes no {named}" in capsys.readouterr().err

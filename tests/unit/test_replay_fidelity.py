@@ -16,9 +16,9 @@ from replay_history import T0, LiveModel, generated_inputs, rule_doc
 from contracts.envelope import Envelope, parse_envelope
 from contracts.upcasters import current_version
 from evaluator.decide import Wait
-from evaluator.replay import CURRENT, Replayer, replay_lanes, verify
-from evaluator.report import compare, explain
 from evaluator.rules import RuleSet
+from replay.replayer import CURRENT, Replayer, replay_lanes, verify
+from replay.report import compare, explain
 
 
 def as_read(log: list[Envelope]) -> list[Envelope]:
@@ -129,7 +129,7 @@ def test_the_replay_shortcuts_never_change_a_result(seed):
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(min_value=0, max_value=10_000), late_catalog=st.booleans())
 def test_the_schedule_update_shortcut_never_changes_a_result(seed, late_catalog):
-    """With and without the schedule-update proof (`evaluator.replay_skip`), and without any
+    """With and without the schedule-update proof (`replay.skips`), and without any
     shortcut: the same decisions, the same final evaluations (reasons and all), the same timers
     fired; and the proof does skip evaluations."""
     rnd = random.Random(seed)
@@ -210,8 +210,8 @@ def test_the_replay_folds_its_own_decisions_exactly_as_evolve_folds_decision_mad
 
     from evaluator.core import decision_made
     from evaluator.decide import Decision
-    from evaluator.replay import decision_record
     from evaluator.state import AppState, evolve
+    from replay.replayer import decision_record
 
     model, _ = history
     for p in model.decisions[:200]:

@@ -9,9 +9,9 @@ from datetime import timedelta
 from replay_history import T0, activation, catalog, feedback, rule_doc, schedule, snapshot, stages
 
 from evaluator.decide import Wait
-from evaluator.replay import CURRENT, replay_lanes
-from evaluator.report import WAIT, compare, explain, to_html, to_json, to_table
 from evaluator.rules import RuleSet
+from replay.replayer import CURRENT, replay_lanes
+from replay.report import WAIT, compare, explain, to_html, to_json, to_table
 
 
 def _history() -> list:
@@ -48,3 +48,30 @@ def test_a_side_that_never_decided_says_what_it_waited_for():
     # a table or page names the sides by their lanes, as its columns do
     said = "proposal (no decision): required interview int-plan-a-extra has no schedule in this stage"
     assert said in to_table(run, diff) and said in to_html(run, diff)
+
+
+def _titled(events: list) -> list:
+    """The history with the plans' stages titled as Ashby titles them (the fixture uses the ids)."""
+    titles = {"plan-a-screen": "Phone screen", "plan-a-onsite": "Onsite"}
+    out = []
+    for env in events:
+        if env.event_type == "InterviewPlanSynced":
+            data = env.payload["data"]
+            stages_ = [{**s, "title": titles.get(s["id"], s["title"])} for s in data["stages"]]
+            env = env.model_copy(update={"payload": {**env.payload, "data": {**data, "stages": stages_}}})
+        out.append(env)
+    return out
+
+
+def test_a_report_page_names_stages_by_their_titles_and_counts_outcomes_in_words():
+    proposal = rule_doc(quiet="0s")
+    proposal["rules"][0]["requirements"].append(
+        {"interview_id": "int-plan-a-extra", "field": "overall", "operator": ">=", "threshold": 3})
+    run = replay_lanes(_titled(_history()), {"live": CURRENT, "proposal": RuleSet.model_validate(proposal)},
+                       horizon=T0 + timedelta(days=3))
+    page = to_html(run, compare(run["live"], run["proposal"]))
+
+    assert run.stage_names["plan-a-screen"] == "Phone screen"
+    assert "<span title='plan-a-screen'>Phone screen</span>" in page
+    assert ">plan-a-screen<" not in page  # the id only on hover, in the totals and the changes alike
+    assert "decisions (advance 1)" in page and "{" not in page.split("</style>")[1]

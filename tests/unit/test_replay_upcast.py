@@ -9,8 +9,8 @@ from replay_history import T0, activation, catalog, feedback, rule_doc, schedule
 
 from contracts.envelope import parse_envelope
 from contracts.upcasters import log_row_envelope, log_row_event
-from evaluator.replay import CURRENT, replay
 from evaluator.rules import RuleSet
+from replay.replayer import CURRENT, replay
 
 APP, PLAN = "app-v1", "plan-a"
 

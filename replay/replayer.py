@@ -9,6 +9,11 @@ events are not inputs, only the reference for `verify`); catalog changes and rul
 re-evaluate the applications whose result they can change. Work that provably cannot change a
 result is skipped (see `_LaneApp.flags`), and finished applications (archived or hired) are
 dropped from memory, leaving a tombstone.
+
+Why one module of ~800 lines: `Replayer` is one state machine whose shortcuts (shared results
+between lanes, skipped evaluations, tombstones) are each correct only together with the others;
+split apart, a reader could no longer check them side by side. The proofs that need no
+`Replayer` state are in `replay/skips.py`, the reports in `replay/report.py`.
 """
 
 from __future__ import annotations
@@ -24,21 +29,33 @@ import orjson
 
 from contracts.envelope import Envelope, as_utc, parse_time
 from contracts.upcasters import LoggedEvent
-from evaluator.catalog import CATALOG_EVENT_TYPES, Catalog, Stamp, evolve_catalog
-from evaluator.core import decision_command_id, decision_id
-from evaluator.decide import DRAFT_VERSION, Decision, Evaluation, NoRule, NotApplicable, Wait, decide
-from evaluator.replay_skip import schedule_keeps_wait
-from evaluator.rules import RuleSet, match_rule, versioned
-from evaluator.state import (
+from evaluator.core import (
     APPLICATION_EVENT_TYPES,
+    CATALOG_EVENT_TYPES,
+    DRAFT_VERSION,
     FINAL_OUTCOMES,
     AppState,
+    Catalog,
+    Decision,
     DecisionRecord,
+    Evaluation,
+    NoRule,
+    NotApplicable,
     Position,
+    RuleSet,
     ScheduleFact,
+    Stamp,
+    Wait,
+    application_of,
+    decide,
+    decision_command_id,
+    decision_id,
     evolve,
+    evolve_catalog,
+    match_rule,
+    versioned,
 )
-from evaluator.world import application_of
+from replay.skips import schedule_keeps_wait
 
 CURRENT: Final = "current"
 """A lane's rule source meaning: the rule set that was live at each point (from `RuleSetActivated`)."""
@@ -147,6 +164,8 @@ class Replay:
     revived_ids: set[str] = field(default_factory=set)
     first_at: datetime | None = None
     last_at: datetime | None = None
+    stage_names: dict[str, str] = field(default_factory=dict)
+    """Stage id -> its title, from the interview plans in the log: what a report shows for a stage."""
 
     def __getitem__(self, name: str) -> ReplayResult:
         return self.lanes[name]
@@ -358,6 +377,7 @@ class Replayer:
         for app_id, app in self._apps.items():
             self._settle(app_id, app)
         self.run.applications = len(self._apps) + len(self._tombs)
+        self.run.stage_names = stage_names(self._catalog)
         return self.run
 
     # --- steps -------------------------------------------------------------------------------
@@ -716,6 +736,14 @@ def verify(result: ReplayResult, recorded: Mapping[DecisionKey, Recorded], *,
     return sorted(defects, key=lambda d: (d.at, d.application_id, d.kind))
 
 
+def stage_names(catalog: Catalog) -> dict[str, str]:
+    """Each titled stage's title; "title (plan title)" when plans share the stage's title."""
+    titled = [(stage, plan.title) for plan in catalog.plans.values() for stage in plan.stages if stage.title]
+    shared = Counter(stage.title for stage, _ in titled)
+    return {stage.id: f"{stage.title} ({plan})" if shared[stage.title] > 1 and plan else str(stage.title)
+            for stage, plan in titled}
+
+
 def merge(parts: Iterable[Replay]) -> Replay:
     """Runs over disjoint sets of applications (partitions of one log) as one run."""
     parts = list(parts)
@@ -743,6 +771,7 @@ def merge(parts: Iterable[Replay]) -> Replay:
         out.revived += part.revived
         out.first_at = min((t for t in (out.first_at, part.first_at) if t), default=None)
         out.last_at = max((t for t in (out.last_at, part.last_at) if t), default=None)
+        out.stage_names.update(part.stage_names)
     for lane in out.lanes.values():
         lane.decisions.sort(key=lambda d: (d.decided_at, d.application_id, d.stage_id))
     return out

@@ -13,11 +13,14 @@ from typing import Any
 
 import orjson
 
-from evaluator.core import evaluation_summary
-from evaluator.decide import Evaluation, Wait
-from evaluator.frozen import quick_init
-from evaluator.replay import Defect, Replay, ReplayedDecision, ReplayResult
-from evaluator.state import FINAL_OUTCOMES
+from evaluator.core import (
+    FINAL_OUTCOMES,
+    Evaluation,
+    Wait,
+    evaluation_summary,
+    quick_init,
+)
+from replay.replayer import Defect, Replay, ReplayedDecision, ReplayResult
 
 WAIT = "wait"
 
@@ -306,7 +309,8 @@ def to_html(run: Replay, diff: Diff | None, defects: Sequence[Defect] | None = N
              f"<p>{s['events']} events, {s['applications']} applications, {e(str(s['from']))} .. {e(str(s['to']))}. "
              "Nothing was sent anywhere.</p><ul>"]
     for name, lane in s["lanes"].items():
-        parts.append(f"<li><b>{e(name)}</b>: {lane['decisions']} decisions {e(str(lane['by_outcome']))}</li>")
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(lane["by_outcome"].items())) or "none"
+        parts.append(f"<li><b>{e(name)}</b>: {lane['decisions']} decisions ({e(outcomes)})</li>")
     parts.append("</ul>")
     if diff is not None:
         c = s["compared"]
@@ -314,13 +318,13 @@ def to_html(run: Replay, diff: Diff | None, defects: Sequence[Defect] | None = N
                      f"removed, {c['changed']} changed</p><table><tr><th>stage</th><th>rule</th>"
                      f"<th>{e(diff.before)}</th><th>{e(diff.after)}</th></tr>")
         for r in diff.totals_rows():
-            parts.append(f"<tr><td>{e(r['stage_id'])}</td><td>{e(r['rule_id'])}</td>"
+            parts.append(f"<tr><td>{_stage(run, r['stage_id'])}</td><td>{e(r['rule_id'])}</td>"
                          f"<td>{_rate(r[diff.before])}</td><td>{_rate(r[diff.after])}</td></tr>")
         parts.append("</table><table><tr><th>application</th><th>stage</th><th>kind</th>"
                      f"<th>{e(diff.before)}</th><th>{e(diff.after)}</th><th>why</th></tr>")
         for ch in diff.changes[:limit]:
             why = "<br>".join(e(line) for line in explain(ch, (diff.before, diff.after)))
-            parts.append(f"<tr class='{ch.kind}'><td>{e(ch.application_id)}</td><td>{e(ch.stage_id)}</td>"
+            parts.append(f"<tr class='{ch.kind}'><td>{e(ch.application_id)}</td><td>{_stage(run, ch.stage_id)}</td>"
                          f"<td>{ch.kind}</td><td>{e(ch.before.outcome)}</td><td>{e(ch.after.outcome)}</td>"
                          f"<td>{why}</td></tr>")
         parts.append("</table>")
@@ -330,6 +334,14 @@ def to_html(run: Replay, diff: Diff | None, defects: Sequence[Defect] | None = N
         parts.append("</ul>")
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def _stage(run: Replay, stage_id: str) -> str:
+    """A stage as a page shows it: its title, with its id on hover (the id alone when untitled)."""
+    name = run.stage_names.get(stage_id)
+    if name is None:
+        return html.escape(stage_id)
+    return f"<span title='{html.escape(stage_id, quote=True)}'>{html.escape(name)}</span>"
 
 
 RENDERERS = {"table": to_table, "html": to_html}

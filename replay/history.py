@@ -23,9 +23,8 @@ from contracts import subjects
 from contracts.envelope import Envelope, parse_envelope
 from contracts.errors import PermanentError
 from contracts.upcasters import LOGGED_EVENT_COLUMNS, LoggedEvent, log_row_event
-from evaluator.replay import (
+from replay.replayer import (
     CLOCK_TICK,
-    CURRENT,
     Defect,
     Replay,
     Replayer,
@@ -34,9 +33,9 @@ from evaluator.replay import (
     substitute,
     verify,
 )
-from evaluator.replay import SHARED_TYPES as REPLAY_SHARED_TYPES
-from evaluator.report import Diff, compare, merge_diffs, to_json
-from evaluator.rules import RuleSet
+from replay.replayer import SHARED_TYPES as REPLAY_SHARED_TYPES
+from replay.report import Diff, compare, merge_diffs, to_json
+from replay.request import ReplayRequest
 
 MAX_AUTO_WORKERS = 4
 AUTO_WORKERS_FROM = 100_000
@@ -323,30 +322,6 @@ def _stop(pool: ProcessPoolExecutor, waiter: asyncio.Future) -> None:
 
 
 # --- one request, as the CLI and the API run it ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReplayRequest:
-    """What to replay: a what-if (`rules` against the rules that were live, or against `against`)
-    or a fidelity check (`verify`: the rules that were live, compared with the recorded decisions)."""
-
-    rules: RuleSet | None = None
-    against: RuleSet | None = None  # None: the rule sets that were live at each point
-    since: datetime | None = None
-    until: datetime | None = None
-    verify: bool = False
-    before_name: str = "current"
-    after_name: str = "proposed"
-    workers: int = 1  # processes to split the applications over; 0: by the log's size (`auto_workers`)
-
-    def lanes(self) -> dict[str, RuleSource]:
-        if self.verify:
-            return {"live": CURRENT}
-        if self.rules is None:
-            raise ValueError("a what-if needs the rule set to try (or use verify)")
-        before = self.before_name
-        after = self.after_name if self.after_name != before else f"{self.after_name} (new)"
-        return {before: self.against if self.against is not None else CURRENT, after: self.rules}
 
 
 @dataclass

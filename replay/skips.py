@@ -13,8 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from evaluator.decide import Wait
-from evaluator.state import AppState, Position
+from evaluator.core import (
+    AppState,
+    Position,
+    Wait,
+)
 
 PENDING_KINDS = frozenset({"feedback", "interview_not_scheduled", "missing_field", "no_feedback"})
 """The reasons `assess.pending` gives: a `Wait` made only of these came from `_wait_or_time_out`."""
