@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test browser
+.PHONY: run test browser fuzz
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -29,3 +29,8 @@ browser:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	      || echo "could not install chromium with apt-get: the browser tests will be skipped"; \
 	  else echo "no chromium (install the Debian package chromium): the browser tests will be skipped"; fi; }
+
+# The API fuzzer for longer than CI's 45 s: FUZZ_SECONDS=600 make fuzz (docs/runbooks/fuzz.md).
+FUZZ_SECONDS ?= 300
+fuzz: $(STAMP)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/integration/test_fuzz_api.py

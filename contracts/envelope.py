@@ -1,13 +1,16 @@
 """The envelope every event and command travels in, and its (de)serialisation.
 
 The envelope is the unit of the audit trail: `event_id` is deterministic and also sent as
-`Nats-Msg-Id`, `occurred_at` is the source's time and `recorded_at` ours.
+`Nats-Msg-Id`, `occurred_at` is the source's time and `recorded_at` ours. Text PostgreSQL cannot
+store is replaced by one rule when an envelope is written (see `storable`).
 """
 
+import re
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from contracts.errors import InvalidInput
 
@@ -29,7 +32,16 @@ class Envelope(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode()
+        """The JSON published to the log, after `storable` (a no-op, checked on the bytes, for
+        ordinary text: only an envelope carrying NUL or a lone surrogate is rebuilt)."""
+        try:
+            data = self.__pydantic_serializer__.to_json(self)
+        except PydanticSerializationError:  # a lone surrogate cannot be encoded as UTF-8
+            data = b""
+        if data and _NUL_ESCAPE not in data:
+            return data
+        clean = self.model_construct(**storable(dict(self)))
+        return clean.__pydantic_serializer__.to_json(clean)
 
     def headers(self) -> dict[str, str]:
         """Headers published with the message; `Nats-Msg-Id` drives JetStream's dedupe."""
@@ -38,6 +50,29 @@ class Envelope(BaseModel):
             "Event-Type": self.event_type,
             "Schema-Version": str(self.schema_version),
         }
+
+
+_NUL_ESCAPE = b"\\u0000"
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def storable(value: Any) -> Any:
+    """`value` with every U+0000 (NUL) and every unpaired surrogate (U+D800–U+DFFF) in its strings,
+    dict keys included, at any depth, replaced by U+FFFD; anything else is returned as it is.
+
+    PostgreSQL refuses both in `text` and `jsonb`, so an event carrying them could be stored on the
+    stream (and acknowledged to its sender) yet never reach `event_log` or a read model. This is the
+    one rule, applied where every event is written (`Envelope.to_bytes`) and where one is read
+    (`parse_envelope`, for events logged before the rule): docs/architecture.md, "Hostile input".
+    """
+    if isinstance(value, str):
+        return _UNSTORABLE.sub(REPLACEMENT, value) if _UNSTORABLE.search(value) else value
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
 
 
 class EventRecord(Protocol):
@@ -77,6 +112,8 @@ def parse_envelope(data: bytes | str) -> Envelope:
         env = Envelope.model_validate_json(data)
     except ValidationError as exc:
         raise InvalidInput(f"not an event envelope: {exc.error_count()} error(s): {_first_error(exc)}") from exc
+    if _NUL_ESCAPE in (data.encode() if isinstance(data, str) else data):
+        env = env.model_construct(**storable(dict(env)))
     if env.schema_version >= current_version(env.event_type):
         return env
     try:

@@ -2,7 +2,12 @@
 
 `TransientError`: try again later (NAK with a growing delay). `PermanentError`: retrying cannot
 help (dead-letter queue, then TERM). Anything else is treated as transient up to MaxDeliver.
+`error_body` / `ErrorBody`: the one shape of an HTTP error answer.
 """
+
+from typing import Any
+
+from pydantic import BaseModel
 
 
 class TransientError(Exception):
@@ -24,3 +29,19 @@ class InvalidInput(PermanentError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def error_body(status_code: int, detail: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The one shape of every HTTP error answer, Litestar's own (`ErrorBody`)."""
+    body: dict[str, Any] = {"status_code": status_code, "detail": detail}
+    if extra is not None:
+        body["extra"] = extra
+    return body
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer of the service: the status again, a reason, and sometimes details."""
+
+    status_code: int
+    detail: str
+    extra: dict[str, Any] | list[Any] | None = None

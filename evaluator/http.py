@@ -3,30 +3,75 @@ evaluations, and forcing an evaluation now."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 import asyncpg
 import orjson
 from litestar import Request, Response, Router, get, post
+from litestar.exceptions import NotFoundException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.openapi.spec.enums import OpenAPIType
+from litestar.params import Parameter
 from litestar.types import Guard
 
 from contracts.envelope import Envelope
-from contracts.errors import TransientError
+from contracts.errors import ErrorBody, TransientError, error_body
 from contracts.events import EvaluationRequested, RuleSetActivated
 from contracts.ids import derive_id
 from evaluator.queries import DecisionFilter, decisions_page, pending_page, rule_set_versions
-from evaluator.rules import parse_document, validate_document
+from evaluator.rules import Problem, RuleSetInvalid, parse_document, validate_document
+from evaluator.ruletext import MAX_BYTES
+from evaluator.store import knows_application
 
 
 class EventSink(Protocol):
     async def publish_event(self, envelope: Envelope) -> tuple[int, bool]: ...
 
 
-def _document(body: bytes, content_type: str) -> Any:
-    fmt: Literal["yaml", "json"] = "json" if "json" in content_type or body.lstrip()[:1] in (b"{", b"[") else "yaml"
-    return parse_document(body.decode("utf-8", errors="replace"), fmt=fmt)
+_PRINTABLE = r"^[^\x00\ud800-\udfff]*$"
+"""Text PostgreSQL can compare: no NUL, no lone surrogate."""
+Id = Annotated[str, Parameter(min_length=1, max_length=256, pattern=_PRINTABLE)]
+MaybeId = Annotated[str | None, Parameter(min_length=1, max_length=256, pattern=_PRINTABLE)]
+MAX_PROBLEMS = 20
+"""An error body lists this many problems at most (and how many there were): never the input."""
+
+
+def _format(body: bytes, content_type: str) -> Literal["json", "yaml"]:
+    return "json" if "json" in content_type or body.lstrip()[:1] in (b"{", b"[") else "yaml"
+
+
+def _checked(body: bytes, content_type: str) -> tuple[Any, list[Problem]]:
+    """(document, problems): parsing within `evaluator.ruletext`'s limits, then validation. CPU-bound
+    on hostile text, so the routes run it in a worker thread, off the event loop."""
+    try:
+        doc = parse_document(body, fmt=_format(body, content_type))
+    except RuleSetInvalid as exc:
+        return None, exc.problems
+    return doc, validate_document(doc)
+
+
+def _invalid(problems: list[Problem]) -> Response:
+    shown = [{"location": p.location[:200], "message": p.message[:300]} for p in problems[:MAX_PROBLEMS]]
+    return Response(error_body(400, f"invalid rule set: {len(problems)} problem(s)",
+                               {"problems": shown, "problems_total": len(problems)}), status_code=400)
+
+
+class _RuleSetOperation(Operation):
+    """The body is the rule-set document itself, YAML or JSON (docs/rules.md)."""
+
+    def __post_init__(self) -> None:
+        text = Schema(type=OpenAPIType.STRING, description="a rule set (docs/rules.md), at most 1 MiB")
+        self.request_body = RequestBody(required=True, content={
+            "application/yaml": OpenAPIMediaType(schema=text),
+            "application/json": OpenAPIMediaType(schema=Schema(type=OpenAPIType.OBJECT))})
+
+
+def _errors(**described: str) -> dict[int, ResponseSpec]:
+    return {int(code[1:]): ResponseSpec(data_container=ErrorBody, description=text) for code, text in described.items()}
 
 
 async def activate_document(pool: asyncpg.Pool, sink: EventSink, doc: dict[str, Any], *,
@@ -56,57 +101,65 @@ async def request_evaluation(sink: EventSink, application_id: str, *, requested_
 
 
 def evaluator_router(pool: asyncpg.Pool, sink: EventSink, guards: list[Guard]) -> Router:
-    @post("/rulesets/validate", summary="Validate a rule set (YAML or JSON) without activating it")
-    async def validate_ruleset(request: Request) -> Response:
-        try:
-            doc = _document(await request.body(), request.headers.get("content-type", ""))
-        except ValueError as exc:
-            return Response({"valid": False, "problems": [{"location": "body", "message": str(exc)}]}, status_code=400)
-        problems = validate_document(doc)
-        return Response({"valid": not problems, "problems": [{"location": p.location, "message": p.message} for p in problems]},
-                        status_code=200 if not problems else 400)
 
-    @post("/rulesets", summary="Validate and activate a rule set; activation is an event, versions immutable")
-    async def activate_ruleset(request: Request) -> Response:
-        body = await request.body()
-        try:
-            doc = _document(body, request.headers.get("content-type", ""))
-        except ValueError as exc:
-            return Response({"error": "invalid rule set", "problems": [{"location": "body", "message": str(exc)}]},
-                            status_code=400)
-        problems = validate_document(doc)
+    @post("/rulesets/validate", summary="Validate a rule set (YAML or JSON) without activating it", status_code=200,
+          responses=_errors(s400="not a valid rule set: the first problems, each with its location",
+                            s401="the admin bearer token is missing or wrong", s413="larger than 1 MiB"),
+          request_max_body_size=MAX_BYTES, operation_class=_RuleSetOperation)
+    async def validate_ruleset(request: Request) -> Response:
+        _, problems = await asyncio.to_thread(_checked, await request.body(), request.headers.get("content-type", ""))
         if problems:
-            return Response({"error": "invalid rule set", "problems": [{"location": p.location, "message": p.message} for p in problems]},
-                            status_code=400)
+            return _invalid(problems)
+        return Response({"valid": True, "problems": []}, status_code=200)
+
+    @post("/rulesets", summary="Validate and activate a rule set; activation is an event, versions immutable",
+          responses=_errors(s400="not a valid rule set: the first problems, each with its location",
+                            s401="the admin bearer token is missing or wrong", s413="larger than 1 MiB",
+                            s503="event store unavailable, retry later"),
+          request_max_body_size=MAX_BYTES, operation_class=_RuleSetOperation)
+    async def activate_ruleset(request: Request) -> Response:
+        doc, problems = await asyncio.to_thread(_checked, await request.body(), request.headers.get("content-type", ""))
+        if problems:
+            return _invalid(problems)
         try:
             version, event_id, digest = await activate_document(pool, sink, doc, activated_by="admin-api")
         except TransientError:
-            return Response({"error": "event store unavailable, retry later"}, status_code=503)
+            return Response(error_body(503, "event store unavailable, retry later"), status_code=503)
         return Response({"version": version, "event_id": event_id, "digest": digest}, status_code=201)
 
-    @get("/rulesets", summary="Activated rule-set versions, newest first (the first is live)")
+    @get("/rulesets", summary="Activated rule-set versions, newest first (the first is live)",
+         responses=_errors(s401="the admin bearer token is missing or wrong"))
     async def list_rulesets() -> dict[str, Any]:
         async with pool.acquire() as conn:
             items = await rule_set_versions(conn)
         return {"active_version": items[0]["version"] if items else None, "rulesets": items}
 
-    @post("/applications/{application_id:str}/evaluate", summary="Evaluate an application now", status_code=202)
-    async def evaluate_now(application_id: str) -> Response:
+    @post("/applications/{application_id:str}/evaluate", summary="Evaluate an application now", status_code=202,
+          responses=_errors(s401="the admin bearer token is missing or wrong",
+                            s404="no event about this application has reached the evaluator; nothing is written",
+                            s503="event store unavailable, retry later"))
+    async def evaluate_now(application_id: Id) -> Response:
+        async with pool.acquire() as conn:
+            known = await knows_application(conn, application_id)
+        if not known:
+            raise NotFoundException(f"no events about application {application_id} have reached the evaluator")
         try:
             event_id = await request_evaluation(sink, application_id, requested_by="admin-api")
         except TransientError:
-            return Response({"error": "event store unavailable, retry later"}, status_code=503)
+            return Response(error_body(503, "event store unavailable, retry later"), status_code=503)
         return Response({"status": "requested", "event_id": event_id}, status_code=202)
 
-    @get("/decisions", summary="Decisions with explanations and status")
-    async def list_decisions(application_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    @get("/decisions", summary="Decisions with explanations and status",
+         responses=_errors(s401="the admin bearer token is missing or wrong"))
+    async def list_decisions(application_id: MaybeId = None,
+                             limit: Annotated[int, Parameter(ge=1, le=2000)] = 200) -> list[dict[str, Any]]:
         async with pool.acquire() as conn:
-            rows, _ = await decisions_page(conn, DecisionFilter(application_id=application_id),
-                                           limit=max(1, min(limit, 2000)))
+            rows, _ = await decisions_page(conn, DecisionFilter(application_id=application_id), limit=limit)
         return rows
 
-    @get("/pending", summary="Evaluations waiting: for what, and until when")
-    async def list_pending(application_id: str | None = None) -> list[dict[str, Any]]:
+    @get("/pending", summary="Evaluations waiting: for what, and until when",
+         responses=_errors(s401="the admin bearer token is missing or wrong"))
+    async def list_pending(application_id: MaybeId = None) -> list[dict[str, Any]]:
         async with pool.acquire() as conn:
             return await pending_page(conn, application_id=application_id)
 

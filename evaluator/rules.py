@@ -6,14 +6,13 @@ A document carries no version: the version is assigned when an operator activate
 
 from __future__ import annotations
 
-import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, Literal, cast
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -29,10 +28,14 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from contracts.envelope import storable
+from evaluator.ruletext import TextRefused, read_document
 from evaluator.values import OPERATORS, ORDERING
 
 _DURATION_PART = re.compile(r"(\d+)([wdhms])")
 _DURATION = re.compile(r"(\d+[wdhms])+")
+MAX_DURATION = timedelta(days=3650)
+"""Ten years: a timer further off than that is a typo, and `now + duration` must stay a datetime."""
 _UNITS = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1),
           "m": timedelta(minutes=1), "s": timedelta(seconds=1)}
 
@@ -62,9 +65,21 @@ def parse_duration(value: Any) -> timedelta:
         return value
     text = value.replace(" ", "") if isinstance(value, str) else None
     if not text or not _DURATION.fullmatch(text):
-        raise _error("duration", f"invalid duration {value!r}: use a number and a unit (w, d, h, m, s), "
+        raise _error("duration", f"invalid duration {_short(value)}: use a number and a unit (w, d, h, m, s), "
                                  "e.g. 30m, 2h, 7d, 1d12h")
-    return sum((int(n) * _UNITS[u] for n, u in _DURATION_PART.findall(text)), timedelta())
+    parts = _DURATION_PART.findall(text)
+    if any(len(n) > 7 for n, _ in parts):
+        raise _error("duration", f"duration {_short(value)} is longer than {MAX_DURATION.days} days")
+    total = sum((int(n) * _UNITS[u] for n, u in parts), timedelta())
+    if total > MAX_DURATION:
+        raise _error("duration", f"duration {_short(value)} is longer than {MAX_DURATION.days} days")
+    return total
+
+
+def _short(value: Any, size: int = 60) -> str:
+    """`repr(value)` cut to `size` characters: a problem names a value, it does not echo a document."""
+    text = repr(value)
+    return text if len(text) <= size else text[:size] + "…"
 
 
 def format_duration(value: timedelta) -> str:
@@ -81,16 +96,20 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer
 
 def threshold_problem(operator: str, threshold: Any) -> str | None:
     """Why a threshold does not fit its operator, or None."""
-    def scalar(v: Any) -> bool:
-        return isinstance(v, bool | int | float | str) and v != ""
+    def number(v: Any) -> bool:  # NaN and inf compare false with everything; JSON cannot carry them
+        return (isinstance(v, float) and math.isfinite(v)
+                or isinstance(v, int) and not isinstance(v, bool) and -2**63 <= v < 2**63)
 
-    if operator in ORDERING and (isinstance(threshold, bool) or not isinstance(threshold, int | float)):
-        return f"threshold for '{operator}' must be a number, got {threshold!r}"
+    def scalar(v: Any) -> bool:
+        return isinstance(v, bool) or isinstance(v, str) and v != "" or number(v)
+
+    if operator in ORDERING and (isinstance(threshold, bool) or not number(threshold)):
+        return f"threshold for '{operator}' must be a number (finite, within 64 bits), got {_short(threshold)}"
     if operator in ("==", "!=") and not scalar(threshold):
-        return f"threshold for '{operator}' must be a number, boolean or string, got {threshold!r}"
+        return f"threshold for '{operator}' must be a number, boolean or string (numbers finite), got {_short(threshold)}"
     if operator == "in" and (not isinstance(threshold, list) or not threshold
                              or not all(scalar(t) for t in threshold)):
-        return f"threshold for 'in' must be a non-empty list of numbers, booleans or strings, got {threshold!r}"
+        return f"threshold for 'in' must be a non-empty list of numbers, booleans or strings (numbers finite), got {_short(threshold)}"
     return None
 
 
@@ -291,11 +310,11 @@ def _message(err: ErrorDetails) -> str:
     if kind == "extra_forbidden":
         return "unknown field"
     if kind == "tuple_type":
-        return f"should be a list (got {err.get('input')!r})"
+        return f"should be a list (got {_short(err.get('input'))})"
     if kind in ("unknown_operator", "threshold", "aggregate", "archive_opt_in", "archive_reason",
                 "no_requirements", "same_stage", "duration"):
         return err["msg"]
-    return f"{err['msg']} (got {err.get('input')!r})"
+    return f"{err['msg']} (got {_short(err.get('input'))})"
 
 
 def validate_document(doc: Any) -> list[Problem]:
@@ -316,11 +335,13 @@ def validate_document(doc: Any) -> list[Problem]:
     return list(dict.fromkeys(problems))
 
 
-def parse_document(text: str, *, fmt: Literal["yaml", "json"] = "yaml") -> Any:
+def parse_document(text: str | bytes, *, fmt: Literal["yaml", "json"] = "yaml") -> Any:
+    """The document in a rule file, read within `evaluator.ruletext`'s limits, with text PostgreSQL
+    cannot store replaced as in every event (`contracts.envelope.storable`); `RuleSetInvalid` if not."""
     try:
-        return json.loads(text) if fmt == "json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise RuleSetInvalid([Problem("document", f"not valid {fmt.upper()}: {exc}")]) from exc
+        return storable(read_document(text, fmt=fmt))
+    except TextRefused as exc:
+        raise RuleSetInvalid([Problem("document", str(exc))]) from exc
 
 
 def load_rule_set(text: str, *, fmt: Literal["yaml", "json"] = "yaml") -> RuleSet:

@@ -31,6 +31,12 @@ async def application_events(conn: asyncpg.Connection, application_id: str) -> l
     return [Envelope.model_validate(r["envelope"]) for r in rows]
 
 
+async def knows_application(conn: asyncpg.Connection, application_id: str) -> bool:
+    """Whether any event about the application has reached the evaluator."""
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM evaluator_events WHERE application_id = $1)",
+                                    application_id))
+
+
 async def add_catalog_event(conn: asyncpg.Connection, env: Envelope, seq: int) -> None:
     await conn.execute("INSERT INTO evaluator_catalog (event_id, stream_seq, envelope) VALUES ($1, $2, $3) "
                        "ON CONFLICT DO NOTHING", env.event_id, seq, env.model_dump(mode="json"))

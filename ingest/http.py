@@ -11,17 +11,23 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import orjson
 import structlog
-from litestar import Request, Response, post
-from litestar.enums import ScopeType
+from litestar import MediaType, Request, Response, post
+from litestar.enums import ParamType, ScopeType
+from litestar.exceptions import ServiceUnavailableException
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, Operation, Parameter, RequestBody, Schema
+from litestar.openapi.spec.enums import OpenAPIType
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
+from pydantic import BaseModel
 
+from contracts.ashby import WebhookBody
 from contracts.envelope import Envelope
-from contracts.errors import InvalidInput, TransientError
+from contracts.errors import ErrorBody, InvalidInput, TransientError, error_body
 from ingest.ratelimit import TokenBuckets
 from ingest.webhook import is_ping, to_envelope, verify_signature_bytes
 
@@ -36,7 +42,7 @@ RejectedSink = Callable[[str, str, bytes], Awaitable[None]]
 
 
 def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
-    return Response({"error": reason}, status_code=status, headers=headers or {})
+    return Response(error_body(status, reason), status_code=status, headers=headers or {}, media_type=MediaType.JSON)
 
 
 def webhook_endpoint(sink: EventSink, *, secret: str | None, rejected: RejectedSink, limiter: TokenBuckets,
@@ -47,20 +53,26 @@ def webhook_endpoint(sink: EventSink, *, secret: str | None, rejected: RejectedS
     Response objects, its router and exception middleware) cost about a third of the time per
     webhook, so the HTTP app hands this path straight to this function, which reads the body and
     writes its answer through ASGI. The checks and their order are those of any route: rate limit,
-    size, signature, shape, then the answer only after JetStream's ack. It is not in the OpenAPI
-    document; the module docstring is its contract. An unexpected error is answered 500 as
+    size, signature, shape, then the answer only after JetStream's ack. `webhook_documentation` is its
+    entry in the OpenAPI document. An unexpected error is answered 500 as
     Litestar's handler would, after `http_unhandled_error` is logged.
     """
     secret_bytes = (secret or "").encode()
 
     async def handle(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and scope["method"] == "OPTIONS":
+            start: HTTPResponseStartEvent = {"type": "http.response.start", "status": 204,
+                                             "headers": [(b"allow", b"OPTIONS, POST")]}
+            await send(start)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
         if scope["type"] != ScopeType.HTTP or scope["method"] != "POST":
-            await _send_json(send, 405, {"error": "method not allowed"}, [(b"allow", b"POST")])
+            await _send_error(send, 405, "method not allowed", [(b"allow", b"OPTIONS, POST")])
             return
         client = scope.get("client")
         wait = limiter.take(client[0] if client else "unknown", time.monotonic())
         if wait > 0:
-            await _send_json(send, 429, {"error": "rate limit exceeded"},
+            await _send_error(send, 429, "rate limit exceeded",
                              [(b"retry-after", str(max(1, round(wait))).encode())])
             return
         signature: str | None = None
@@ -69,13 +81,14 @@ def webhook_endpoint(sink: EventSink, *, secret: str | None, rejected: RejectedS
             if name == b"ashby-signature":
                 signature = value.decode("latin-1")
             elif name == b"content-length":
-                declared = int(value) if value.isdigit() else 0
+                if value.isdigit():
+                    declared = int(value) if len(value) < 20 else max_body_bytes + 1
         if declared > max_body_bytes:
-            await _send_json(send, 413, {"error": f"body larger than {max_body_bytes} bytes"})
+            await _send_error(send, 413, f"body larger than {max_body_bytes} bytes")
             return
         body = await _read_body(receive, max_body_bytes)
         if body is None:
-            await _send_json(send, 413, {"error": f"body larger than {max_body_bytes} bytes"})
+            await _send_error(send, 413, f"body larger than {max_body_bytes} bytes")
             return
         if not verify_signature_bytes(secret_bytes, body, signature):
             if signature is None and is_ping(body):  # Ashby's set-up check; a wrongly signed one stays 401
@@ -83,7 +96,7 @@ def webhook_endpoint(sink: EventSink, *, secret: str | None, rejected: RejectedS
                 await _send_json(send, 200, {"status": "pong"})
                 return
             log.warning("webhook_signature_rejected", has_header=signature is not None)
-            await _send_json(send, 401, {"error": "invalid or missing Ashby-Signature"})
+            await _send_error(send, 401, "invalid or missing Ashby-Signature")
             return
         now = datetime.now(UTC)
         try:
@@ -94,7 +107,7 @@ def webhook_endpoint(sink: EventSink, *, secret: str | None, rejected: RejectedS
                 await rejected("ashby", exc.reason, body)
             except Exception as store_exc:  # noqa: BLE001 - keeping the copy is best effort
                 log.warning("rejected_webhook_not_kept", error=type(store_exc).__name__)
-            await _send_json(send, 400, {"error": exc.reason})
+            await _send_error(send, 400, exc.reason)
             return
         if envelope is None:
             await _send_json(send, 200, {"status": "pong"})
@@ -103,7 +116,7 @@ def webhook_endpoint(sink: EventSink, *, secret: str | None, rejected: RejectedS
             seq, duplicate = await sink.publish_event(envelope)
         except TransientError as exc:
             log.warning("webhook_not_stored", event_id=envelope.event_id, error=str(exc))
-            await _send_json(send, 503, {"error": "event store unavailable, retry later"}, [(b"retry-after", b"5")])
+            await _send_error(send, 503, "event store unavailable, retry later", [(b"retry-after", b"5")])
             return
         log.info("webhook_stored", event_id=envelope.event_id, event_type=envelope.event_type,
                  key=envelope.key, stream_seq=seq, duplicate=duplicate)
@@ -123,7 +136,7 @@ def webhook_endpoint(sink: EventSink, *, secret: str | None, rejected: RejectedS
             log.error("http_unhandled_error", error=type(exc).__name__, path=scope["path"])
             if started:
                 raise
-            await _send_json(send, 500, {"error": "internal error"})
+            await _send_error(send, 500, "internal error")
 
     return ashby_webhook
 
@@ -147,6 +160,10 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+async def _send_error(send: Send, status: int, reason: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    await _send_json(send, status, error_body(status, reason), headers)
+
+
 async def _send_json(send: Send, status: int, body: dict[str, Any],
                      headers: list[tuple[bytes, bytes]] | None = None) -> None:
     data = orjson.dumps(body)
@@ -158,13 +175,67 @@ async def _send_json(send: Send, status: int, body: dict[str, Any],
     await send({"type": "http.response.body", "body": data, "more_body": False})
 
 
+class WebhookAnswer(BaseModel):
+    status: Literal["stored", "duplicate", "pong"]
+    event_id: str | None = None
+
+
+class _WebhookOperation(Operation):
+    """The delivery as Ashby sends it: its JSON body, signed with the webhook secret."""
+
+    def __post_init__(self) -> None:
+        self.parameters = [Parameter(name="Ashby-Signature", param_in=ParamType.HEADER, required=True,
+                                     schema=Schema(type=OpenAPIType.STRING),
+                                     description="sha256=<hex HMAC-SHA256 of the raw body>")]
+
+
+def webhook_documentation(path: str) -> HTTPRouteHandler:
+    """The OpenAPI entry of `webhook_endpoint`, which the HTTP app routes to before Litestar (so
+    this handler never runs); the document then describes every path the service answers."""
+
+    @post(path, tags=["ingest"], summary="Ashby webhook deliveries (signed with Ashby-Signature)",
+          operation_class=_WebhookOperation, status_code=200,
+          responses=_errors(s400="not a JSON object with action and data; the raw delivery is kept",
+                            s401="invalid or missing Ashby-Signature", s405="method not allowed",
+                            s413="body too large", s429="rate limit exceeded (see Retry-After)",
+                            s503="event store unavailable, retry later (see Retry-After)"))
+    async def ashby_webhook(data: WebhookBody) -> WebhookAnswer:  # pragma: no cover - never routed
+        raise ServiceUnavailableException("the HTTP app answers this path itself")
+
+    return ashby_webhook
+
+
+class _SlackOperation(Operation):
+    """The interaction request as Slack sends it: a form whose `payload` field is JSON, signed."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(required=True, content={"application/x-www-form-urlencoded": OpenAPIMediaType(
+            schema=Schema(type=OpenAPIType.OBJECT, required=["payload"],
+                          properties={"payload": Schema(type=OpenAPIType.STRING,
+                                                        description="the interaction, JSON (block_actions)")}))})
+        self.parameters = [
+            Parameter(name="X-Slack-Request-Timestamp", param_in=ParamType.HEADER, required=True,
+                      schema=Schema(type=OpenAPIType.STRING), description="Unix time; within five minutes"),
+            Parameter(name="X-Slack-Signature", param_in=ParamType.HEADER, required=True,
+                      schema=Schema(type=OpenAPIType.STRING), description="v0=<HMAC-SHA256 of v0:<ts>:<body>>"),
+        ]
+
+
+def _errors(**described: str) -> dict[int, ResponseSpec]:
+    return {int(code[1:]): ResponseSpec(data_container=ErrorBody, description=text) for code, text in described.items()}
+
+
 def slack_handlers(sink: EventSink, *, signing_secret: str | None) -> list[HTTPRouteHandler]:
     from contracts.ids import derive_id
     from ingest.slack import parse_interaction, to_recruiter_decided, verify_slack_request
 
     @post("/slack/interactions", status_code=200, request_max_body_size=256 * 1024, tags=["ingest"],
-          summary="Slack button presses (signed block_actions)")
+          summary="Slack button presses (signed block_actions)", operation_class=_SlackOperation,
+          media_type=MediaType.TEXT, response_description="recorded (empty body), or ignored when not our button",
+          responses=_errors(s400="not a well-formed interaction", s401="invalid Slack signature or timestamp",
+                            s413="body too large", s503="event store unavailable, retry later"))
     async def slack_interactions(request: Request) -> Response:
+        """The signature (slack-sdk's `SignatureVerifier`) is checked before anything is parsed."""
         body = await request.body()
         if not signing_secret or not verify_slack_request(
                 signing_secret, body, request.headers.get("x-slack-request-timestamp"),
@@ -174,7 +245,7 @@ def slack_handlers(sink: EventSink, *, signing_secret: str | None) -> list[HTTPR
         try:
             interaction = parse_interaction(body)
             if interaction is None:
-                return Response({"status": "ignored"}, status_code=200)
+                return Response("", status_code=200, media_type=MediaType.TEXT)
             decided = to_recruiter_decided(interaction)
         except InvalidInput as exc:
             return _error(400, exc.reason)
@@ -189,6 +260,6 @@ def slack_handlers(sink: EventSink, *, signing_secret: str | None) -> list[HTTPR
         except TransientError:
             return _error(503, "event store unavailable, retry later")
         log.info("recruiter_decided", event_id=event_id, key=decided.application_id, choice=decided.choice)
-        return Response(b"", status_code=200)
+        return Response("", status_code=200, media_type=MediaType.TEXT)
 
     return [slack_interactions]

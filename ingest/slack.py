@@ -37,14 +37,19 @@ class _FixedClock(Clock):
 
 def verify_slack_request(signing_secret: str, body: bytes, timestamp: str | None, signature: str | None,
                          now: float) -> bool:
-    """True only for `X-Slack-Signature: v0=<hmac>` over `v0:<ts>:<body>` with ts within 5 minutes."""
+    """True only for `X-Slack-Signature: v0=<hmac>` over `v0:<ts>:<body>` with ts within 5 minutes.
+
+    A timestamp that is not a plausible Unix time (ASCII digits, at most 12 of them) is refused
+    before slack-sdk sees it: its clock arithmetic overflows on a 400-digit number.
+    """
     if not signing_secret or not signing_secret.strip() or not timestamp or not signature:
         return False
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        return False
     try:
-        int(timestamp)
         verifier = SignatureVerifier(signing_secret, clock=_FixedClock(now))
         return verifier.is_valid(body=body, timestamp=timestamp, signature=signature)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeError, OverflowError):
         return False
 
 

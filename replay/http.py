@@ -10,13 +10,15 @@ client polling for the result gets an answer instead of `running` forever.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from litestar import Request, Response, Router, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import Parameter
 from litestar.types import Guard
 
+from contracts.errors import error_body
 from evaluator.core import Problem, parse_document
 from replay import store
 from replay.request import RequestInvalid, parse_request
@@ -25,7 +27,7 @@ from replay.runs import Runs
 
 def _document(body: bytes, content_type: str) -> Any:
     fmt: Literal["yaml", "json"] = "json" if "json" in content_type or body.lstrip()[:1] in (b"{", b"[") else "yaml"
-    return parse_document(body.decode("utf-8", errors="replace"), fmt=fmt)
+    return parse_document(body, fmt=fmt)
 
 
 def _invalid(exc: ValueError) -> Response[Any]:
@@ -35,7 +37,7 @@ def _invalid(exc: ValueError) -> Response[Any]:
     else:  # RuleSetInvalid from the body's own syntax
         found = getattr(exc, "problems", None) or [Problem("body", str(exc))]
         problems = [{"location": "body", "message": p.message} for p in found]
-    return Response({"error": "invalid replay request", "problems": problems}, status_code=400)
+    return Response(error_body(400, "invalid replay request", {"problems": problems[:20]}), status_code=400)
 
 
 def _page(row: asyncpg.Record) -> Response[Any]:
@@ -60,9 +62,8 @@ def replay_router(pool: asyncpg.Pool, guards: list[Guard], *, database_url: str 
                         status_code=202, headers={"Location": f"/api/replays/{replay_id}"})
 
     @get("/replays/{replay_id:str}", summary="A replay: status, and when done its summary, totals and changes")
-    async def get_replay(replay_id: str, format: str = "json") -> Response[Any]:
-        if format not in ("json", "html"):
-            return Response({"error": f"format should be json or html, not {format[:40]!r}"}, status_code=400)
+    async def get_replay(replay_id: Annotated[str, Parameter(max_length=256, pattern=r"^[^\x00\ud800-\udfff]+$")],
+                         format: Literal["json", "html"] = "json") -> Response[Any]:
         async with pool.acquire() as conn:
             await runs.reap(conn)
             row = await store.one(conn, replay_id, page=format == "html")
@@ -71,10 +72,10 @@ def replay_router(pool: asyncpg.Pool, guards: list[Guard], *, database_url: str 
         return _page(row) if format == "html" else Response(store.as_json(row, full=True))
 
     @get("/replays", summary="Recent replays, newest first")
-    async def list_replays(limit: int = 50) -> list[dict[str, Any]]:
+    async def list_replays(limit: Annotated[int, Parameter(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
         async with pool.acquire() as conn:
             await runs.reap(conn)
-            rows = await store.recent(conn, max(1, min(limit, 500)))
+            rows = await store.recent(conn, limit)
         return [store.as_json(r, full=False) for r in rows]
 
     return Router(path="/api", route_handlers=[start_replay, get_replay, list_replays], guards=guards,

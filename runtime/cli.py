@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import gc
 import os
 import signal
@@ -28,7 +29,8 @@ async def _wait_for_signal() -> None:
 
 
 async def _serve(settings: Settings, *, http: bool, role_names: list[str], sandboxes: bool = False,
-                 sockets: list[socket.socket] | None = None, run_migrations: bool = True) -> None:
+                 sockets: list[socket.socket] | None = None, run_migrations: bool = True,
+                 announce: bool = False) -> None:
     """One process: HTTP (on `sockets` if given, else binding HTTP_HOST:HTTP_PORT) and/or worker roles."""
     import uvicorn
 
@@ -58,7 +60,7 @@ async def _serve(settings: Settings, *, http: bool, role_names: list[str], sandb
                                     access_log=False, lifespan="on", timeout_graceful_shutdown=10)
             server = uvicorn.Server(config)
             server_task = asyncio.create_task(server.serve(sockets=sockets))
-            if sockets is None:  # a worker of `_serve_http_workers`: the supervisor says where it listens
+            if sockets is None or announce:  # a worker of `_serve_http_workers`: the supervisor says where
                 log.info("http_listening", url=f"http://{settings.http_host}:{settings.http_port}",
                          console=f"http://{settings.http_host}:{settings.http_port}/ui/", openapi=f"http://{settings.http_host}:{settings.http_port}/schema")
             connect_webhooks(dev, settings, settings.secret("ashby_webhook_secret")
@@ -79,6 +81,24 @@ async def _serve(settings: Settings, *, http: bool, role_names: list[str], sandb
         await services.close()
         await dev.stop()
         log.info("stopped")
+
+
+def bound_or_explained(host: str, port: int) -> socket.socket | None:
+    """The HTTP socket, bound before anything else starts; None after one line saying why not (an
+    occupied port used to be found after "listening" was logged, followed by a 30 s hang)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound on {host} ({exc.strerror})"
+        print(f"port {port} {reason} (set HTTP_PORT)", file=sys.stderr)
+        return None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def http_worker_count(setting: int) -> int:
@@ -205,13 +225,15 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
-    if args.command == "dev":
-        _run(_serve(settings, http=True, role_names=roles(), sandboxes=True))
-    elif args.command == "http":
-        workers = http_worker_count(settings.http_workers)
+    if args.command in ("dev", "http"):
+        workers = http_worker_count(settings.http_workers) if args.command == "http" else 1
         if workers > 1:
             return _serve_http_workers(settings, workers)
-        _run(_serve(settings, http=True, role_names=[]))
+        listener = bound_or_explained(settings.http_host, settings.http_port)
+        if listener is None:
+            return 1
+        _run(_serve(settings, http=True, role_names=roles() if args.command == "dev" else [],
+                    sandboxes=args.command == "dev", sockets=[listener], announce=True))
     elif args.command == "worker":
         _run(_serve(settings, http=False, role_names=[args.role]))
     elif args.command == "migrate":

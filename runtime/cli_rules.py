@@ -16,9 +16,12 @@ from typing import Any
 import httpx
 import orjson
 
-from evaluator.rules import parse_document, validate_document
+from evaluator.rules import RuleSetInvalid, parse_document, validate_document
+from evaluator.ruletext import MAX_BYTES
 from runtime.app import persistent_secret
 from runtime.settings import Settings
+
+MAX_SHOWN = 50
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,20 +57,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def _load(path: Path) -> Any | None:
     """The parsed document, or None after printing every problem."""
     try:
-        text = path.read_text()
+        with path.open("rb") as file:  # no more than the limit is read: a rule file is small
+            data = file.read(MAX_BYTES + 1)
     except OSError as exc:
         print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
         return None
     try:
-        doc = parse_document(text, fmt="json" if path.suffix.lower() == ".json" else "yaml")
-    except ValueError as exc:
-        print(f"{path}: {exc}", file=sys.stderr)
+        doc = parse_document(data, fmt="json" if path.suffix.lower() == ".json" else "yaml")
+    except RuleSetInvalid as exc:
+        print(f"{path}: {'; '.join(p.message for p in exc.problems)}", file=sys.stderr)
         return None
     problems = validate_document(doc)
     if problems:
         print(f"{path}: {len(problems)} problem(s)", file=sys.stderr)
-        for p in problems:
+        for p in problems[:MAX_SHOWN]:
             print(f"  {p.location}: {p.message}", file=sys.stderr)
+        if len(problems) > MAX_SHOWN:
+            print(f"  … and {len(problems) - MAX_SHOWN} more", file=sys.stderr)
         return None
     print(f"{path}: valid ({len(doc.get('rules') or [])} rules)")
     return doc
@@ -82,8 +88,8 @@ def _activate(api: httpx.Client, path: Path) -> int:
     if resp.status_code == 201:
         print(f"activated rule set version {body['version']} (event {body['event_id']})")
         return 0
-    print(f"activation refused (HTTP {resp.status_code}): {body.get('error') or resp.text[:300]}", file=sys.stderr)
-    for p in body.get("problems") or []:
+    print(f"activation refused (HTTP {resp.status_code}): {body.get('detail') or resp.text[:300]}", file=sys.stderr)
+    for p in (body.get("extra") or {}).get("problems") or []:
         print(f"  {p['location']}: {p['message']}", file=sys.stderr)
     return 1
 

@@ -25,7 +25,14 @@ from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from contracts import subjects
-from contracts.consumers import DeadLetter, Delivered, EffectHandler, PreparedTxHandler, Subscription, TxHandler
+from contracts.consumers import (
+    DeadLetter,
+    Delivered,
+    EffectHandler,
+    PreparedTxHandler,
+    Subscription,
+    TxHandler,
+)
 from contracts.envelope import parse_envelope
 from contracts.errors import PermanentError
 from runtime.dead_letters import RETRY_HEADER, generic_alert

@@ -13,10 +13,15 @@ from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.response import Redirect
+from litestar.routes import HTTPRoute
+from litestar.static_files import create_static_files_router
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from contracts.errors import error_body
 from evaluator.http import evaluator_router
-from ingest.http import slack_handlers, webhook_endpoint
+from ingest.http import slack_handlers, webhook_documentation, webhook_endpoint
 from ingest.ratelimit import TokenBuckets
 from projectors.http import query_router
 from replay.http import replay_router
@@ -34,6 +39,8 @@ def admin_guard(token: str):
     expected = f"Bearer {token}".encode()
 
     def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        if connection.scope.get("method") == "OPTIONS":  # says which methods a path has, nothing more
+            return
         given = connection.headers.get("authorization", "").encode()
         if not hmac.compare_digest(given, expected):
             raise NotAuthorizedException("a valid 'Authorization: Bearer <ADMIN_API_TOKEN>' header is required")
@@ -80,6 +87,33 @@ async def _open_dead_letters(services: Services) -> int | None:
         return None
 
 
+DOCS_ASSETS = "/schema-assets"
+
+
+def openapi_config() -> OpenAPIConfig:
+    """The document at /schema/openapi.json and Swagger UI at /schema, its script and styles served
+    by this process from the `swagger-ui-bundle-v2` wheel (Apache-2.0), so the page works offline."""
+    swagger = SwaggerRenderPlugin(path="/", js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                  favicon=f"<link rel='icon' type='image/png' href='{DOCS_ASSETS}/favicon-32x32.png'>",
+                                  css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                  standalone_preset_js_url=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js")
+    return OpenAPIConfig(title="auto-advance", version="0.1.0", path="/schema", render_plugins=[swagger])
+
+
+def docs_assets() -> Any:
+    import swagger_ui_bundle  # type: ignore[import-untyped]
+
+    return create_static_files_router(path=DOCS_ASSETS, directories=[str(swagger_ui_bundle.swagger_ui_path)],
+                                      include_in_schema=False)
+
+
+@get("/", include_in_schema=False)
+async def home(request: Request) -> Redirect:
+    """People who open the service's address land on the console when there is one, else the docs."""
+    paths = {route.path for route in request.app.routes}
+    return Redirect("/ui/" if "/ui" in paths or "/ui/" in paths else "/schema")
+
+
 WEBHOOK_PATH = "/webhooks/ashby"
 _WEBHOOK_PATHS = frozenset({WEBHOOK_PATH, WEBHOOK_PATH + "/"})
 
@@ -91,12 +125,33 @@ class HttpApp:
     def __init__(self, litestar: Litestar, webhook: ASGIApp) -> None:
         self.litestar = litestar
         self._webhook = webhook
+        self._methods: dict[str, set[str]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP and scope["path"] in _WEBHOOK_PATHS:
             await self._webhook(scope, receive, send)
+        elif scope["type"] == ScopeType.HTTP and scope["method"] == "OPTIONS":
+            await self.litestar(scope, receive, self._with_allow(scope, send))
         else:
             await self.litestar(scope, receive, send)
+
+    def _with_allow(self, scope: Scope, send: Send) -> Send:
+        """Litestar's OPTIONS answer names the methods of the first handler group registered for a
+        path (GET /api/rulesets was missing beside POST); `Allow` is rewritten from the route."""
+
+        async def sending(message: Message) -> None:
+            template = scope.get("path_template")
+            if message["type"] == "http.response.start" and template is not None and message["status"] == 204:
+                methods = self._methods.get(template)
+                if methods is None:
+                    methods = set().union(*(r.methods for r in self.litestar.routes
+                                            if isinstance(r, HTTPRoute) and r.path_format == template))
+                    self._methods[template] = methods
+                headers = [(k, v) for k, v in message["headers"] if k.lower() != b"allow"]
+                message = {**message, "headers": [*headers, (b"allow", ", ".join(sorted(methods)).encode())]}
+            await send(message)
+
+        return sending
 
 
 def create_http_app(services: Services, extra_handlers: list | None = None) -> RequestIdMiddleware:
@@ -127,7 +182,7 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
 
     def on_exception(_: Request, exc: Exception) -> Response:
         log.error("http_unhandled_error", error=type(exc).__name__)
-        return Response({"error": "internal error"}, status_code=500)
+        return Response(error_body(500, "internal error"), status_code=500)
 
     webhook = webhook_endpoint(services.publisher, secret=webhook_secret, rejected=keep_rejected,
                                limiter=TokenBuckets(settings.webhook_rate_limit_per_s, settings.webhook_rate_burst),
@@ -138,14 +193,17 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
         evaluator_router(services.pool, services.publisher, [guard]),
         replay_router(services.pool, [guard], database_url=services.database_url),  # no publisher: a replay cannot publish
         dlq_router(services, [guard]),
+        *console_handlers(services.pool, services.publisher, access, lambda: health_report(services)),
+        webhook_documentation(WEBHOOK_PATH),
         health,
         stats,
-        *console_handlers(services.pool, services.publisher, access, lambda: health_report(services)),
+        home,
+        docs_assets(),
         *(extra_handlers or []),
     ]
     litestar = Litestar(
         route_handlers=handlers,
-        openapi_config=OpenAPIConfig(title="auto-advance", version="0.1.0", path="/schema"),
+        openapi_config=openapi_config(),
         exception_handlers={500: on_exception},
         debug=False,
     )

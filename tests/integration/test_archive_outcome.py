@@ -4,10 +4,10 @@ then the proposal says archived, failed with the reason, or skipped because the 
 from __future__ import annotations
 
 import orjson
+from test_end_to_end import RECRUITER_SLACK_ID, _async, _has, interview, pipeline
 
 from sandbox.scenarios import demo_rules
 from support import eventually
-from test_end_to_end import RECRUITER_SLACK_ID, _async, _has, interview, pipeline
 
 
 async def _click_archive(svc, slack) -> dict:

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 
-import httpx
-
-from ingest.ashby_client import (AshbyAuthError, AshbyClient, AshbyError, AshbyOutcomeUnknown, AshbyUnavailable,
-                                is_write, retry_after_seconds)
+from ingest.ashby_client import (
+    AshbyAuthError,
+    AshbyClient,
+    AshbyError,
+    AshbyOutcomeUnknown,
+    AshbyUnavailable,
+    is_write,
+    retry_after_seconds,
+)
 from sandbox.ashby import sandbox_id
 from sandbox.scenarios import base_scenario, stage
 
@@ -248,5 +254,5 @@ async def test_latency_faults_slow_every_call_until_cleared(sandbox_ashby):
         await client.call("archiveReason.list", {})
     finally:
         await client.aclose()
-    gaps = [b["at"] - a["at"] for a, b in zip(sandbox_ashby.calls, sandbox_ashby.calls[1:])]
+    gaps = [b["at"] - a["at"] for a, b in zip(sandbox_ashby.calls, sandbox_ashby.calls[1:], strict=False)]
     assert all(g >= 0.05 for g in gaps) and not sandbox_ashby._faults

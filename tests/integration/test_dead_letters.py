@@ -8,13 +8,12 @@ import asyncio
 
 import nats
 import orjson
+from test_end_to_end import ADMIN_CHANNEL, _async, _has, event_types, interview, pipeline, stage_calls
 
 from contracts import subjects
 from runtime.cli import main
 from sandbox.scenarios import demo_rules, stage
 from support import ADMIN_TOKEN, eventually
-from test_end_to_end import ADMIN_CHANNEL, _async, _has, event_types, interview, pipeline, stage_calls
-
 
 FAST_ASHBY = {"ashby_timeout_s": 0.5, "ashby_max_retries": 0, "ashby_backoff_max_s": 0.1,
               "ashby_retry_after_max_s": 0.1}

@@ -122,7 +122,7 @@ async def test_an_invalid_rule_set_is_refused_with_every_problem_located(infra):
         doc["rules"][0]["on_pass"] = {"action": "teleport"}
         resp = await svc.client.post("/api/rulesets", json=doc)
         assert resp.status_code == 400
-        locations = [p["location"] for p in resp.json()["problems"]]
+        locations = [p["location"] for p in resp.json()["extra"]["problems"]]
         assert any("requirements[0].operator" in loc for loc in locations)
         assert any("on_pass" in loc for loc in locations)
         assert (await svc.client.get("/api/rulesets")).json()["active_version"] is None

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import scenario
+
 from contracts import subjects
 from contracts.envelope import Envelope
 from contracts.ids import derive_id

@@ -177,24 +177,24 @@ async def test_an_invalid_replay_request_is_refused_with_located_problems(infra)
         doc["rules"][0]["requirements"][0]["operator"] = "=>"
         resp = await svc.client.post("/api/replays", json={"rules": doc, "since": "last tuesday", "colour": 1})
         assert resp.status_code == 400
-        locations = {p["location"] for p in resp.json()["problems"]}
+        locations = {p["location"] for p in resp.json()["extra"]["problems"]}
         assert "rules.rules[0].requirements[0].operator" in locations
         assert {"since", "colour"} <= locations
         for workers in (0, 9, "2", True):
             bad = await svc.client.post("/api/replays", json={"verify": True, "workers": workers})
             assert bad.status_code == 400
-            assert bad.json()["problems"] == [{"location": "workers",
+            assert bad.json()["extra"]["problems"] == [{"location": "workers",
                                                "message": "should be a whole number from 1 to 8"}], workers
         backwards = await svc.client.post("/api/replays", json={"verify": True, "since": "2026-03-01",
                                                                 "until": "2026-02-01"})
         assert backwards.status_code == 400
-        assert backwards.json()["problems"] == [{"location": "since", "message": "is after `until`: nothing to report"}]
+        assert backwards.json()["extra"]["problems"] == [{"location": "since", "message": "is after `until`: nothing to report"}]
         assert (await svc.client.post("/api/replays", content=b"rules: [unclosed",
                                       headers={"Content-Type": "application/yaml"})).status_code == 400
         bare = await svc.client.post("/api/replays", json=scenario.rules())  # a rule set, not a request
         assert bare.status_code == 400
-        assert [p["location"] for p in bare.json()["problems"]] == ["body"]
-        assert "this is a rule set, not a replay request" in bare.json()["problems"][0]["message"]
+        assert [p["location"] for p in bare.json()["extra"]["problems"]] == ["body"]
+        assert "this is a rule set, not a replay request" in bare.json()["extra"]["problems"][0]["message"]
         anonymous = await svc.client.post("/api/replays", json={"verify": True}, headers={"Authorization": ""})
         assert anonymous.status_code == 401
         assert (await svc.client.get("/api/replays/nope")).status_code == 404

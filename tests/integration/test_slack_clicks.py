@@ -63,6 +63,6 @@ async def test_a_malformed_interaction_is_refused_with_a_reason(infra):
         resp = await svc.client.post("/slack/interactions", content=body, headers={
             "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
             "X-Slack-Signature": sig})
-        assert resp.status_code == 400 and "payload" in resp.json()["error"]
+        assert resp.status_code == 400 and "payload" in resp.json()["detail"]
         assert isinstance(resp, httpx.Response)
         assert await _events(infra) == []

@@ -63,12 +63,12 @@ async def test_a_bad_or_missing_signature_is_refused_and_nothing_is_stored(infra
 async def test_a_malformed_body_is_refused_with_a_reason_and_kept_for_inspection(infra):
     async with running_service(infra, roles=[]) as svc:
         bad_json = await svc.post_webhook_raw(b"{not json")
-        assert bad_json.status_code == 400 and "JSON" in bad_json.json()["error"]
+        assert bad_json.status_code == 400 and "JSON" in bad_json.json()["detail"]
         missing = schedule_payload("app-5")
         del missing["data"]["interviewSchedule"]["applicationId"]
         resp = await svc.post_webhook(missing)
         assert resp.status_code == 400
-        assert "applicationId" in resp.json()["error"]
+        assert "applicationId" in resp.json()["detail"]
         assert await _event_count(infra) == 0
         kept = await svc.fetch("SELECT reason, body FROM rejected_webhooks ORDER BY id")
         assert len(kept) == 2 and orjson.loads(kept[1]["body"])["action"] == "interviewScheduleUpdate"

@@ -17,6 +17,7 @@ from evaluator.rules import (
     format_duration,
     load_rule_set,
     match_rule,
+    parse_document,
     parse_duration,
     validate_document,
     versioned,
@@ -163,7 +164,7 @@ def test_a_problem_reads_as_location_and_message():
         "rules[2].requirements[0].operator: unknown operator '=>'")
 
 
-SEED = json.loads((ROOT / "examples/seed_rule.json").read_text())
+SEED = json.loads((Path(__file__).parent / "seed_app_rule.json").read_text())
 
 
 def test_the_example_seed_rule_converts_to_a_valid_rule():
@@ -216,3 +217,15 @@ def test_inactive_seed_rules_are_left_out_of_the_converted_document():
 ])
 def test_seed_thresholds_stored_as_strings_become_typed(raw, operator, expected):
     assert convert_threshold(raw, operator) == expected
+
+
+@pytest.mark.parametrize("path", sorted(p for p in (ROOT / "examples").iterdir() if p.is_file()), ids=lambda p: p.name)
+def test_every_file_under_examples_is_a_valid_rule_set(path):
+    doc = parse_document(path.read_bytes(), fmt="json" if path.suffix == ".json" else "yaml")
+    assert validate_document(doc) == []
+
+
+def test_the_example_seed_rule_set_is_what_the_converter_makes_of_the_seed_apps_rule():
+    example = json.loads((ROOT / "examples/seed_rule.json").read_text())
+    converted = convert_seed_rules([SEED], name=example["name"])
+    assert {**converted, "description": example["description"]} == example

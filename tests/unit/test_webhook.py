@@ -117,5 +117,5 @@ async def test_an_unexpected_error_while_storing_is_a_bare_500_that_names_nothin
     assert WEBHOOK_SECRET not in repr(logs)
     assert sent[0]["status"] == 500
     answer = b"".join(m.get("body", b"") for m in sent[1:])
-    assert orjson.loads(answer) == {"error": "internal error"}
+    assert orjson.loads(answer) == {"status_code": 500, "detail": "internal error"}
     assert WEBHOOK_SECRET.encode() not in answer
