@@ -44,16 +44,20 @@ async def connect(url: str, *, name: str = "autoadvance", connect_timeout: float
 
     With several servers (a cluster) it connects to any of them and fails over to the others."""
 
+    client: list[NatsClient] = []
+
     async def _error(exc: Exception) -> None:
         log.warning("nats_error", error=type(exc).__name__)
 
     async def _disconnected() -> None:
+        if client and client[0].is_closed:  # our own close/drain at shutdown, not a lost connection
+            return
         log.warning("nats_disconnected")
 
     async def _reconnected() -> None:
         log.info("nats_reconnected")
 
-    return await nats.connect(
+    nc = await nats.connect(
         server_list(url),
         name=name,
         connect_timeout=connect_timeout,
@@ -65,6 +69,8 @@ async def connect(url: str, *, name: str = "autoadvance", connect_timeout: float
         reconnected_cb=_reconnected,
         pending_size=8 * 1024 * 1024,
     )
+    client.append(nc)
+    return nc
 
 
 async def ensure_streams(js: JetStreamContext, replicas: int = 1, dedupe_window_s: float = 900.0) -> None:

@@ -12,8 +12,14 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# Importing `pgserver` defines its PostgresServer class, whose body asks platformdirs for a runtime
+# dir and warns (RuntimeDirWarning) when XDG_RUNTIME_DIR is unset. We use only pgserver's binaries
+# and permission helpers, never that class, its lock or its sockets, so the warning is noise here.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 def free_port(host: str = "127.0.0.1") -> int:

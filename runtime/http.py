@@ -206,5 +206,6 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
         openapi_config=openapi_config(),
         exception_handlers={500: on_exception},
         debug=False,
+        logging_config=None,  # Litestar's default takes over the root logger (plain INFO lines beside ours)
     )
     return RequestIdMiddleware(HttpApp(litestar, webhook))

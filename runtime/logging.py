@@ -1,4 +1,5 @@
-"""structlog, configured once: JSON in production, console on a terminal."""
+"""structlog, configured once: JSON in production, console on a terminal; records of the standard
+`logging` module (uvicorn, nats, libraries) are rendered by the same processors."""
 
 from __future__ import annotations
 
@@ -44,12 +45,15 @@ class _CurrentStderr:
 def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer = structlog.processors.JSONRenderer(serializer=_dumps) if use_json else structlog.dev.ConsoleRenderer(colors=False)
+    shared: list[Any] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact,
+    ]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _redact,
+            *shared,
             structlog.processors.format_exc_info,
             renderer,
         ],
@@ -57,6 +61,20 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    for noisy in ("faststream", "nats", "uvicorn.access", "httpx", "pgserver"):
+    # Standard-library records (uvicorn, nats-py, asyncio, ...) become one line of the same shape,
+    # with the emitting logger's name; only warnings and above, so uvicorn's startup and shutdown
+    # chatter ("Started server process", "Waiting for application shutdown", ...) stays out.
+    handler = logging.StreamHandler(_CurrentStderr())
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info, renderer],
+    ))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_autoadvance", False)]:
+        root.removeHandler(old)
+    handler._autoadvance = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    for noisy in ("faststream", "nats", "uvicorn", "uvicorn.error", "uvicorn.access", "httpx", "pgserver"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
