@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import orjson
 
-from runtime.app import persistent_secret
 from runtime.devsandbox import read_sandbox_file
 from runtime.settings import Settings
 from sandbox.ashby import sandbox_id
@@ -25,6 +24,18 @@ CANDIDATES = (("strong", "Sam Strong", {"ivan": 4, "iris": 3}), ("weak", "Wes We
 
 class DemoError(Exception):
     pass
+
+
+def admin_token(settings: Settings) -> tuple[str | None, str]:
+    """The service's admin token and where it was read: ADMIN_API_TOKEN first, else DATA_DIR/admin_token
+    (read only: a token made up here could never be the running service's)."""
+    if token := settings.secret("admin_api_token"):
+        return token, "ADMIN_API_TOKEN"
+    path = settings.data_dir.resolve() / "admin_token"
+    try:
+        return path.read_text().strip() or None, str(path)
+    except FileNotFoundError:
+        return None, str(path)
 
 
 def _advanced(stage: dict[str, Any]) -> bool:
@@ -54,14 +65,24 @@ class Demo:
             raise DemoError(f"no sandbox found under {settings.data_dir.resolve()}: start the service with "
                             "`make run` (without ASHBY_API_KEY / SLACK_BOT_TOKEN) and run the demo next to it")
         self.http, self.ashby, self.slack = info["http"], info["ashby"], info["slack"]
-        token = settings.secret("admin_api_token") or persistent_secret(settings.data_dir, "admin_token")
+        token, self.token_source = admin_token(settings)
+        if token is None:
+            raise DemoError(f"no admin token for the service at {self.http}: set ADMIN_API_TOKEN to the token it was "
+                            f"started with (or run the demo next to that service's DATA_DIR/admin_token)")
         self.api = httpx.AsyncClient(base_url=self.http, headers={"Authorization": f"Bearer {token}"}, timeout=10,
-                                     trust_env=False)
+                                     trust_env=False, event_hooks={"response": [self._refused]})
         self.plain = httpx.AsyncClient(timeout=10, trust_env=False)
         self.deadline = time.monotonic() + timeout
         self.say = say
         self.run = uuid.uuid4().hex[:6]
         self.candidates = [Candidate(f"{key}-{self.run}", name, scores) for key, name, scores in CANDIDATES]
+
+    async def _refused(self, resp: httpx.Response) -> None:
+        """Any 401 from the service: the token is not the one it was started with (never shown)."""
+        if resp.status_code == 401:
+            raise DemoError(f"the running service at {self.http} refused the admin token read from "
+                            f"{self.token_source}; it needs the token it was started with (ADMIN_API_TOKEN, "
+                            "or that service's DATA_DIR/admin_token)")
 
     async def close(self) -> None:
         await self.api.aclose()
@@ -86,6 +107,7 @@ class Demo:
         health = await self.api.get("/health")
         if health.status_code != 200:
             raise DemoError(f"the service at {self.http} is not healthy: {health.text[:200]}")
+        await self.api.get("/api/rulesets")  # the token is checked before anything is loaded
         await self._load()
         for c in self.candidates:
             await self._interview(c)
