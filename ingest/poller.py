@@ -116,7 +116,9 @@ class AshbyPoller:
         await self._publish_all(envelopes)
         async with self.pool.acquire() as conn:
             await store.set_cursor(conn, FEEDBACK_CURSOR, result.sync_token)
-        log.info("feedback_synced", events=len(envelopes), full=bool(result.full))
+        # every 2 s: a pass that found nothing is not worth a line at INFO
+        (log.info if envelopes or result.full else log.debug)("feedback_synced", events=len(envelopes),
+                                                              full=bool(result.full))
         return len(envelopes)
 
     # --- per-application watches -------------------------------------------------------------

@@ -9,7 +9,7 @@ import sys
 import httpx
 import orjson
 
-from runtime.app import persistent_secret
+from runtime.admin_api import admin_client, service_url
 from runtime.settings import Settings
 
 
@@ -28,11 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    url = (args.url or f"http://{settings.http_host}:{settings.http_port}").rstrip("/")
-    token = settings.secret("admin_api_token") or persistent_secret(settings.data_dir, "admin_token")
+    url = service_url(settings, args.url)
     try:
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=15,
-                          trust_env=False) as api:
+        with admin_client(settings, url) as api:
             if args.dlq_command == "list":
                 return _list(api, include_all=args.all, as_json=args.json)
             if args.dlq_command == "show":

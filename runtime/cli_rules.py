@@ -18,7 +18,7 @@ import orjson
 
 from evaluator.rules import RuleSetInvalid, parse_document, validate_document
 from evaluator.ruletext import MAX_BYTES
-from runtime.app import persistent_secret
+from runtime.admin_api import admin_client, service_url
 from runtime.settings import Settings
 
 MAX_SHOWN = 50
@@ -40,11 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.rules_command == "validate":
         return 0 if _load(args.file) is not None else 1
-    url = (args.url or f"http://{settings.http_host}:{settings.http_port}").rstrip("/")
-    token = settings.secret("admin_api_token") or persistent_secret(settings.data_dir, "admin_token")
+    url = service_url(settings, args.url)
     try:
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=15,
-                          trust_env=False) as api:
+        with admin_client(settings, url) as api:
             if args.rules_command == "activate":
                 return _activate(api, args.file)
             return _show(api, args.json)
