@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import httpx
 
-from runtime.app import persistent_secret
 from runtime.settings import Settings
+
+
+def admin_token(settings: Settings) -> tuple[str | None, str]:
+    """The service's admin token and where it was read: ADMIN_API_TOKEN first, else DATA_DIR/admin_token
+    (read only: a token made up here could never be the running service's)."""
+    if token := settings.secret("admin_api_token"):
+        return token, "ADMIN_API_TOKEN"
+    path = settings.data_dir.resolve() / "admin_token"
+    try:
+        return path.read_text().strip() or None, str(path)
+    except FileNotFoundError:
+        return None, str(path)
 
 
 def service_url(settings: Settings, url: str | None = None) -> str:
@@ -13,7 +24,8 @@ def service_url(settings: Settings, url: str | None = None) -> str:
 
 
 def admin_client(settings: Settings, url: str | None = None) -> httpx.Client:
-    """An HTTP client of the service with the admin bearer token (ADMIN_API_TOKEN, else DATA_DIR's)."""
-    token = settings.secret("admin_api_token") or persistent_secret(settings.data_dir, "admin_token")
-    return httpx.Client(base_url=service_url(settings, url), headers={"Authorization": f"Bearer {token}"},
-                        timeout=15, trust_env=False)
+    """An HTTP client of the service with the admin bearer token (`admin_token`; none when there is none,
+    so the service answers 401 and the command says which token it needs)."""
+    token, _ = admin_token(settings)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=service_url(settings, url), headers=headers, timeout=15, trust_env=False)

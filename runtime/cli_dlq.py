@@ -44,7 +44,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _failed(resp: httpx.Response, what: str) -> int:
     try:
-        reason = resp.json().get("error") or resp.text[:300]
+        reason = resp.json().get("detail") or resp.text[:300]
     except ValueError:
         reason = resp.text[:300]
     print(f"{what} failed (HTTP {resp.status_code}): {reason}", file=sys.stderr)

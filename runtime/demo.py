@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import orjson
 
+from runtime.admin_api import admin_token
 from runtime.devsandbox import read_sandbox_file
 from runtime.settings import Settings
 from sandbox.ashby import sandbox_id
@@ -24,18 +25,6 @@ CANDIDATES = (("strong", "Sam Strong", {"ivan": 4, "iris": 3}), ("weak", "Wes We
 
 class DemoError(Exception):
     pass
-
-
-def admin_token(settings: Settings) -> tuple[str | None, str]:
-    """The service's admin token and where it was read: ADMIN_API_TOKEN first, else DATA_DIR/admin_token
-    (read only: a token made up here could never be the running service's)."""
-    if token := settings.secret("admin_api_token"):
-        return token, "ADMIN_API_TOKEN"
-    path = settings.data_dir.resolve() / "admin_token"
-    try:
-        return path.read_text().strip() or None, str(path)
-    except FileNotFoundError:
-        return None, str(path)
 
 
 def _advanced(stage: dict[str, Any]) -> bool:
