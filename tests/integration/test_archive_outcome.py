@@ -51,7 +51,9 @@ async def test_an_archive_ashby_refuses_is_shown_as_failed_with_the_reason(infra
         assert "application_not_found" in orjson.dumps(final).decode()
         assert not any(t.startswith("Archived") for t in _texts(sandbox_slack, proposal))
         assert sandbox_ashby.stage("weak")["type"] != "Archived"
-        assert await _has(svc, app_id, "CommandFailed")
+        # the Slack update follows CommandFailed on the stream; its copy in event_log may land a moment later
+        await eventually(lambda: _has(svc, app_id, "CommandFailed"), timeout=15,
+                         message="CommandFailed never reached the application's story")
 
 
 async def test_an_archive_of_a_candidate_moved_meanwhile_is_shown_as_skipped(infra, sandbox_ashby, sandbox_slack):
