@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from time import monotonic
 from typing import Any, Protocol
 
 import asyncpg
@@ -56,7 +55,6 @@ class Attempt:
     number: int
     replica: str
     reconcile_first: str | None
-    started: float
     write_sent: bool = False
 
     def event(self, kind: str, now: datetime, **payload: Any) -> Envelope:
@@ -88,13 +86,13 @@ def command_handler(api: AshbyCalls, publisher: Publisher, *, replica: str, time
             log.info("command_lease_busy", command_id=command_id, status=lease.status,
                      retry_after_s=round(lease.remaining_s, 2))
             raise CommandBusy(command_id, max(0.1, lease.remaining_s))
-        attempt = Attempt(cmd, lease.attempt, replica, lease.reconcile_first, monotonic())
+        attempt = Attempt(cmd, lease.attempt, replica, lease.reconcile_first)
         await publisher.publish_event(attempt.event("CommandAttempted", clock(), reconcile_first=lease.reconcile_first))
         try:
             outcome, reason, details = await keeper.run(
                 _carry_out(api, publisher, attempt, keeper.renew, dry_run, clock))
         except PermanentError as exc:
-            await record_failure(publisher, pool, attempt, exc, clock())
+            await _record_failure(pool, attempt, exc)
             raise
         except BaseException as exc:
             await _release_after(pool, publisher, attempt, exc, times, clock)
@@ -137,8 +135,7 @@ async def _release_after(pool: asyncpg.Pool, publisher: Publisher, attempt: Atte
         await store.release(conn, command_id, attempt.replica, status, reason)
 
 
-async def record_failure(publisher: Publisher, pool: asyncpg.Pool, attempt: Attempt, exc: BaseException,
-                         now: datetime) -> None:
+async def _record_failure(pool: asyncpg.Pool, attempt: Attempt, exc: BaseException) -> None:
     """A permanent failure: the inbox row. The runtime then dead-letters the command, and the
     dead-letter hook (executor/dead_letters.py) records `CommandFailed` and alerts the admins, as
     for a command whose retries were spent."""

@@ -174,11 +174,6 @@ class AshbyClient:
             log.info("ashby_retry", endpoint=endpoint, reason=reason, attempt=attempt, delay_s=round(delay, 3))
             await self._sleep(delay)
 
-    def longest_call_s(self) -> float:
-        """The longest one `request` can take: every attempt timing out plus the longest waits between
-        them. The executor's lease is computed from it."""
-        return (self.max_retries + 1) * self.timeout + self.max_retries * max(self.backoff_max, self.retry_after_max)
-
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)

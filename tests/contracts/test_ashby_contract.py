@@ -3,7 +3,6 @@ sends, every answer the sandbox gives and every webhook it delivers matches the 
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -66,7 +65,7 @@ async def exercised(sandbox_ashby):
                             rule_set_version=1, rule_id="r"),
                     command("ArchiveApplication", weak, archive_reason_id=sandbox_id("archive-reason", "not-a-fit"),
                             archive_email_template_id="tmpl-1")):
-            attempt = Attempt(cmd, 1, "contract-test", None, time.monotonic())
+            attempt = Attempt(cmd, 1, "contract-test", None)
             assert await _carry_out(client, sink, attempt, _lease_is_ours, False,  # type: ignore[arg-type]
                                     lambda: NOW)
         with pytest.raises(AshbyError):
