@@ -77,15 +77,18 @@ async def dead_letter(js, durable: str, msg: Msg, reason: str) -> int | None:
     return int(ack.seq)
 
 
-def position(msg: Msg) -> tuple[int, int]:
-    """(stream sequence, delivery count) of a JetStream message.
-
-    Read straight from the ack subject `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.
-    <consumer seq>.<time>.<pending>`; nats-py's `metadata` builds several objects per message,
-    which showed up in the projectors' profile. Other subject forms (domains) take that path.
-    """
+def _ack_tokens(msg: Msg) -> list[str] | None:
+    """The tokens of the ack subject `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.
+    <consumer seq>.<time>.<pending>`, or None for other forms (domains: read `metadata` instead).
+    Reading them is cheaper than nats-py's `metadata`, which builds several objects per message
+    and showed up in the projectors' profile."""
     tokens = (msg.reply or "").split(".")
-    if len(tokens) == 9 and tokens[0] == "$JS" and tokens[1] == "ACK":
+    return tokens if len(tokens) == 9 and tokens[0] == "$JS" and tokens[1] == "ACK" else None
+
+
+def position(msg: Msg) -> tuple[int, int]:
+    """(stream sequence, delivery count) of a JetStream message."""
+    if tokens := _ack_tokens(msg):
         return int(tokens[5]), int(tokens[4])
     meta = msg.metadata
     return meta.sequence.stream, meta.num_delivered
@@ -94,8 +97,7 @@ def position(msg: Msg) -> tuple[int, int]:
 def waiting_after(msg: Msg) -> int:
     """How many messages the consumer still had for us when JetStream delivered `msg` (the
     `<pending>` token of its ack subject); 0 when unknown."""
-    tokens = (msg.reply or "").split(".")
-    if len(tokens) == 9 and tokens[0] == "$JS" and tokens[1] == "ACK":
+    if tokens := _ack_tokens(msg):
         return int(tokens[8])
     try:
         return int(msg.metadata.num_pending or 0)
