@@ -124,6 +124,8 @@ def roles() -> list[str]:
 class Worker:
     broker: NatsBroker | None
     loops: list[tuple[str, Loop]]
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Hand back what effect consumers keep in progress while it waits (before the broker stops)."""
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
@@ -150,6 +152,8 @@ class Worker:
     async def stop(self) -> None:
         """Stop fetching; a batch in flight either commits and acks, or is NAKed for redelivery."""
         self._stop.set()
+        for close in self.closers:
+            await close()
         if self.broker is not None:
             await self.broker.stop()
         for task in self._tasks:
@@ -168,6 +172,7 @@ def create_worker(role_names: list[str], services: Services) -> Worker:
     settings = services.settings
     broker: NatsBroker | None = None
     loops: list[tuple[str, Loop]] = []
+    closers: list[Callable[[], Awaitable[None]]] = []
     js = services.nc.jetstream()
     for role in role_names:
         parts = ROLE_BUILDERS[role](services)
@@ -180,10 +185,10 @@ def create_worker(role_names: list[str], services: Services) -> Worker:
                                     max_reconnect_attempts=-1,
                                     # FastStream annotates it int; nats-py takes seconds as a float
                                     reconnect_time_wait=0.5)  # type: ignore[arg-type]
-            attach_effect(broker, sub, services.pool, max_deliver=settings.consumer_max_deliver,
-                          ack_wait_s=settings.consumer_ack_wait_s)
+            closers.append(attach_effect(broker, sub, services.pool, max_deliver=settings.consumer_max_deliver,
+                                         ack_wait_s=settings.consumer_ack_wait_s))
         loops.extend(parts.loops)
-    return Worker(broker, loops)
+    return Worker(broker, loops, closers)
 
 
 def _pull(js, sub: Subscription, services: Services, settings) -> Loop:
