@@ -22,6 +22,8 @@ from contracts.envelope import Envelope
 from contracts.errors import ErrorBody, TransientError, error_body
 from contracts.events import EvaluationRequested, RuleSetActivated
 from contracts.ids import derive_id
+from evaluator import api_models
+from evaluator.api_models import DecisionView, PendingView
 from evaluator.queries import DecisionFilter, decisions_page, pending_page, rule_set_versions
 from evaluator.rules import Problem, RuleSetInvalid, parse_document, validate_document
 from evaluator.ruletext import MAX_BYTES
@@ -152,16 +154,16 @@ def evaluator_router(pool: asyncpg.Pool, sink: EventSink, guards: list[Guard]) -
     @get("/decisions", summary="Decisions with explanations and status",
          responses=_errors(s401="the admin bearer token is missing or wrong"))
     async def list_decisions(application_id: MaybeId = None,
-                             limit: Annotated[int, Parameter(ge=1, le=2000)] = 200) -> list[dict[str, Any]]:
+                             limit: Annotated[int, Parameter(ge=1, le=2000)] = 200) -> list[DecisionView]:
         async with pool.acquire() as conn:
             rows, _ = await decisions_page(conn, DecisionFilter(application_id=application_id), limit=limit)
-        return rows
+        return api_models.decisions(rows)
 
     @get("/pending", summary="Evaluations waiting: for what, and until when",
          responses=_errors(s401="the admin bearer token is missing or wrong"))
-    async def list_pending(application_id: MaybeId = None) -> list[dict[str, Any]]:
+    async def list_pending(application_id: MaybeId = None) -> list[PendingView]:
         async with pool.acquire() as conn:
-            return await pending_page(conn, application_id=application_id)
+            return api_models.pending(await pending_page(conn, application_id=application_id))
 
     return Router(path="/api", route_handlers=[validate_ruleset, activate_ruleset, list_rulesets, evaluate_now,
                                                list_decisions, list_pending], guards=guards, tags=["evaluator"])
