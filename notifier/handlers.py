@@ -2,9 +2,10 @@
 after a recruiter's click. One message per command id; outcomes are events.
 
 A proposal is recorded as 'started' before posting. If the process dies after Slack accepted the
-message and before it was recorded, the redelivered command posts it again (at-least-once; see
-docs/decisions/0002-slack-post-then-crash.md): a duplicate message is harmless because both carry
-the same proposal id and only the first click counts.
+message and before it was recorded, the redelivered command first looks for the earlier message
+by its metadata and adopts it (notifier/dedupe.py, docs/decisions/0006-slack-dedupe-by-metadata.md);
+only when Slack will not show the history does it post again (at-least-once, decision 0002): a
+duplicate is harmless because both carry the same proposal id and only the first click counts.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from contracts.events import SlackMessagePosted
 from contracts.ids import derive_id
 from contracts.outcomes import alert_command, outcome_event
 from notifier import store
+from notifier.dedupe import OncePoster
 from notifier.message import (
     build_alert,
     build_already_decided,
@@ -60,6 +62,7 @@ def _recruiter_email(info: dict[str, Any]) -> str | None:
 def command_handler(slack: SlackApi, ashby: AshbyCalls, publisher: Publisher, *, admin_channel: str,
                     fallback_channel: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
     directory = RecruiterDirectory(slack, fallback_channel=fallback_channel)
+    poster = OncePoster(slack)
 
     async def notify(pool: asyncpg.Pool, d: Delivered) -> None:
         cmd = d.envelope
@@ -69,12 +72,15 @@ def command_handler(slack: SlackApi, ashby: AshbyCalls, publisher: Publisher, *,
         if earlier == "posted" or (earlier == "failed" and not d.retried):
             log.info("slack_command_already_done", command_id=p["command_id"], status=earlier)
             return
+        # an earlier attempt may have posted without living to record it: look before posting again
+        look_first = earlier is not None or d.num_delivered > 1
         try:
             if cmd.event_type == "ProposeRejection":
-                channel, ts = await _propose(pool, slack, ashby, directory, cmd, fallback_channel)
+                channel, ts = await _propose(pool, poster, ashby, directory, cmd, fallback_channel, look_first)
             elif cmd.event_type == "SendAlert":
                 text, blocks = build_alert(p["kind"], p["text"], p.get("application_id"))
-                posted = await slack.post_message(admin_channel, text, blocks)
+                posted = await poster.post(admin_channel, text, blocks, command_id=p["command_id"],
+                                           command_type=cmd.event_type, look_first=look_first)
                 channel, ts = posted.channel, posted.ts
             else:
                 raise PermanentError(f"the notifier does not carry out {cmd.event_type}")
@@ -97,8 +103,8 @@ def command_handler(slack: SlackApi, ashby: AshbyCalls, publisher: Publisher, *,
     return notify
 
 
-async def _propose(pool: asyncpg.Pool, slack: SlackApi, ashby: AshbyCalls, directory: RecruiterDirectory,
-                   cmd: Envelope, fallback_channel: str) -> tuple[str, str]:
+async def _propose(pool: asyncpg.Pool, poster: OncePoster, ashby: AshbyCalls, directory: RecruiterDirectory,
+                   cmd: Envelope, fallback_channel: str, look_first: bool) -> tuple[str, str]:
     p = cmd.payload
     info = await ashby.call("application.info", {"applicationId": p["application_id"]})
     candidate = info.get("candidate") or {}
@@ -110,7 +116,8 @@ async def _propose(pool: asyncpg.Pool, slack: SlackApi, ashby: AshbyCalls, direc
         explanation=p.get("explanation") or {}, candidate_id=candidate.get("id"),
         recruiter_user_id=recipient.user_id, rule_label=p.get("rule_id"),
         interviewer_names=await _interviewer_names(ashby, p.get("explanation") or {}))
-    posted = await slack.post_message(recipient.channel or fallback_channel, text, blocks)
+    posted = await poster.post(recipient.channel or fallback_channel, text, blocks, command_id=p["command_id"],
+                               command_type=cmd.event_type, look_first=look_first)
     async with pool.acquire() as conn:
         await store.save_proposal(conn, p["command_id"], p["application_id"], posted.channel, posted.ts, text, blocks)
     return posted.channel, posted.ts
