@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
 import yaml
 
 from contracts import subjects
@@ -104,6 +105,12 @@ async def test_validate_and_activate_warn_about_a_rule_on_a_plans_last_stage_fro
         assert await cli("rules", "activate", str(path), "--url", url) == 0
         out, err = capsys.readouterr()
         assert "activated rule set version 1" in out and "last stage of interview plan" in err, err
+        async with httpx.AsyncClient(base_url=url) as browser:  # the console's rules page says the same
+            await browser.post("/ui/login", data={"token": ADMIN_TOKEN})
+            page = (await browser.get("/ui/rules")).text
+            csrf = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+            shown = await browser.post("/ui/rules/validate", data={"csrf_token": csrf, "document": path.read_text()})
+            assert shown.status_code == 200 and "last stage of interview plan" in shown.text, shown.text[-2000:]
 
         doc["rules"][0]["on_pass"] = {"action": "advance", "target_stage_id": "stage-screen"}
         path.write_text(yaml.safe_dump(doc))
