@@ -10,7 +10,8 @@ target channel's recent history is read once (`conversations.history`, `HISTORY_
 Reading history needs `im:history` (DMs), `channels:history` / `groups:history` (public / private
 channels) and a channel id (a `#name` is resolved only once this process has posted there). Without
 them Slack refuses the read: we then post as before (a rare duplicate), and say so once per reason.
-A transient failure of the read is raised: the runtime retries rather than post blind.
+A read that fails for a passing reason (429, 5xx, network) also posts as before, logged each time:
+the check may cost a duplicate, never a proposal.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from notifier.slack import PostedMessage, SlackApi, SlackRejected
+from notifier.slack import PostedMessage, SlackApi, SlackRejected, SlackUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -75,6 +76,9 @@ class OncePoster:
             messages = await self._slack.history(channel_id, limit=HISTORY_LIMIT)
         except SlackRejected as exc:  # missing_scope, not_in_channel, channel_not_found…
             self._fall_back(exc.error, channel_id)
+            return None
+        except SlackUnavailable as exc:  # retrying could dead-letter the proposal: post instead
+            log.warning("slack_dedupe_read_failed", command_id=command_id, channel=channel_id, error=str(exc)[:200])
             return None
         for message in messages:
             if _command_of(message) == command_id and message.get("ts"):

@@ -72,9 +72,14 @@ async def notifier_process(infra, ashby, slack, name: str, **settings):
             await proc.wait()
 
 
-@pytest.mark.parametrize("scopes", [True, False], ids=["with-history-scopes", "without-history-scopes"])
+@pytest.mark.parametrize("history", ["granted", "missing-scope", "rate-limited"])
 async def test_posts_per_command_when_a_replica_is_killed_while_slack_answers_late(
-        infra, sandbox_ashby, sandbox_slack, scopes):
+        infra, sandbox_ashby, sandbox_slack, history):
+    """`granted`: the redeliveries adopt what the killed replica posted. Without the scope, or with
+    the history read rate limited, they post again (never lose a message) — 0002's duplicate."""
+    scopes = history != "missing-scope"
+    if history == "rate-limited":
+        sandbox_slack.fail_next("conversations.history", "ratelimited", times=1000)
     sandbox_ashby.load_scenario(base_scenario([{"key": f"c{i}", "candidate": f"C{i}", "job": "backend",
                                                 "stage": "technical"} for i in range(N_COMMANDS)]))
     sandbox_slack.add_user(RECRUITER, RECRUITER_EMAIL, "Rita Recruiter")
@@ -110,10 +115,10 @@ async def test_posts_per_command_when_a_replica_is_killed_while_slack_answers_la
         posts = {env.payload["command_id"]: len(sandbox_slack.posts_of(env.payload["command_id"]))
                  for _, env in sent}
         duplicates = sum(n - 1 for n in posts.values())
-        print(f"\nchat.postMessage per command ({'with' if scopes else 'without'} history scopes), "
+        print(f"\nchat.postMessage per command (history {history}), "
               f"{lost_answers} answer(s) lost in the kill: {sorted(posts.values())}, duplicates: {duplicates}")
         assert all(n >= 1 for n in posts.values()), posts  # never lost
-        if scopes:
+        if history == "granted":
             assert duplicates == 0, posts  # each redelivery adopted the message the killed replica posted
         else:
             assert duplicates >= 1, posts  # decision 0002's duplicate, for what A had in flight
