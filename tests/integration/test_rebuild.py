@@ -12,7 +12,7 @@ import scenario
 
 from contracts import subjects
 from contracts.envelope import Envelope, parse_envelope
-from contracts.upcasters import LOG_COLUMNS
+from contracts.event_log import LOG_COLUMNS
 from ingest.ashby_events import application_envelope
 from projectors.rebuild import MODELS, rebuild
 from support import eventually, running_service, schedule_payload, stream_messages
