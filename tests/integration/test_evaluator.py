@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import scenario
-
 from contracts import subjects
-from support import activate, eventually, publish, running_service, stream_messages
+from support import activate, eventually, publish, running_service, scenario, stream_messages
 
 
 async def commands(infra) -> list[tuple[str, dict, dict]]:

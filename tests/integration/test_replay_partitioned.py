@@ -15,7 +15,6 @@ from datetime import timedelta
 import asyncpg
 import orjson
 import pytest
-from replay_history import LiveModel, generated_inputs, rule_doc
 
 from contracts.envelope import parse_envelope
 from contracts.event_log import LOG_COLUMN_NAMES, json_codecs
@@ -27,6 +26,7 @@ from replay.replayer import CURRENT, replay_lanes
 from replay.report import compare, to_json
 from runtime.db import create_pool, migrate
 from support import eventually
+from support.replay_history import LiveModel, generated_inputs, rule_doc
 
 COLUMNS = LOG_COLUMN_NAMES
 

@@ -11,7 +11,6 @@ from datetime import timedelta
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from replay_history import T0, LiveModel, generated_inputs, rule_doc
 
 from contracts.envelope import Envelope, parse_envelope
 from contracts.upcasters import current_version
@@ -19,6 +18,7 @@ from evaluator.decide import Wait
 from evaluator.rules import RuleSet
 from replay.replayer import CURRENT, Replayer, replay_lanes, verify
 from replay.report import compare, explain
+from support.replay_history import T0, LiveModel, generated_inputs, rule_doc
 
 
 def as_read(log: list[Envelope]) -> list[Envelope]:
@@ -206,7 +206,7 @@ def test_since_and_until_bound_the_reported_decisions():
 
 
 def test_the_replay_folds_its_own_decisions_exactly_as_evolve_folds_decision_made(history):
-    from replay_history import envelope
+    from support.replay_history import envelope
 
     from evaluator.core import decision_made
     from evaluator.decide import Decision
