@@ -29,7 +29,7 @@ import orjson
 
 from contracts.envelope import Envelope, as_utc, parse_time
 from contracts.event_log import LoggedEvent
-from evaluator.core import (
+from evaluator.pure_core import (
     APPLICATION_EVENT_TYPES,
     CATALOG_EVENT_TYPES,
     DRAFT_VERSION,

@@ -19,7 +19,7 @@ import pytest
 from contracts.envelope import parse_envelope
 from contracts.event_log import LOG_COLUMN_NAMES, json_codecs
 from contracts.upcasters import current_version
-from evaluator.decide import Wait
+from evaluator.decision_and_timers import Wait
 from evaluator.rules import RuleSet
 from replay.history import replay_log, replay_partitioned, what_if_partitioned
 from replay.replayer import CURRENT, replay_lanes

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from evaluator.decide import Wait
+from evaluator.decision_and_timers import Wait
 from evaluator.rules import RuleSet
 from replay.replayer import CURRENT, replay_lanes
 from replay.report import WAIT, compare, explain, to_html, to_json, to_table
