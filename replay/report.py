@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from evaluator.core import (
+from evaluator.pure_core import (
     FINAL_OUTCOMES,
     Evaluation,
     Wait,
