@@ -11,7 +11,7 @@ import yaml
 from contracts import subjects
 from runtime.cli import main
 from sandbox.scenarios import demo_rules
-from support import ADMIN_TOKEN, eventually, running_service, stream_messages
+from support import ADMIN_TOKEN, eventually, publish, running_service, scenario, stream_messages
 
 BAD = {"name": "broken", "rules": [
     {"id": "a", "stage_id": "s", "requirements": [], "on_fail": {"action": "archive"}},
@@ -79,10 +79,6 @@ async def test_activate_without_a_service_says_so(tmp_path, capsys):
 
 async def test_validate_and_activate_warn_about_a_rule_on_a_plans_last_stage_from_the_synced_plans(
         infra, tmp_path, capsys, monkeypatch):
-    import scenario
-
-    from support import publish
-
     monkeypatch.setenv("ADMIN_API_TOKEN", ADMIN_TOKEN)
     doc = scenario.rules()
     doc["rules"][0]["stage_id"] = "stage-offer"  # the plan's last stage before Archived; no target
