@@ -89,7 +89,13 @@ async def categories_by_application(conn: asyncpg.Connection, application_ids: S
         """SELECT a.application_id, d.categories FROM applications a
            JOIN demographics d ON d.candidate_id = a.candidate_id
            WHERE a.application_id = ANY($1::text[])""", list(application_ids))
-    return {r["application_id"]: dict(r["categories"]) for r in rows}
+    return {r["application_id"]: _object(r["categories"]) for r in rows}
+
+
+def _object(value: Any) -> dict[str, str]:
+    """jsonb as a dict, whether or not the connection has the service's jsonb codec."""
+    found = orjson.loads(value) if isinstance(value, str | bytes) else value
+    return {str(k): str(v) for k, v in dict(found).items()}
 
 
 # --- decisions ----------------------------------------------------------------------------------

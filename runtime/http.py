@@ -192,7 +192,8 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
         *slack_handlers(services.publisher, signing_secret=settings.secret("slack_signing_secret")),
         query_router(services.pool, [guard]),
         evaluator_router(services.pool, services.publisher, [guard]),
-        replay_router(services.pool, [guard], database_url=services.database_url),  # no publisher: a replay cannot publish
+        replay_router(services.pool, [guard], database_url=services.database_url,
+                      min_group_size=settings.impact_min_group_size),  # no publisher: a replay cannot publish
         dlq_router(services, [guard]),
         compliance_router(services.pool, [guard], min_group_size=settings.impact_min_group_size,
                           interviewer_names=settings.explanation_interviewer_names),
