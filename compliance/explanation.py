@@ -86,7 +86,7 @@ class Titles:
 
 INTRO = ("This page lists every decision our automated screening made about this application. Each decision "
          "compares the interview feedback with thresholds the recruiting team set in advance. Demographic "
-         "information is never used. You may ask for a person to review any decision.")
+         "information is never used. You may ask the recruiting team for a person to review any decision.")
 
 
 def _when(at: datetime | str | None) -> str:
@@ -116,7 +116,7 @@ def _show(value: Any) -> str:
 
 
 def requirement(r: Mapping[str, Any], titles: Titles) -> RequirementExplained:
-    interview = titles.interviews.get(str(r.get("interview_id")), "an interview")
+    interview = titles.interviews.get(str(r.get("interview_id")), "An interview")
     question = titles.questions.get(str(r.get("field")), str(r.get("field") or "a question"))
     op = str(r.get("operator") or "")
     rule = f"{AGGREGATES.get(str(r.get('aggregate') or 'all'), 'the answers')} must be {OPERATORS.get(op, op)} " \
@@ -136,7 +136,7 @@ def requirement(r: Mapping[str, Any], titles: Titles) -> RequirementExplained:
     return RequirementExplained(interview=interview, question=question, rule=rule, operator=op or None,
                                 threshold=r.get("threshold"), values=values, given_by=names,
                                 average=r.get("average"), met=met,
-                                text=f"{interview}, “{question}”: {rule}; {verdict}.")
+                                text=f"{interview}, question “{question}”: {rule}; {verdict}.")
 
 
 def _effect(d: Mapping[str, Any], titles: Titles) -> tuple[str, bool]:
@@ -188,11 +188,11 @@ def explain(application_id: str, candidate_name: str | None, decisions: Sequence
         why = d.get("explanation") or {}
         if why.get("decided_by") == "recruiter":
             continue
-        stage = titles.stages.get(str(d["stage_id"]), "an interview stage")
+        stage = titles.stages.get(str(d["stage_id"]), "interview")
         text, effect = _effect(d, titles)
         reqs = [requirement(r, titles) for r in why.get("requirements") or []] if d["outcome"] != "timeout" else []
         head = (f"On {_when(d['decided_at'])}, the rule “{d['rule_id']}” (rule set version {d['rule_set_version']}) "
-                f"assessed your feedback for {stage}.")
+                f"looked at the interview feedback on your application in the {stage} stage.")
         out.append(DecisionExplained(
             decided_at=d["decided_at"].isoformat() if isinstance(d["decided_at"], datetime) else str(d["decided_at"]),
             stage_id=str(d["stage_id"]), stage=stage, rule_id=str(d["rule_id"]),

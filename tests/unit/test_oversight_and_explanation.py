@@ -47,7 +47,7 @@ def test_an_explanation_gives_each_value_against_its_threshold_and_no_interviewe
     [d] = e.decisions
     [r] = d.requirements
     assert r.values == [4, 2] and r.threshold == 3 and r.given_by is None
-    assert r.text == "Tech chat, “Overall score”: every interviewer's answer must be at least 3; answers given: 4, 2 — met."
+    assert r.text == "Tech chat, question “Overall score”: every interviewer's answer must be at least 3; answers given: 4, 2 — met."
     assert "moved on to Onsite" in d.text and "rule set version 3" in d.text and d.took_effect
     for page in (to_text(e), to_html(e)):
         assert "u-jane" not in page and "Jane" not in page and "Overall score" in page
