@@ -17,6 +17,7 @@ from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Sche
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import Parameter
 from litestar.types import Guard
+from pydantic import BaseModel, ConfigDict
 
 from compliance import store
 from compliance.candidates import candidate_name
@@ -34,6 +35,36 @@ Moment = Annotated[str | None, Parameter(min_length=1, max_length=64, pattern=_P
                                          description="a date (2026-01-31, midnight UTC) or an ISO date-time")]
 
 
+class _Answer(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ImportResult(_Answer):
+    import_id: str
+    """The file's digest: the same file again is the same import."""
+    rows: int
+    columns: list[str]
+    changed: int
+    already_imported: bool
+
+
+class ImportHeld(_Answer):
+    import_id: str
+    columns: list[str]
+    imported_at: str
+    candidates: int
+    """Candidates whose categories still come from this import."""
+
+
+class ImportErased(_Answer):
+    import_id: str
+    erased_candidates: int
+
+
+class CandidateErased(_Answer):
+    erased: bool
+
+
 class BadRequest(ValueError):
     """A parameter that makes no report: 400 with this reason."""
 
@@ -43,9 +74,9 @@ def moment(name: str, text: str | None) -> datetime | None:
         return None
     try:
         at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):  # not a moment, or none UTC can hold (year 1 minus an offset)
         raise BadRequest(f"{name}: not a date or ISO date-time (e.g. 2026-01-31 or 2026-01-31T09:00:00Z)") from None
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
@@ -55,8 +86,12 @@ def window(since: str | None, until: str | None) -> tuple[datetime | None, datet
     return start, end
 
 
+def _refused(body: dict[str, Any]) -> Response[Any]:
+    return Response(body, status_code=body["status_code"])
+
+
 def _bad(exc: ValueError) -> Response[Any]:
-    return Response(error_body(400, str(exc)), status_code=400)
+    return _refused(error_body(400, str(exc)))
 
 
 def _text(content: str, media_type: str, headers: dict[str, str] | None = None) -> Response[Any]:
@@ -91,44 +126,43 @@ def compliance_router(pool: asyncpg.Pool, guards: list[Guard], *, min_group_size
           operation_class=_CsvOperation, request_max_body_size=MAX_BYTES + 1,
           responses=_errors(s400="not a usable file: every problem with its line; nothing imported",
                             s401="the admin bearer token is missing or wrong", s403="the viewer token is read-only"))
-    async def import_file(request: Request[Any, Any, Any]) -> Response[Any]:
+    async def import_file(request: Request[Any, Any, Any]) -> Response[ImportResult]:
         try:
             parsed = await asyncio.to_thread(parse_csv, await request.body())
         except ImportInvalid as exc:
-            return Response(error_body(400, str(exc), {"problems": exc.problems, "problems_total": exc.total}),
-                            status_code=400)
+            return _refused(error_body(400, str(exc), {"problems": exc.problems, "problems_total": exc.total}))
         async with pool.acquire() as conn:
             result = await store.import_demographics(conn, parsed)
         log.info("demographics_imported", import_id=result["import_id"], rows=result["rows"], changed=result["changed"])
-        return Response(result, status_code=201)
+        return Response(ImportResult(**result), status_code=201)
 
     @get("/demographics/imports", summary="Demographic imports: id, columns, candidates still held",
          responses=_errors(s401="a valid bearer token is required"))
-    async def list_imports() -> list[dict[str, Any]]:
+    async def list_imports() -> list[ImportHeld]:
         async with pool.acquire() as conn:
-            return await store.imports(conn)
+            return [ImportHeld(**row) for row in await store.imports(conn)]
 
     @delete("/demographics/imports/{import_id:str}", summary="Erase every category a whole import brought",
             status_code=200, responses=_errors(s401="the admin bearer token is missing or wrong",
                                                s404="no such import"))
-    async def delete_import(import_id: Id) -> dict[str, Any]:
+    async def delete_import(import_id: Id) -> ImportErased:
         async with pool.acquire() as conn:
             n = await store.delete_import(conn, import_id)
         if n is None:
             raise NotFoundException(f"no demographic import {import_id}")
         log.info("demographics_import_erased", import_id=import_id, candidates=n)
-        return {"import_id": import_id, "erased_candidates": n}
+        return ImportErased(import_id=import_id, erased_candidates=n)
 
     @delete("/demographics/candidates/{candidate_id:str}", summary="Erase one candidate's categories",
             status_code=200, responses=_errors(s401="the admin bearer token is missing or wrong",
                                                s404="no categories on record for this candidate"))
-    async def delete_candidate(candidate_id: Id) -> dict[str, Any]:
+    async def delete_candidate(candidate_id: Id) -> CandidateErased:
         async with pool.acquire() as conn:
             gone = await store.delete_candidate(conn, candidate_id)
         if not gone:
             raise NotFoundException("no demographic categories on record for this candidate")
         log.info("demographics_candidate_erased")
-        return {"erased": True}
+        return CandidateErased(erased=True)
 
     @get("/reports/impact", summary="Selection rates and impact ratios of recorded decisions, per stage and rule",
          description="JSON, or CSV with `format=csv` or `Accept: text/csv`. Definitions: docs/compliance.md.",
