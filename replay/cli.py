@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from compliance.impact import DEFAULT_MIN_GROUP_SIZE
-from evaluator.core import RuleSet, RuleSetInvalid, load_rule_set
+from evaluator.pure_core import RuleSet, RuleSetInvalid, load_rule_set
 from replay.history import (
     AUTO_WORKERS_FROM,
     MAX_AUTO_WORKERS,

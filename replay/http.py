@@ -20,7 +20,7 @@ from litestar.types import Guard
 
 from compliance.impact import DEFAULT_MIN_GROUP_SIZE
 from contracts.errors import error_body
-from evaluator.core import Problem, parse_document
+from evaluator.pure_core import Problem, parse_document
 from replay import store
 from replay.request import RequestInvalid, parse_request
 from replay.runs import Runs

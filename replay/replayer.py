@@ -28,8 +28,8 @@ from typing import Any, Final, NamedTuple
 import orjson
 
 from contracts.envelope import Envelope, as_utc, parse_time
-from contracts.upcasters import LoggedEvent
-from evaluator.core import (
+from contracts.event_log import LoggedEvent
+from evaluator.pure_core import (
     APPLICATION_EVENT_TYPES,
     CATALOG_EVENT_TYPES,
     DRAFT_VERSION,

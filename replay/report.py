@@ -15,7 +15,7 @@ import orjson
 
 from compliance.impact import ImpactReport, Selection, selection
 from compliance.impact import to_lines as impact_lines
-from evaluator.core import (
+from evaluator.pure_core import (
     FINAL_OUTCOMES,
     Evaluation,
     Wait,

@@ -9,10 +9,8 @@ import csv
 import io
 import json
 
-import scenario
-
 from runtime.cli import main
-from support import ADMIN_TOKEN, activate, eventually, publish, running_service
+from support import ADMIN_TOKEN, activate, eventually, publish, running_service, scenario
 
 APPS = [f"app-i{i:02d}" for i in range(12)]
 VIEWER = "viewer-token-for-impact"
