@@ -25,6 +25,7 @@ from compliance.demographics import MAX_BYTES, ImportInvalid, parse_csv
 from compliance.explanation import Explanation, explain, to_html
 from compliance.impact import ImpactReport, parse_by, report, to_csv
 from compliance.oversight import OversightReport, oversight
+from compliance.oversight import to_csv as oversight_csv
 from contracts.errors import ErrorBody, error_body
 
 log = structlog.get_logger(__name__)
@@ -186,17 +187,22 @@ def compliance_router(pool: asyncpg.Pool, guards: list[Guard], *, min_group_size
         return Response(rep)
 
     @get("/reports/oversight", summary="Human oversight: proposals confirmed, kept, unanswered; median answer time",
+         description="JSON, or CSV with `format=csv` or `Accept: text/csv`. Definitions: docs/compliance.md.",
          responses=_errors(s400="a parameter that makes no report, with the reason",
                            s401="a valid bearer token is required"))
-    async def oversight_report(since: Moment = None, until: Moment = None) -> Response[OversightReport]:
+    async def oversight_report(request: Request[Any, Any, Any], since: Moment = None, until: Moment = None,
+                               format: Literal["json", "csv"] | None = None) -> Response[OversightReport]:
         try:
             start, end = window(since, until)
         except ValueError as exc:
             return _bad(exc)
         async with pool.acquire() as conn:
             found, automatic = await store.proposals(conn, since=start, until=end)
-        return Response(oversight(found, automatic, since=start.isoformat() if start else None,
-                                  until=end.isoformat() if end else None))
+        rep = oversight(found, automatic, since=start.isoformat() if start else None,
+                        until=end.isoformat() if end else None)
+        if wants(request, format, ("json", "csv")) == "csv":
+            return _text(oversight_csv(rep), "text/csv", {"Content-Disposition": "attachment; filename=oversight.csv"})
+        return Response(rep)
 
     @get("/applications/{application_id:str}/explanation",
          summary="Every automated decision about an application, for the candidate to read",

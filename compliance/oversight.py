@@ -6,6 +6,8 @@ them, the rejections a rule made with no human asked (`on_fail: archive`). Pure.
 
 from __future__ import annotations
 
+import csv
+import io
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -85,6 +87,24 @@ def oversight(proposals: Iterable[Proposal], automatic: Mapping[str, int], *, si
         by_rule=[_row(r, None, by_rule.get(r, []), automatic.get(r, 0)) for r in rules],
         by_rule_and_recruiter=[_row(r, who, items, None)
                                for (r, who), items in sorted(by_pair.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))])
+
+
+CSV_COLUMNS = ("rule_id", "recruiter", "proposals", "confirmed", "kept", "unanswered", "override_rate",
+               "median_answer_s", "automatic_rejections")
+
+
+def to_csv(rep: OversightReport) -> str:
+    """A rule's total row (recruiter empty) followed by its rows per recruiter who answered."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for total in rep.by_rule:
+        rows = [total] + [r for r in rep.by_rule_and_recruiter if r.rule_id == total.rule_id and r.recruiter]
+        for r in rows:
+            writer.writerow(["" if v is None else v for v in (r.rule_id, r.recruiter, r.proposals, r.confirmed, r.kept,
+                                                              r.unanswered, r.override_rate, r.median_answer_s,
+                                                              r.automatic_rejections)])
+    return out.getvalue()
 
 
 def to_lines(rep: OversightReport) -> list[str]:

@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cli_rules.register(sub)  # rules validate|activate|show
     cli_dlq.register(sub)  # dlq list|show|retry
-    cli_compliance.register(sub)  # demographics import|list|delete, explain
+    cli_compliance.register(sub)  # demographics import|list|delete, report impact|oversight, explain
 
     cli_replay.register(sub)  # replay, rebuild
     args, rest = parser.parse_known_args(argv)
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         return cli_rules.run(args, settings)
     elif args.command == "dlq":
         return cli_dlq.run(args, settings)
-    elif args.command in ("demographics", "explain"):
+    elif args.command in ("demographics", "report", "explain"):
         return cli_compliance.run(args, settings)
     elif args.command in ("replay", "rebuild"):
         return asyncio.run(cli_replay.run(args, settings))

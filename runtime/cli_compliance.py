@@ -1,5 +1,6 @@
-"""`autoadvance demographics import|list|delete` and `autoadvance explain`: clients of a running
-service's `/api/demographics/…` and `/api/applications/{id}/explanation`, so categories are
+"""`autoadvance demographics import|list|delete`, `autoadvance report impact|oversight` and
+`autoadvance explain`: clients of a running service's `/api/demographics/…`, `/api/reports/…` and
+`/api/applications/{id}/explanation`, so categories are
 parsed, stored and erased in one place whether they come from the CLI or over HTTP. Categories
 are never printed; the explanation is printed for the operator to hand to the candidate."""
 
@@ -15,6 +16,10 @@ import orjson
 
 from compliance.demographics import MAX_BYTES
 from compliance.explanation import Explanation, to_text
+from compliance.impact import ImpactReport
+from compliance.impact import to_lines as impact_lines
+from compliance.oversight import OversightReport
+from compliance.oversight import to_lines as oversight_lines
 from runtime.admin_api import admin_client, service_url
 from runtime.settings import Settings
 
@@ -32,7 +37,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     explain = sub.add_parser("explain", help="every automated decision about an application, for the candidate")
     explain.add_argument("application_id")
     explain.add_argument("--format", choices=("text", "json", "html"), default="text")
-    for parser in (imp, verbs.choices["list"], erase, explain):
+    report = sub.add_parser("report", help="impact ratios or human-oversight numbers (docs/compliance.md)")
+    kinds = report.add_subparsers(dest="report_command", required=True)
+    impact = kinds.add_parser("impact", help="selection rates and impact ratios of recorded decisions")
+    impact.add_argument("--stage", help="one stage id")
+    impact.add_argument("--by", help="dimensions, e.g. sex,race_ethnicity,sex*race_ethnicity (default: each "
+                                     "category and every pair)")
+    oversight = kinds.add_parser("oversight", help="proposals confirmed, kept, unanswered; median answer time")
+    for parser in (impact, oversight):
+        parser.add_argument("--since", help="a date or ISO date-time (UTC unless given)")
+        parser.add_argument("--until")
+        parser.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    for parser in (imp, verbs.choices["list"], erase, explain, impact, oversight):
         parser.add_argument("--url", help="the service (default http://HTTP_HOST:HTTP_PORT)")
 
 
@@ -42,6 +58,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         with admin_client(settings, url) as api:
             if args.command == "explain":
                 return _explain(api, args.application_id, args.format)
+            if args.command == "report":
+                return _report(api, args)
             if args.demographics_command == "import":
                 return _import(api, args.file)
             if args.demographics_command == "list":
@@ -116,4 +134,23 @@ def _explain(api: httpx.Client, application_id: str, fmt: str) -> int:
         sys.stdout.write(orjson.dumps(resp.json(), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         sys.stdout.write(to_text(Explanation.model_validate(resp.json())))
+    return 0
+
+
+def _report(api: httpx.Client, args: argparse.Namespace) -> int:
+    params = {k: v for k, v in (("since", args.since), ("until", args.until),
+                                ("stage_id", getattr(args, "stage", None)), ("by", getattr(args, "by", None)))
+              if v is not None}
+    params["format"] = "csv" if args.format == "csv" else "json"
+    resp = api.get(f"/api/reports/{args.report_command}", params=params)
+    if resp.status_code != 200:
+        return _refused(resp, f"the {args.report_command} report")
+    if args.format == "csv":
+        sys.stdout.write(resp.text)
+    elif args.format == "json":
+        sys.stdout.write(orjson.dumps(resp.json(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif args.report_command == "impact":
+        sys.stdout.write("\n".join(impact_lines(ImpactReport.model_validate(resp.json()))) + "\n")
+    else:
+        sys.stdout.write("\n".join(oversight_lines(OversightReport.model_validate(resp.json()))) + "\n")
     return 0

@@ -134,6 +134,11 @@ async def test_imported_categories_give_impact_tables_for_live_decisions_and_bot
         assert await cli("replay", "--rules", str(rules_file), "--no-progress") == 0
         text = capsys.readouterr().out  # the report itself (not kept: it shows the categories)
         assert "Impact (current)" in text and "Impact (strict)" in text and "Female: n 6, advanced 2" in text
+        assert await cli("report", "impact", "--by", "sex", "--stage", "stage-screen", "--url", url) == 0
+        text = capsys.readouterr().out
+        assert "Female: n 6, advanced 2, SR 33%, IR 0.3333 FLAGGED" in text and "unknown: n 1, advanced 1" in text
+        assert await cli("report", "impact", "--since", "never", "--url", url) == 1
+        assert "since: not a date" in capsys.readouterr().err
 
         # erasure: one candidate, then the whole import
         assert await cli("demographics", "delete", "--candidate", f"cand-{APPS[0]}", "--url", url) == 0

@@ -58,6 +58,12 @@ async def test_oversight_counts_clicks_and_an_explanation_shows_values_without_i
         assert row["override_rate"] == 0.5 and row["median_answer_s"] > 0 and row["automatic_rejections"] == 0
         [mine] = report["by_rule_and_recruiter"]
         assert (mine["recruiter"], mine["confirmed"], mine["kept"]) == (RECRUITER_SLACK_ID, 1, 1)
+        url = str(svc.client.base_url)
+        assert await asyncio.to_thread(main, ["report", "oversight", "--format", "csv", "--url", url]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0].startswith("rule_id,recruiter,proposals,confirmed,kept,unanswered")
+        assert lines[1].startswith("technical-interview,,2,1,1,0,0.5,") and lines[1].endswith(",0")
+        assert lines[2].startswith(f"technical-interview,{RECRUITER_SLACK_ID},2,1,1,0,0.5,")
         bounded = (await svc.client.get("/api/reports/oversight", params={"until": "2000-01-01"})).json()
         assert bounded["by_rule"] == []
         assert (await svc.client.get("/api/reports/oversight", params={"since": "soon"})).status_code == 400
@@ -91,7 +97,6 @@ async def test_oversight_counts_clicks_and_an_explanation_shows_values_without_i
         assert moved["decisions"][0]["outcome"] == "advance" and "moved on to" in moved["decisions"][0]["text"]
         assert (await svc.client.get("/api/applications/nobody/explanation")).status_code == 404
 
-        url = str(svc.client.base_url)
         assert await asyncio.to_thread(main, ["explain", weak, "--url", url]) == 0
         out = capsys.readouterr().out
         assert "must be at least 3" in out and "answers given: " in out and "not met" in out
