@@ -28,19 +28,11 @@ from contracts import subjects
 from contracts.envelope import Envelope, parse_envelope
 from contracts.errors import PermanentError
 from contracts.event_log import LOGGED_EVENT_COLUMNS, LoggedEvent, json_codecs, log_row_event
-from replay.replayer import (
-    CLOCK_TICK,
-    Defect,
-    Replay,
-    Replayer,
-    RuleSource,
-    merge,
-    substitute,
-    verify,
-)
+from replay.replayer import CLOCK_TICK, Replayer, RuleSource
 from replay.replayer import SHARED_TYPES as REPLAY_SHARED_TYPES
 from replay.report import Diff, compare, merge_diffs, to_json
 from replay.request import ReplayRequest
+from replay.results import Defect, Replay, merge, substitute, verify
 
 MAX_AUTO_WORKERS = 4
 AUTO_WORKERS_FROM = 100_000

@@ -22,7 +22,7 @@ from evaluator.pure_core import (
     evaluation_summary,
     quick_init,
 )
-from replay.replayer import Defect, Replay, ReplayedDecision, ReplayResult
+from replay.results import Defect, Replay, ReplayedDecision, ReplayResult
 
 WAIT = "wait"
 
