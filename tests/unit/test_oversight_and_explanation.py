@@ -79,3 +79,9 @@ def test_test_runs_and_automatic_archives_say_what_they_did():
     auto = explain("a", None, [_decision("archive")], {}, TITLES).decisions[0]
     assert "without a person reviewing it first" in auto.text
     assert explain("a", None, [], {}, TITLES).intro == "No automated decision has been made about this application."
+
+
+def test_the_page_escapes_whatever_ashby_or_the_rules_hold():
+    hostile = replace(TITLES, stages={"stage-screen": "<script>x()</script>"})
+    page = to_html(explain("app-<1>", "<img src=x onerror=y()>", [_decision("advance")], {}, hostile))
+    assert "<script>" not in page and "<img" not in page and "&lt;img src=x" in page
