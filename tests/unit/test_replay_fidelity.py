@@ -16,8 +16,9 @@ from contracts.envelope import Envelope, parse_envelope
 from contracts.upcasters import current_version
 from evaluator.decision_and_timers import Wait
 from evaluator.rules import RuleSet
-from replay.replayer import CURRENT, Replayer, replay_lanes, verify
+from replay.replayer import CURRENT, Replayer, replay_lanes
 from replay.report import compare, explain
+from replay.results import verify
 from support.replay_history import T0, LiveModel, generated_inputs, rule_doc
 
 
