@@ -29,6 +29,7 @@ from runtime import dead_letters
 from runtime.app import Services, persistent_secret
 from runtime.console import Access, console_handlers
 from runtime.http_dlq import dlq_router
+from runtime.http_privacy import privacy_router
 from runtime.lag import consumer_lag, lagging
 from runtime.request_id import RequestIdMiddleware
 
@@ -193,6 +194,7 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
         evaluator_router(services.pool, services.publisher, [guard]),
         replay_router(services.pool, [guard], database_url=services.database_url),  # no publisher: a replay cannot publish
         dlq_router(services, [guard]),
+        privacy_router(services, [guard]),
         *console_handlers(services.pool, services.publisher, access, lambda: health_report(services)),
         webhook_documentation(WEBHOOK_PATH),
         health,

@@ -34,7 +34,9 @@ class RoleParts:
 
 
 def _projectors(services: Services) -> RoleParts:
-    return RoleParts(subscriptions=projector_subscriptions())
+    from runtime.erasure import retention_loop
+
+    return RoleParts(subscriptions=projector_subscriptions(), loops=[("pii-retention", retention_loop(services))])
 
 
 def _poller(services: Services) -> RoleParts:
