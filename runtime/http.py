@@ -195,7 +195,8 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
         replay_router(services.pool, [guard], database_url=services.database_url),  # no publisher: a replay cannot publish
         dlq_router(services, [guard]),
         privacy_router(services, [guard]),
-        *console_handlers(services.pool, services.publisher, access, lambda: health_report(services)),
+        *console_handlers(services.pool, services.publisher, access, lambda: health_report(services),
+                          candidate_name=services.publisher.vault.name),
         webhook_documentation(WEBHOOK_PATH),
         health,
         stats,
