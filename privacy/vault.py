@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import asyncpg
 import structlog
+from cryptography.exceptions import InvalidTag
 
 from contracts.envelope import Envelope
 from contracts.errors import TransientError
@@ -27,6 +28,19 @@ class Vault:
     def __init__(self, pool: asyncpg.Pool, keyring: Keyring) -> None:
         self.pool = pool
         self.keyring = keyring
+
+    async def check_master_key(self) -> None:
+        """Refuse to run with a master key other than the one the stored keys were wrapped with: every
+        seal and every name lookup would fail, and new keys would be wrapped with the wrong one."""
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow("SELECT candidate_id, wrapped_key FROM pii_keys LIMIT 1")
+        if row is None:
+            return
+        try:
+            self.keyring.unwrap(row["candidate_id"], row["wrapped_key"])
+        except InvalidTag as exc:
+            raise RuntimeError("PII_MASTER_KEY is not the key the stored candidate keys were wrapped with; "
+                               "set the deployment's PII_MASTER_KEY (every process needs the same one)") from exc
 
     async def seal(self, envelope: Envelope) -> Envelope:
         """The envelope with its candidates' personal fields sealed (the same envelope when it holds none).

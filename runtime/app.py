@@ -152,7 +152,18 @@ async def open_services(settings: Settings, *, run_migrations: bool = True, name
         for server in reversed(embedded):
             server.stop()
         raise
-    publisher = SealingPublisher(nats_setup.Publisher(nc), Vault(pool, Keyring(master_key(pii_master_secret(settings)))))
+    vault = Vault(pool, Keyring(master_key(pii_master_secret(settings))))
+    try:
+        await vault.check_master_key()
+    except asyncpg.UndefinedTableError:
+        pass  # migrations not applied yet (a process started with run_migrations=False before `migrate`)
+    except BaseException:
+        await pool.close()
+        await nc.close()
+        for server in reversed(embedded):
+            server.stop()
+        raise
+    publisher = SealingPublisher(nats_setup.Publisher(nc), vault)
     return Services(settings, nats_url, database_url, nc, pool, publisher, embedded)
 
 
