@@ -1,6 +1,6 @@
 """Erasure on an immutable log, against the real thing: a candidate with a distinctive name and email
-goes through the whole pipeline (signed webhooks, polled snapshots and feedback, a decision, the
-change in Ashby); after `erase`, no byte of the JetStream store, no text in any Postgres table and no
+goes through the whole pipeline (signed webhooks, polled snapshots and feedback, a rejection
+proposal in Slack, the recruiter's click after the erasure, the archive in Ashby); after `erase`, no byte of the JetStream store, no text in any Postgres table and no
 file of PostgreSQL's data directory (after CHECKPOINT) holds the name or email, the API shows
 "(erased)", and `replay --verify` still reproduces every decision."""
 
@@ -55,7 +55,12 @@ async def tables_holding(svc, needles: tuple[str, ...]) -> dict[str, list[str]]:
 
 async def story_done(svc, app_id: str) -> bool:
     types = {r["event_type"] for r in await svc.fetch("SELECT event_type FROM event_log WHERE key = $1", app_id)}
-    return {"ApplicationSnapshotted", "DecisionMade", "CommandSucceeded", "AshbyWebhookReceived"} <= types
+    return {"ApplicationSnapshotted", "DecisionMade", "RecruiterDecided", "CommandSucceeded",
+            "AshbyWebhookReceived"} <= types
+
+
+async def _async(value):
+    return value
 
 
 async def test_an_erased_candidate_is_in_no_stored_byte_and_the_log_still_replays(
@@ -74,14 +79,13 @@ async def test_an_erased_candidate_is_in_no_stored_byte_and_the_log_still_replay
         resp = await svc.client.post("/api/rulesets", json=demo_rules())
         assert resp.status_code == 201, resp.text
         ashby.load_scenario({"schedules": [technical_schedule("s-zq", app_id, "Scheduled")]})
-        for user, score in {"ivan": 4, "iris": 3}.items():
+        for user, score in {"ivan": 4, "iris": 2}.items():
             ashby.submit_feedback(f"zq-{user}", app_id, "technical", user, {"overall_recommendation": score})
         ashby.set_schedule_status("s-zq", "WaitingOnFeedback")
-        await eventually(lambda: story_done(svc, app_id), timeout=40,
-                         message="the candidate's story (snapshot, decision, advance, stage-change webhook)")
-        assert ashby.stage("zq")["id"] == stage("onsite")
+        [proposal] = await eventually(lambda: _async(slack.messages), timeout=40, message="no Slack proposal")
+        assert NAME in orjson.dumps(proposal).decode()  # Slack is told the name, through the one lookup
 
-        # before erasure: the name is readable through the one lookup, yet never stored in clear
+        # before erasure: the name is readable through that lookup, yet never stored in clear
         shown = (await svc.client.get(f"/api/candidates/{candidate_id}")).json()
         assert shown["name"] == NAME
         [sealed] = [r["payload"] for r in await svc.fetch(
@@ -99,6 +103,16 @@ async def test_an_erased_candidate_is_in_no_stored_byte_and_the_log_still_replay
         assert again.status_code == 200 and again.json()["newly_erased"] is False
         assert again.json()["event_id"] == resp.json()["event_id"]  # one CandidateErased, whatever the retries
 
+        # the recruiter archives after the erasure: the pipeline goes on, Slack's update says "(erased)"
+        click = await slack.simulate_click(f"{svc.client.base_url}/slack/interactions", proposal, "archive",
+                                           "U0RITA")
+        assert click.status_code == 200
+        await eventually(lambda: story_done(svc, app_id), timeout=40,
+                         message="the candidate's story (snapshot, decision, click, archive, stage-change webhook)")
+        assert ashby.stage("zq")["type"] == "Archived"
+        [update, *_] = await eventually(lambda: _async(slack.updates), message="the proposal was not updated")
+        assert ERASED in orjson.dumps(update).decode() and NAME not in orjson.dumps(update).decode()
+
         await eventually(lambda: svc.fetchval("SELECT count(*) FROM event_log WHERE event_type = 'CandidateErased' "
                                               "AND key = $1", candidate_id), message="CandidateErased not logged")
         [erased] = await svc.fetch("SELECT payload FROM event_log WHERE event_type = 'CandidateErased'")
@@ -108,8 +122,9 @@ async def test_an_erased_candidate_is_in_no_stored_byte_and_the_log_still_replay
         reopened = await svc.services.publisher.vault.open_payload(sealed)
         assert reopened["raw"]["candidate"].get("erased") is True and "name" not in reopened["raw"]["candidate"]
         console = await svc.client.get(f"/ui/applications/{app_id}")
-        if console.status_code == 200:
-            assert ERASED in console.text and NAME not in console.text
+        assert console.status_code == 200
+        assert ERASED in console.text and NAME not in console.text
+        assert (await svc.client.get("/health")).json()["dead_letters"] == 0  # no consumer choked on any of it
 
         # the database: every column of every table, as text
         assert await tables_holding(svc, (NAME, EMAIL, "Quaxley")) == {}
