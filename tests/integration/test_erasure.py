@@ -15,7 +15,7 @@ from contracts.pii import ERASED
 from runtime import cli_replay
 from runtime.settings import Settings
 from sandbox.ashby import sandbox_id
-from sandbox.scenarios import RECRUITER_EMAIL, demo_rules, demo_scenario, stage, technical_schedule
+from sandbox.scenarios import RECRUITER_EMAIL, demo_rules, demo_scenario, technical_schedule
 from support import eventually, running_service
 
 NAME = "Zephyrine Quaxley-Thorncastle"
