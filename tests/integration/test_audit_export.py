@@ -7,14 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import orjson
-import scenario
 
 from contracts.envelope import Envelope
 from contracts.events import CommandOutcome
 from runtime import cli
 from runtime.cli_privacy import export
 from runtime.settings import Settings
-from support import activate, eventually, publish, running_service
+from support import activate, eventually, publish, running_service, scenario
 
 
 async def test_an_export_verifies_and_an_edited_byte_or_a_removed_line_is_found(infra, tmp_path, capsys):
