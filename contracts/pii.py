@@ -30,6 +30,9 @@ CANDIDATE_KEPT = frozenset({"id", "applicationIds", "createdAt", "updatedAt", "f
 APPLICATION_PERSONAL = ("submitterClientIp", "submitterUserAgent")
 """Fields of an application object (beside its candidate) that are personal."""
 
+DROPPED = "dropped"
+"""In place of personal fields that came without a candidate id to seal them under."""
+
 Sealer = Callable[[str, dict[str, Any]], str]
 """(candidate id, personal fields) → the sealed text stored in their place."""
 
@@ -81,10 +84,13 @@ def _sealed_candidate(candidate: dict[str, Any], seal: Sealer) -> dict[str, Any]
 
 def _sealed_fields(node: dict[str, Any], keys: tuple[str, ...], candidate_id: Any, seal: Sealer) -> dict[str, Any]:
     present = {k: node[k] for k in keys if k in node}
-    if not present or not isinstance(candidate_id, str) or not candidate_id:
+    if not present:
         return node
     out = {k: v for k, v in node.items() if k not in present}
-    out[MARKER] = {"candidate_id": candidate_id, "sealed": seal(candidate_id, present)}
+    if not isinstance(candidate_id, str) or not candidate_id:  # no key to seal under: dropped, never kept
+        out[MARKER] = {"candidate_id": None, "sealed": DROPPED}
+    else:
+        out[MARKER] = {"candidate_id": candidate_id, "sealed": seal(candidate_id, present)}
     return out
 
 

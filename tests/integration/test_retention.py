@@ -1,6 +1,7 @@
 """Retention and the operator's erase command against real NATS + Postgres: a candidate last seen
 longer ago than PII_RETENTION_DAYS is erased by the job (with a `CandidateErased` of reason
-`retention`), `autoadvance erase` works through the admin API, an erased candidate's data arriving
+`retention`), `autoadvance erase` works through the admin API (and drops kept copies of refused
+webhooks that name the candidate), an erased candidate's data arriving
 later is never readable, and a process with another master key refuses to start."""
 
 from __future__ import annotations
@@ -62,11 +63,19 @@ async def test_retention_erases_candidates_not_seen_for_n_days_and_an_erased_can
         assert not any("Olwen" in text or "olwen@" in text for text in await logged_names(svc, "app-old"))
         assert await svc.fetchval("SELECT count(*) FROM pii_keys WHERE candidate_id = 'cand-old'") == 0
 
+        # a refused delivery about the candidate is kept for inspection, until the candidate is erased
+        refused = await svc.post_webhook({"action": "interviewScheduleUpdate",
+                                          "data": {"interviewSchedule": {"candidateId": "cand-new",
+                                                                         "note": "Nia Newell"}}})
+        assert refused.status_code == 400
+        assert await svc.fetchval("SELECT count(*) FROM rejected_webhooks") == 1
+
         # the operator's command, through the admin API
         args = argparse.Namespace(candidate="cand-new", by="dpo", url=str(svc.client.base_url))
         assert await asyncio.to_thread(run_erase, args, svc.settings) == 0
         assert "cand-new erased" in capsys.readouterr().out
         assert (await svc.client.get("/api/candidates/cand-new")).json()["name"] == ERASED
+        assert await svc.fetchval("SELECT count(*) FROM rejected_webhooks") == 0
         bad = await svc.client.post("/api/candidates/bad%20id/erase")
         assert bad.status_code == 400
         await svc.services.publisher.publish_event(application_envelope(info("app-3", "cand-3", "Tess Third",

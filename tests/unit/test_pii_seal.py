@@ -88,3 +88,10 @@ def test_candidate_tokens_in_text_and_blocks_become_the_name_or_the_placeholder(
     assert fill_candidate_names(f"for {token}", {"cand-1": ERASED}) == "for (erased)"
     assert fill_candidate_names(f"for {token}", {}) == "for a candidate"
     assert candidate_token(None) is None and candidate_token("bad id}}") is None
+
+
+def test_personal_fields_without_a_candidate_id_are_dropped_not_kept():
+    calls: list = []
+    out = seal_tree({"application": {"id": "app-9", "candidate": {"name": "Nobody Known"}}}, sealer(calls))
+    assert "Nobody" not in orjson.dumps(out).decode() and calls == []
+    assert out["application"]["candidate"]["_pii"] == {"candidate_id": None, "sealed": "dropped"}
