@@ -22,8 +22,9 @@ ERASED = "(erased)"
 """What is shown wherever an erased candidate's name was."""
 
 MARKER = "_pii"
-SEALED_EVENT_TYPES = frozenset({"AshbyWebhookReceived", "ApplicationSnapshotted"})
-"""Event types whose payloads can hold candidate objects (the others carry candidate ids only)."""
+SEALED_EVENT_TYPES = frozenset({"AshbyWebhookReceived", "ApplicationSnapshotted", "FeedbackSubmitted"})
+"""Event types whose payloads can hold candidate objects (the others carry candidate ids only;
+`InterviewScheduleUpdated`, the webhook hot path, is not walked: Ashby sends only `candidateId`)."""
 
 CANDIDATE_KEPT = frozenset({"id", "applicationIds", "createdAt", "updatedAt", "fraudStatus"})
 """Fields of a candidate object that are not personal and stay readable (ids and timestamps)."""
