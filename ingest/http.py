@@ -243,8 +243,7 @@ def _errors(**described: str) -> dict[int, ResponseSpec]:
 
 
 def slack_handlers(sink: EventSink, *, signing_secret: str | None) -> list[HTTPRouteHandler]:
-    from contracts.ids import derive_id
-    from ingest.slack import parse_interaction, to_recruiter_decided, verify_slack_request
+    from ingest.slack import recruiter_decided_envelope, verify_slack_request
 
     @post("/slack/interactions", status_code=200, request_max_body_size=256 * 1024, tags=["ingest"],
           summary="Slack button presses (signed block_actions)", operation_class=_SlackOperation,
@@ -260,23 +259,15 @@ def slack_handlers(sink: EventSink, *, signing_secret: str | None) -> list[HTTPR
             log.warning("slack_signature_rejected")
             return _error(401, "invalid Slack signature or timestamp")
         try:
-            interaction = parse_interaction(body)
-            if interaction is None:
-                return Response("", status_code=200, media_type=MediaType.TEXT)
-            decided = to_recruiter_decided(interaction)
+            env = recruiter_decided_envelope(body, datetime.now(UTC))
         except InvalidInput as exc:
             return _error(400, exc.reason)
-        now = datetime.now(UTC)
-        event_id = derive_id("recruiter-decided", decided.proposal_command_id, decided.slack_user_id,
-                             decided.choice, decided.action_ts)
-        env = Envelope(event_id=event_id, event_type="RecruiterDecided", key=decided.application_id,
-                       occurred_at=now, recorded_at=now, correlation_id=decided.proposal_command_id,
-                       source="slack", payload=decided.model_dump())
-        try:
-            await sink.publish_event(env)
-        except TransientError:
-            return _error(503, "event store unavailable, retry later")
-        log.info("recruiter_decided", event_id=event_id, key=decided.application_id, choice=decided.choice)
+        if env is not None:
+            try:
+                await sink.publish_event(env)
+            except TransientError:
+                return _error(503, "event store unavailable, retry later")
+            log.info("recruiter_decided", event_id=env.event_id, key=env.key, choice=env.payload["choice"])
         return Response("", status_code=200, media_type=MediaType.TEXT)
 
     return [slack_interactions]

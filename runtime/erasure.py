@@ -1,5 +1,6 @@
 """Erasure of a candidate, end to end: the key destroyed (privacy vault), the kept copies of refused
-webhooks that mention them deleted (ingest), then `CandidateErased` on the log. And the retention job.
+webhooks that mention them deleted (ingest), their demographic categories deleted (compliance), then
+`CandidateErased` on the log. And the retention job.
 
 The order is the truthful one: the event is published only after the key is gone, and erasing again
 publishes the same event id (JetStream drops the repeat), so a failed publish is mended by a retry.
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 import asyncpg
 import structlog
 
+from compliance import store as compliance_store
 from contracts.envelope import Envelope
 from contracts.errors import TransientError
 from contracts.events import CandidateErased
@@ -49,6 +51,7 @@ async def erase_candidate(services: Services, candidate_id: str, *, by: str, rea
         newly, erased_at = await vault.erase(candidate_id, by=by, reason=reason)
         async with services.pool.acquire() as conn:
             forgotten = await ingest_store.forget_rejected(conn, candidate_id)
+            demographics = await compliance_store.delete_candidate(conn, candidate_id)
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
         raise TransientError(f"not erased: the database could not be reached ({type(exc).__name__}); "
                              "try again") from exc
@@ -59,7 +62,7 @@ async def erase_candidate(services: Services, candidate_id: str, *, by: str, rea
         raise TransientError(f"erased, but the CandidateErased event was not stored ({exc}); erase again "
                              "to record it") from exc
     log.info("erasure_recorded", candidate_id=candidate_id, event_id=env.event_id, stream_seq=seq,
-             rejected_copies_deleted=forgotten)
+             rejected_copies_deleted=forgotten, demographics_deleted=demographics)
     return Erasure(candidate_id, erased_at, newly, env.event_id, seq)
 
 
