@@ -17,6 +17,8 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     http_workers: int = Field(default=1, ge=0, description="`autoadvance http` processes; 0 = one per CPU")
+    dev_worker_process: bool = Field(
+        default=True, description="`autoadvance dev` runs its worker roles in a child process (false: one process)")
 
     ashby_api_url: str = "https://api.ashbyhq.com"
     ashby_api_key: SecretStr | None = None
