@@ -1,25 +1,30 @@
 """Webhook ingest benchmark: signed `interviewScheduleUpdate` webhooks → POST /webhooks/ashby → EVENTS.
 
-The HTTP role runs as its own `autoadvance http` process (as in production) against an embedded
-nats-server and PostgreSQL; the load generator is another process (raw asyncio streams, HTTP/1.1
-keep-alive, one connection per client, each waiting for its answer before sending the next).
-In the same run it measures the raw limit: nats-py JetStream publishes of the same envelopes with
-`Nats-Msg-Id`, each awaited for its ack, from as many concurrent publishers as there are clients.
+By default it runs what `make run` starts, `autoadvance dev` (`--layout dev`: HTTP and the sandboxes
+in one process, the worker roles in its two child processes), against an embedded nats-server and
+PostgreSQL of its own. `--layout dev-one-process` runs the same with DEV_WORKER_PROCESS=false (HTTP
+and every worker role on one event loop); `--layout http` runs the production topology instead:
+`autoadvance http` (HTTP_WORKERS) plus one `autoadvance worker <role>` process per `--roles`.
+The load generator is another process (raw asyncio protocol, HTTP/1.1 keep-alive, one connection
+per client, each waiting for its answer before sending the next). In the same run it measures the
+raw limit: nats-py JetStream publishes of the same envelopes with `Nats-Msg-Id`, each awaited for
+its ack, from as many concurrent publishers as there are clients.
 
-End to end: `autoadvance worker projectors` runs as its own process beside the HTTP role (as in
-production; `--roles ''` leaves it out). While the load runs, a watcher samples the projection lag
-(how long the oldest acknowledged event not yet in `event_log` has waited: now minus its JetStream
-timestamp) every 0.25 s; after the load it waits until every acknowledged delivery is in
-`event_log`, so end to end = deliveries / (first request → last row stored).
+End to end: while the load runs, a watcher samples the projection lag (how long the oldest
+acknowledged event not yet in `event_log` has waited: now minus its JetStream timestamp) every
+0.25 s; after the load it waits until every acknowledged delivery is in `event_log`, so end to end
+= deliveries / (first request → last row stored).
 
-    .venv/bin/python bench/ingest.py [--quick] [--clients 64] [--seconds S] [--http-procs N] [--http-workers N]
-                                     [--roles projectors] [--dev]
+    .venv/bin/python bench/ingest.py [--quick] [--clients 64] [--seconds S] [--layout dev|dev-one-process|http]
+                                     [--http-procs N] [--http-workers N] [--roles projectors]
 
 It prints a timeline (2 s buckets) of answers/s, p99, HTTP CPU per webhook and the CPU of each
-process and of the whole machine, so a drop over a sustained run can be traced to its cause.
+process group (`http`: the process answering webhooks; `workers`: the worker roles' processes) and
+of the whole machine, so a drop over a sustained run can be traced to its cause.
 
 Ends with `RESULT webhooks_per_s`, `RESULT webhook_p99_ms`, `RESULT ingest_end_to_end_per_s`,
-`RESULT ingest_drain_s`, `RESULT projection_lag_p99_s` and informative RESULT lines.
+`RESULT ingest_drain_s`, `RESULT projection_lag_p99_s` and informative RESULT lines, all of the
+layout run (by default the one `make run` starts).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from faststream.nats import NatsBroker
 from contracts.consumers import Subscription
 from projectors.subscribers import subscriptions as projector_subscriptions
 from runtime.app import Services
+from runtime.ashby_stats import reporter
 from runtime.broker import server_list
 from runtime.consumers import ConsumerRunner, attach_effect, pull_loop
 
@@ -183,6 +184,8 @@ def create_worker(role_names: list[str], services: Services) -> Worker:
             attach_effect(broker, sub, services.pool, max_deliver=settings.consumer_max_deliver,
                           ack_wait_s=settings.consumer_ack_wait_s)
         loops.extend(parts.loops)
+    if role_names:  # the budget's counters for /health, served by another process (runtime/ashby_stats.py)
+        loops.append(("ashby-stats", reporter(js, services.ashby_stats, replicas=int(settings.stream_replicas))))
     return Worker(broker, loops)
 
 

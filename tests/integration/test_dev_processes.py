@@ -91,6 +91,13 @@ async def test_dev_serves_http_while_child_processes_project_what_it_acknowledge
             return rows == 5 and schedules == 5
 
         await eventually(stored, timeout=60, message="the projectors' child did not store the webhooks")
+
+        async def ashby_counters() -> dict | None:  # the poller's calls to the sandbox, counted in the child
+            async with httpx.AsyncClient(timeout=5) as client:
+                requests = (await client.get(f"{url}/health")).json().get("ashby", {}).get("requests")
+            return requests if requests and any("ok" in by for by in requests.get("applicationFeedback.list", {}).values()) else None
+
+        await eventually(ashby_counters, timeout=60, message="/health does not show the worker process's Ashby budget")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
         assert not any(_alive(pid) for pid in children.values())
