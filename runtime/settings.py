@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     consumer_batch_size: int = 256
     consumer_max_batch_size: int = Field(default=4096, ge=1,
                                          description="a consumer's batch grows up to this with its backlog")
+    consumer_linger_s: float = Field(default=0.02, ge=0, le=1,
+                                     description="after a batch smaller than CONSUMER_BATCH_SIZE, wait this long before the next fetch")
     consumer_max_deliver: int = 10
     consumer_ack_wait_s: float = 30.0
     health_max_consumer_lag_s: float = Field(

@@ -195,6 +195,6 @@ def _pull(js, sub: Subscription, services: Services, settings) -> Loop:
     async def run(stop: asyncio.Event) -> None:
         await pull_loop(js, sub, runner, stop, batch_size=max(1, min(sub.batch_size, settings.consumer_batch_size)),
                         ack_wait_s=settings.consumer_ack_wait_s, max_deliver=settings.consumer_max_deliver,
-                        max_batch_size=settings.consumer_max_batch_size)
+                        max_batch_size=settings.consumer_max_batch_size, linger_s=settings.consumer_linger_s)
 
     return run
