@@ -4,7 +4,7 @@ In one process the HTTP role and the consumers share one event loop, so on a bus
 for the other: a large projector batch holds webhook answers, and 64 clients' requests hold every
 round trip of a batch (docs/decisions/0007-dev-workers-in-child-processes.md). In child processes
 (spawned: fresh interpreters, as `autoadvance worker <role>` would be) each gets its own share of
-the cores: the projectors one child, the other roles another (`process_groups`).
+the cores: the projectors one child, the other roles another at a lower CPU priority (`process_groups`).
 
 Each child is started once the embedded NATS and PostgreSQL are up and migrated; it gets their URLs
 and the sandboxes' settings, and logs to the same terminal. The dev process stops it (SIGTERM: it
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import signal
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,12 @@ OWN_PROCESS_ROLES = ("projectors",)
 ingest, so they do not share a core's event loop with the evaluator's and poller's per-event work."""
 
 
+OTHERS_NICENESS = 5
+"""The other roles' child runs at this lower CPU priority: on a saturated machine the webhook answers
+and the projection go first, and decisions, Slack and Ashby calls (which wait seconds anyway: quiet
+periods, Ashby's budget) catch up once the burst is over. With a core to spare it changes nothing."""
+
+
 def process_groups(role_names: list[str]) -> list[list[str]]:
     """The child processes for `role_names`: one per role of OWN_PROCESS_ROLES, one for the rest
     (so the Ashby callers, executor and poller, still share one request budget, as in one process)."""
@@ -43,11 +50,17 @@ def process_groups(role_names: list[str]) -> list[list[str]]:
     return groups + ([rest] if rest else [])
 
 
+def niceness(role_names: list[str]) -> int:
+    return 0 if all(role in OWN_PROCESS_ROLES for role in role_names) else OTHERS_NICENESS
+
+
 def _child(settings: Settings, role_names: list[str]) -> None:
     """The child's body: the worker roles, as `autoadvance worker` runs one (no migrations: done)."""
     from runtime.cli import _run, _serve
     from runtime.logging import configure_logging
 
+    if increment := niceness(role_names):
+        os.nice(increment)
     # Ctrl-C in the terminal reaches every process of its group; the parent decides when the child
     # stops (after HTTP), so the child stops on the parent's SIGTERM only.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -80,7 +93,7 @@ class WorkerProcess:
         loop = asyncio.get_running_loop()
         self.exited = loop.create_future()
         loop.add_reader(self._proc.sentinel, self._on_exit)
-        log.info("worker_process_started", roles=self.role_names, pid=self._proc.pid)
+        log.info("worker_process_started", roles=self.role_names, pid=self._proc.pid, nice=niceness(self.role_names))
 
     def _on_exit(self) -> None:
         asyncio.get_running_loop().remove_reader(self._proc.sentinel)

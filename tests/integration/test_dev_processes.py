@@ -58,8 +58,16 @@ def _alive(pid: int) -> bool:
     return "\nState:\tZ" not in status  # a zombie has exited
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def _parent_of(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return int(_stat(pid)[1])
+
+
+def _nice(pid: int) -> int:
+    return int(_stat(pid)[16])
 
 
 async def _running_dev(infra, tmp_path: Path) -> tuple[subprocess.Popen, Path, str, dict[str, int]]:
@@ -74,6 +82,9 @@ async def test_dev_serves_http_while_child_processes_project_what_it_acknowledge
     try:
         assert set(children) == {"projectors", "evaluator,executor,notifier,poller"}
         assert all(_alive(pid) and _parent_of(pid) == proc.pid for pid in children.values())
+        # a saturated machine answers webhooks and projects first; the other roles catch up
+        assert _nice(children["projectors"]) == _nice(proc.pid)
+        assert _nice(children["evaluator,executor,notifier,poller"]) == _nice(proc.pid) + 5
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             for i in range(5):
                 body = orjson.dumps(schedule_payload(f"app-d{i}", webhook_action_id=f"wa-d{i}"))
