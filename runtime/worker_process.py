@@ -54,11 +54,24 @@ def niceness(role_names: list[str]) -> int:
     return 0 if all(role in OWN_PROCESS_ROLES for role in role_names) else OTHERS_NICENESS
 
 
-def _child(settings: Settings, role_names: list[str]) -> None:
+def _stop_with_parent(parent: int) -> None:
+    """SIGTERM when the dev process dies, even by SIGKILL (Linux), so no orphan keeps consuming."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux: stopped by the parent only
+        return
+    if os.getppid() != parent:  # it died before that took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _child(settings: Settings, role_names: list[str], parent: int) -> None:
     """The child's body: the worker roles, as `autoadvance worker` runs one (no migrations: done)."""
     from runtime.cli import _run, _serve
     from runtime.logging import configure_logging
 
+    _stop_with_parent(parent)
     if increment := niceness(role_names):
         os.nice(increment)
     # Ctrl-C in the terminal reaches every process of its group; the parent decides when the child
@@ -85,7 +98,7 @@ class WorkerProcess:
         # waits, blocked, and is then ignored, instead of a KeyboardInterrupt traceback
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            self._proc = ctx.Process(target=_child, args=(self.settings, self.role_names),
+            self._proc = ctx.Process(target=_child, args=(self.settings, self.role_names, os.getpid()),
                                      name=f"autoadvance-{'-'.join(self.role_names)}", daemon=True)
             self._proc.start()
         finally:

@@ -131,3 +131,19 @@ async def test_a_worker_process_that_dies_stops_dev_with_a_line_saying_which(inf
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+async def test_worker_processes_stop_when_dev_is_killed_outright(infra, tmp_path):
+    proc, _, _, children = await _running_dev(infra, tmp_path)
+    try:
+        proc.kill()  # SIGKILL: no chance to stop them itself
+        proc.wait(10)
+
+        async def all_gone() -> bool:
+            return not any(_alive(pid) for pid in children.values())
+
+        await eventually(all_gone, timeout=60, message="worker processes outlived the dev process")
+    finally:
+        for pid in children.values():
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
