@@ -44,7 +44,7 @@ periods, Ashby's budget) catch up once the burst is over. With a core to spare i
 
 def process_groups(role_names: list[str]) -> list[list[str]]:
     """The child processes for `role_names`: one per role of OWN_PROCESS_ROLES, one for the rest
-    (so the Ashby callers, executor and poller, still share one request budget, as in one process)."""
+    (so the Ashby callers, executor, notifier and poller, still share one request budget)."""
     groups = [[role] for role in role_names if role in OWN_PROCESS_ROLES]
     rest = [role for role in role_names if role not in OWN_PROCESS_ROLES]
     return groups + ([rest] if rest else [])
