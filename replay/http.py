@@ -46,9 +46,11 @@ def _page(row: asyncpg.Record) -> Response[Any]:
     return Response(row["report_html"], media_type="text/html")
 
 
-def replay_router(pool: asyncpg.Pool, guards: list[Guard], *, database_url: str | None = None) -> Router:
-    """`database_url`: see `Runs` (worker processes of their own for a large replay)."""
-    runs = Runs(pool, database_url)
+def replay_router(pool: asyncpg.Pool, guards: list[Guard], *, database_url: str | None = None,
+                  runs: Runs | None = None) -> Router:
+    """`database_url`: see `Runs` (worker processes of their own for a large replay); `runs`: the
+    process's one `Runs`, shared with the console's /ui/replays."""
+    runs = runs or Runs(pool, database_url)
 
     @post("/replays", summary="Replay the log with a rule set (what-if) or check fidelity; returns its id")
     async def start_replay(request: Request[Any, Any, Any]) -> Response[Any]:

@@ -25,6 +25,7 @@ from ingest.http import slack_handlers, webhook_documentation, webhook_endpoint
 from ingest.ratelimit import TokenBuckets
 from projectors.http import query_router
 from replay.http import replay_router
+from replay.runs import Runs
 from runtime import dead_letters
 from runtime.app import Services, persistent_secret
 from runtime.console import Access, console_handlers
@@ -187,13 +188,14 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
     webhook = webhook_endpoint(services.publisher, secret=webhook_secret, rejected=keep_rejected,
                                limiter=TokenBuckets(settings.webhook_rate_limit_per_s, settings.webhook_rate_burst),
                                max_body_bytes=settings.webhook_max_body_bytes)
+    replays = Runs(services.pool, services.database_url)  # one per process: the API's and the console's
     handlers = [
         *slack_handlers(services.publisher, signing_secret=settings.secret("slack_signing_secret")),
         query_router(services.pool, [guard]),
         evaluator_router(services.pool, services.publisher, [guard]),
-        replay_router(services.pool, [guard], database_url=services.database_url),  # no publisher: a replay cannot publish
+        replay_router(services.pool, [guard], runs=replays),  # no publisher: a replay cannot publish
         dlq_router(services, [guard]),
-        *console_handlers(services.pool, services.publisher, access, lambda: health_report(services)),
+        *console_handlers(services.pool, services.publisher, access, lambda: health_report(services), replays),
         webhook_documentation(WEBHOOK_PATH),
         health,
         stats,

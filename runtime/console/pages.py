@@ -21,7 +21,8 @@ from evaluator.http import EventSink, request_evaluation
 from executor import queries as executor_q
 from notifier import queries as notifier_q
 from projectors import queries as projectors_q
-from runtime.console import rules_page
+from replay.runs import Runs
+from runtime.console import replays_page, rules_page
 from runtime.console.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Access, Principal, behind_tls
 from runtime.console.story import timeline
 from runtime.console.web import HERE, Pages, acting_admin, signed_in_guard
@@ -31,7 +32,8 @@ ASHBY_APP_URL = "https://app.ashbyhq.com"
 HealthProbe = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
 
 
-def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health: HealthProbe) -> list[Any]:
+def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health: HealthProbe,
+                     runs: Runs | None = None) -> list[Any]:
     pages = Pages(access)
     signed_in = signed_in_guard(access)
 
@@ -142,9 +144,10 @@ def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health
         return pages.render(request, "health.html", status=status, report=report)
 
     rules = rules_page.handlers(pool, sink, pages, access, signed_in)
+    replays = replays_page.handlers(pool, runs or Runs(pool), pages, signed_in)
     static = create_static_files_router(path="/ui/static", directories=[HERE / "static"], name="console-static",
                                         include_in_schema=False)
     router = Router(path="/ui", route_handlers=[login_form, login, logout, inbox, story, evaluate, pending,
-                                                health_page, *rules], tags=["console"], include_in_schema=False,
+                                                health_page, *rules, *replays], tags=["console"], include_in_schema=False,
                     exception_handlers={NotAuthorizedException: to_login, PermissionDeniedException: refused})
     return [router, static]

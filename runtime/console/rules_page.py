@@ -26,7 +26,7 @@ def _yaml(doc: dict[str, Any]) -> str:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
 
 
-async def _uploaded_text(request: Request) -> str:
+async def uploaded_text(request: Request) -> str:
     form = await request.form()
     upload = form.get("file")
     if isinstance(upload, UploadFile) and upload.filename:
@@ -79,7 +79,7 @@ def handlers(pool: asyncpg.Pool, sink: EventSink, pages: Pages, access: Access,
           guards=[signed_in], status_code=200)
     async def validate(request: Request) -> Response:
         try:
-            text = await _uploaded_text(request)
+            text = await uploaded_text(request)
         except ValueError as exc:
             return pages.render(request, "_validation.html", status_code=400, text="", doc=None,
                                 problems=[{"location": "file", "message": str(exc), "line": None}])

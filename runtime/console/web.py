@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
@@ -24,7 +25,19 @@ def _environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["when"] = lambda v: (v or "")[:19].replace("T", " ")
     env.globals["quote"] = quote
+    env.globals["stage"] = stage_label
     return env
+
+
+def stage_label(stage_id: Any, titles: Any = None) -> Markup:
+    """A stage as the console shows it: its title in Ashby with the id on hover, or the id alone
+    when the interview-plan read model does not know it."""
+    if not stage_id:
+        return Markup("—")
+    title = titles.get(stage_id) if isinstance(titles, dict) else None
+    if not title:
+        return escape(str(stage_id))
+    return Markup('<span class="stage" title="{}">{}</span>').format(str(stage_id), title)
 
 
 class Pages:
