@@ -24,7 +24,7 @@ from projectors import queries as projectors_q
 from replay.runs import Runs
 from runtime.console import replays_page, rules_page
 from runtime.console.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Access, Principal, behind_tls
-from runtime.console.story import timeline
+from runtime.console.story import stage_ids, timeline
 from runtime.console.web import HERE, Pages, acting_admin, signed_in_guard
 
 PAGE_SIZE = 50
@@ -82,9 +82,10 @@ def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health
                                              rule_set_version=int(version) if version and version.isdigit() else None)
         async with pool.acquire() as conn:
             rows, cursor = await decisions_q.decisions_page(conn, filters, after=after or None, limit=PAGE_SIZE)
+            stages = await projectors_q.stage_titles(conn, [d["stage_id"] for d in rows])
         query = {k: v for k, v in (("outcome", outcome), ("job", job), ("stage", stage), ("version", version)) if v}
         return {"decisions": rows, "next_url": f"?{urlencode({**query, 'after': cursor})}" if cursor else None,
-                "filters": query}
+                "filters": query, "stages": stages}
 
     @get(["/", "/inbox"], summary="Inbox: recent decisions, proposals waiting, failed commands", guards=[signed_in])
     async def inbox(request: Request, outcome: str | None = None, job: str | None = None, stage: str | None = None,
@@ -111,11 +112,12 @@ def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health
             pending = await decisions_q.pending_page(conn, application_id=application_id)
             commands = await executor_q.commands_for(conn, application_id)
             messages = await notifier_q.messages_for(conn, application_id)
+            stages = await projectors_q.stage_titles(conn, sorted(stage_ids(events, decisions, view, pending)))
         if view is None and not decisions:
             return pages.render(request, "refused.html", status_code=404, title="Not found",
                                 reason=f"Nothing is recorded about application {application_id}.")
         return pages.render(request, "story.html", application_id=application_id, view=view or {}, ashby_url=ASHBY_APP_URL,
-                            entries=timeline(events), decisions={d["decision_id"]: d for d in decisions},
+                            entries=timeline(events, stages), stages=stages, decisions={d["decision_id"]: d for d in decisions},
                             pending=pending[0] if pending else None, commands=commands, messages=messages)
 
     @post("/applications/{application_id:str}/evaluate", summary="Re-evaluate now (admin)", guards=[signed_in],
@@ -135,8 +137,9 @@ def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health
         async with pool.acquire() as conn:
             rows = await decisions_q.pending_page(conn, limit=500)
             total = await decisions_q.pending_count(conn)
+            stages = await projectors_q.stage_titles(conn, [r["stage_id"] for r in rows if r["stage_id"]])
         now = datetime.now(UTC).isoformat()
-        return pages.render(request, "pending.html", rows=rows, total=total, now=now)
+        return pages.render(request, "pending.html", rows=rows, total=total, now=now, stages=stages)
 
     @get("/health", summary="Consumers, streams, dependencies", guards=[signed_in])
     async def health_page(request: Request) -> Response:

@@ -16,6 +16,7 @@ from evaluator import queries as decisions_q
 from evaluator.http import EventSink, activate_document
 from evaluator.rules import parse_document, validate_document
 from evaluator.ruleset_view import diff_rule_sets, line_of
+from projectors import queries as projectors_q
 from runtime.console.auth import Access
 from runtime.console.web import Pages, acting_admin
 
@@ -58,6 +59,11 @@ def handlers(pool: asyncpg.Pool, sink: EventSink, pages: Pages, access: Access,
         async with pool.acquire() as conn:
             return await decisions_q.rule_set_versions(conn)
 
+    async def _titles(document: dict[str, Any] | None) -> dict[str, str]:
+        ids = [r.get("stage_id") for r in (document or {}).get("rules") or [] if isinstance(r, dict)]
+        async with pool.acquire() as conn:
+            return await projectors_q.stage_titles(conn, [i for i in ids if isinstance(i, str)])
+
     @get("/rules", summary="Rule sets: active, history, diff, upload", guards=[signed_in])
     async def rules(request: Request, a: int | None = None, b: int | None = None) -> Response:
         versions = await _versions()
@@ -70,7 +76,7 @@ def handlers(pool: asyncpg.Pool, sink: EventSink, pages: Pages, access: Access,
                                     reason=f"rule-set version {a if a not in by_version else b} was never activated")
             diff = diff_rule_sets(by_version[a], by_version[b])
         context: dict[str, Any] = {"versions": versions, "active": active, "active_yaml": _yaml(active["document"]) if active else "",
-                   "diff": diff, "a": a, "b": b}
+                   "diff": diff, "a": a, "b": b, "stages": await _titles(active["document"] if active else None)}
         if diff is not None and request.headers.get("hx-request"):
             return pages.render(request, "_diff.html", **context)
         return pages.render(request, "rules.html", **context)
