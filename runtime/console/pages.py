@@ -133,13 +133,21 @@ def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health
                             text=f"Evaluation requested (event {event_id}); reload to see its outcome.")
 
     @get("/pending", summary="What is waiting, and for whom", guards=[signed_in])
-    async def pending(request: Request) -> Response:
-        async with pool.acquire() as conn:
-            rows = await decisions_q.pending_page(conn, limit=500)
-            total = await decisions_q.pending_count(conn)
-            stages = await projectors_q.stage_titles(conn, [r["stage_id"] for r in rows if r["stage_id"]])
-        now = datetime.now(UTC).isoformat()
-        return pages.render(request, "pending.html", rows=rows, total=total, now=now, stages=stages)
+    async def pending(request: Request, after: str | None = None) -> Response:
+        try:
+            async with pool.acquire() as conn:
+                rows = await decisions_q.pending_page(conn, limit=PAGE_SIZE + 1, after=after or None)
+                stages = await projectors_q.stage_titles(conn, [r["stage_id"] for r in rows if r["stage_id"]])
+                total = None if after else await decisions_q.pending_count(conn)
+        except ValueError as exc:
+            return pages.render(request, "refused.html", status_code=400, reason=str(exc), title="Bad request")
+        more = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        context: dict[str, Any] = {"rows": rows, "now": datetime.now(UTC).isoformat(), "stages": stages,
+                   "next_url": f"pending?{urlencode({'after': decisions_q.pending_cursor(rows[-1])})}" if more else None}
+        if request.headers.get("hx-request") and after:
+            return pages.render(request, "_pending_rows.html", **context)
+        return pages.render(request, "pending.html", total=total, **context)
 
     @get("/health", summary="Consumers, streams, dependencies", guards=[signed_in])
     async def health_page(request: Request) -> Response:

@@ -21,7 +21,7 @@ from runtime.console.rules_page import MAX_UPLOAD_BYTES, uploaded_text
 from runtime.console.web import Pages, acting_admin
 
 CHANGES_KEPT = 500  # a console run keeps this many changed decisions (the JSON API can keep all)
-CHANGES_SHOWN = 200
+CHANGES_SHOWN = 100
 RECENT = 30
 
 

@@ -24,7 +24,8 @@ MAX_UPLOAD_BYTES = 1_048_576
 
 
 def _yaml(doc: dict[str, Any]) -> str:
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    # libyaml's emitter when PyYAML has it: the pure-Python one takes ~50 ms for a 25-rule set
+    return yaml.dump(doc, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False, allow_unicode=True)
 
 
 async def uploaded_text(request: Request) -> str:

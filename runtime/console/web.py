@@ -37,7 +37,7 @@ def stage_label(stage_id: Any, titles: Any = None) -> Markup:
     title = titles.get(stage_id) if isinstance(titles, dict) else None
     if not title:
         return escape(str(stage_id))
-    return Markup('<span class="stage" title="{}">{}</span>').format(str(stage_id), title)
+    return Markup(f'<span class="stage" title="{escape(str(stage_id))}">{escape(title)}</span>')
 
 
 class Pages:

@@ -56,3 +56,28 @@ async def test_an_admin_run_goes_from_its_progress_bar_to_its_result_and_is_list
         listing = (await svc.client.get("/ui/replays")).text
         assert replay_id[:12] in listing and "verify: 0 defects in 0 decisions" in listing
         assert (await svc.client.get("/ui/replays/never-started")).status_code == 404
+
+
+async def test_pending_pages_through_every_waiting_application_once_overdue_first(infra) -> None:
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [(f"app-wait-{i:03d}", "stage-w", "rule-w", [{"kind": "feedback", "detail": "waiting"}],
+             None if i % 4 == 0 else base + timedelta(minutes=i % 7), base) for i in range(130)]
+    expected = [r[0] for r in sorted(rows, key=lambda r: (r[4] is None, r[4] or base, r[0]))]
+    async with running_service(infra, roles=["projectors", "evaluator"]) as svc:
+        async with svc.services.pool.acquire() as conn:
+            await conn.executemany("""INSERT INTO evaluator_pending (application_id, stage_id, rule_id, waiting_for,
+                                      fire_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)""", rows)
+            await conn.execute("INSERT INTO interview_stages (stage_id, interview_plan_id, title, stream_seq) "
+                               "VALUES ('stage-w', 'plan-w', 'Take-home review', 1)")
+        page = (await svc.client.get("/ui/pending")).text
+        assert '<span class="count">130</span>' in page and "Take-home review" in page
+        seen = re.findall(r">(app-wait-\d+)</a>", page)
+        while 'hx-get="/ui/pending?' in page:
+            url = "/ui/pending?" + page.split('hx-get="/ui/pending?', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+            page = (await svc.client.get(url, headers={"HX-Request": "true"})).text
+            seen += re.findall(r">(app-wait-\d+)</a>", page)
+        assert seen == expected
+        assert (await svc.client.get("/ui/pending?after=nonsense")).status_code == 400
