@@ -9,11 +9,11 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup, escape
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from markupsafe import Markup, escape
 
 from runtime.console.auth import CSRF_FIELD, CSRF_HEADER, Access, Principal
 

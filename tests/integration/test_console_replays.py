@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 
-from support import ADMIN_TOKEN, eventually, running_service
+from support import eventually, running_service
 
 VIEWER = "viewer-token-for-replays"
 BROKEN = "name: Broken\nrules:\n  - id: r1\n    interview_plan_id: p\n    stage_id: s\n    requirements: []\n"
