@@ -5,10 +5,11 @@ story, stages by title), a fidelity check, and a viewer refused starting one."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from playwright.async_api import expect
 
-from browser_support import Console, Watched
+from browser_support import Console, Watched, open_page
 
 
 async def stricter_rules(console: Console) -> str:
@@ -48,7 +49,27 @@ async def test_a_what_if_shows_its_progress_bar_finish_then_the_changed_decision
     await row.locator("a").click()
     await page.wait_for_url(f"**/ui/applications/{strong}")
     await page.goto("/ui/replays")
-    await expect(page.locator("#past-replays")).to_contain_text("1 changed")
+    past = page.locator("#past-replays")
+    await expect(past).to_contain_text("1 changed")
+    await past.locator("a").first.click()  # one past run's own page: its result again
+    await expect(page.locator("#replay-changes")).to_contain_text(strong)
+
+
+async def test_a_replay_result_fits_a_phone_screen(browser: Any, console: Console) -> None:
+    context, watched = await open_page(browser, console, phone=True)
+    page = watched.page
+    try:
+        await page.goto("/ui/replays")
+        await page.fill("#replay-document", await stricter_rules(console))
+        await page.click("#start-replay button[type=submit]")
+        await expect(page.locator("#replay-run")).to_have_attribute("data-status", "done", timeout=60_000)
+        # against the screen, not innerWidth: an emulated phone widens its layout viewport to the content
+        overflow = await page.evaluate("document.documentElement.scrollWidth - screen.width")
+        assert overflow <= 0, f"/ui/replays is {overflow}px wider than the phone"
+        await watched.shot("replay-phone")
+    finally:
+        await context.close()
+    assert not watched.errors, watched.errors
 
 
 async def test_a_fidelity_check_reports_no_defect(admin_page: Watched) -> None:
