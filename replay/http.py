@@ -18,6 +18,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 from litestar.types import Guard
 
+from compliance.impact import DEFAULT_MIN_GROUP_SIZE
 from contracts.errors import error_body
 from evaluator.pure_core import Problem, parse_document
 from replay import store
@@ -47,10 +48,11 @@ def _page(row: asyncpg.Record) -> Response[Any]:
 
 
 def replay_router(pool: asyncpg.Pool, guards: list[Guard], *, database_url: str | None = None,
-                  runs: Runs | None = None) -> Router:
-    """`database_url`: see `Runs` (worker processes of their own for a large replay); `runs`: the
-    process's one `Runs`, shared with the console's /ui/replays."""
-    runs = runs or Runs(pool, database_url)
+                  min_group_size: int = DEFAULT_MIN_GROUP_SIZE, runs: Runs | None = None) -> Router:
+    """`database_url`: see `Runs` (worker processes of their own for a large replay);
+    `min_group_size`: the impact tables' (IMPACT_MIN_GROUP_SIZE); `runs`: the process's one
+    `Runs`, shared with the console's /ui/replays (the other two arguments are then its own)."""
+    runs = runs or Runs(pool, database_url, min_group_size=min_group_size)
 
     @post("/replays", summary="Replay the log with a rule set (what-if) or check fidelity; returns its id")
     async def start_replay(request: Request[Any, Any, Any]) -> Response[Any]:
