@@ -123,6 +123,19 @@ def next_fetch_size(msgs: Sequence[Msg], batch_size: int, max_batch_size: int) -
     return max(batch_size, min(max_batch_size, waiting_after(msgs[-1])))
 
 
+def fetch_delay(fetched: int, batch_size: int, linger_s: float) -> float:
+    """How long to wait before the next fetch: `linger_s` after a small batch, else none.
+
+    A consumer that keeps up fetches whatever has arrived since its last batch, often a handful of
+    messages, and each batch costs a fixed number of round trips and a transaction: at a few
+    hundred events/s that fixed cost, not the events, was most of the worker processes' CPU
+    (decision 0007), CPU a 2-core machine's HTTP process then lacks. Waiting a few milliseconds
+    after a small batch lets the next one gather what arrives meanwhile. Not after an empty fetch
+    (the next event after a quiet spell is fetched at once) nor a full one (a backlog is drained
+    without pause)."""
+    return linger_s if 0 < fetched < batch_size else 0.0
+
+
 class ConsumerRunner:
     """Runs one Subscription's batches; used by the FastStream subscriber and by tests."""
 
@@ -322,7 +335,7 @@ async def _claim(conn: asyncpg.Connection, consumer: str, delivered: list[Delive
 
 async def pull_loop(js, sub: Subscription, runner: ConsumerRunner, stop: asyncio.Event, *, batch_size: int,
                     ack_wait_s: float, max_deliver: int, fetch_wait_s: float = 1.0,
-                    max_batch_size: int | None = None) -> None:
+                    max_batch_size: int | None = None, linger_s: float = 0.0) -> None:
     """A durable pull consumer for transactional batches, on nats-py directly.
 
     FastStream 0.7.8's batch pull loop keeps fetching until the batch is full or its timeout
@@ -332,6 +345,8 @@ async def pull_loop(js, sub: Subscription, runner: ConsumerRunner, stop: asyncio
     decoded while the current one's transaction runs (Python and Postgres work at the same time,
     on two cores); batches still commit strictly in order, each acked after its own commit.
     A fetch asks for what the consumer has waiting, up to `max_batch_size` (`next_fetch_size`).
+    After a fetch that found fewer than `batch_size` (but some), the next one waits `linger_s`
+    first (`fetch_delay`), so that what arrives meanwhile makes one batch, not several.
     """
     max_batch_size = max(batch_size, max_batch_size or batch_size)
     config = ConsumerConfig(
@@ -346,7 +361,9 @@ async def pull_loop(js, sub: Subscription, runner: ConsumerRunner, stop: asyncio
     else:
         psub = await js.pull_subscribe(sub.subject, durable=sub.durable, stream=sub.stream, config=config)
 
-    async def fetch(size: int) -> list[Msg]:
+    async def fetch(size: int, delay: float = 0.0) -> list[Msg]:
+        if delay:
+            await asyncio.sleep(delay)
         try:
             return await psub.fetch(size, timeout=fetch_wait_s)
         except (TimeoutError, nats.errors.TimeoutError):
@@ -362,7 +379,8 @@ async def pull_loop(js, sub: Subscription, runner: ConsumerRunner, stop: asyncio
     try:
         while not stop.is_set():
             msgs = await pending
-            pending = asyncio.create_task(fetch(next_fetch_size(msgs, batch_size, max_batch_size)))
+            pending = asyncio.create_task(fetch(next_fetch_size(msgs, batch_size, max_batch_size),
+                                                fetch_delay(len(msgs), batch_size, linger_s)))
             if not msgs:
                 continue
             batch, prepared = await runner.decode(msgs)  # while the previous batch's transaction runs

@@ -19,6 +19,7 @@ from faststream.nats import NatsBroker
 from contracts.consumers import Subscription
 from projectors.subscribers import subscriptions as projector_subscriptions
 from runtime.app import Services
+from runtime.ashby_stats import reporter
 from runtime.broker import server_list
 from runtime.consumers import ConsumerRunner, attach_effect, pull_loop
 
@@ -191,6 +192,8 @@ def create_worker(role_names: list[str], services: Services) -> Worker:
             closers.append(attach_effect(broker, sub, services.pool, max_deliver=settings.consumer_max_deliver,
                                          ack_wait_s=settings.consumer_ack_wait_s))
         loops.extend(parts.loops)
+    if role_names:  # the budget's counters for /health, served by another process (runtime/ashby_stats.py)
+        loops.append(("ashby-stats", reporter(js, services.ashby_stats, replicas=int(settings.stream_replicas))))
     return Worker(broker, loops, closers)
 
 
@@ -200,6 +203,6 @@ def _pull(js, sub: Subscription, services: Services, settings) -> Loop:
     async def run(stop: asyncio.Event) -> None:
         await pull_loop(js, sub, runner, stop, batch_size=max(1, min(sub.batch_size, settings.consumer_batch_size)),
                         ack_wait_s=settings.consumer_ack_wait_s, max_deliver=settings.consumer_max_deliver,
-                        max_batch_size=settings.consumer_max_batch_size)
+                        max_batch_size=settings.consumer_max_batch_size, linger_s=settings.consumer_linger_s)
 
     return run
