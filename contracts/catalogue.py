@@ -73,6 +73,33 @@ EXAMPLES: dict[tuple[str, int], dict[str, Any]] = {
     ("CommandSucceeded", 1): _OUTCOME,
     ("CommandSkipped", 1): {**_OUTCOME, "reason": "application left stage stg-2"},
     ("CommandFailed", 1): {**_OUTCOME, "reason": "Ashby 400 invalid_input"},
+    # --- undo window for archives and merged/moved candidates (issue 21, parts 2 and 3) ---
+    ("ArchiveScheduled", 1): {"command_id": "cmd-3", "application_id": "app-1", "decision_id": "dec-3",
+                              "stage_id": "stg-2", "job_id": "job-1", "archive_reason_id": "ar-1",
+                              "archive_email_template_id": None, "decided_by": "recruiter:U123",
+                              "proposal_command_id": "cmd-2", "delay_s": 300.0, "due_at": "2026-11-02T12:35:00Z"},
+    ("ArchiveReleased", 1): {"command_id": "cmd-3", "application_id": "app-1", "due_at": "2026-11-02T12:35:00Z",
+                             "released_at": "2026-11-02T12:35:00.2Z"},
+    ("ArchiveUndoRequested", 1): {"archive_command_id": "cmd-3", "application_id": "app-1", "slack_user_id": "U123",
+                                  "slack_user_name": None, "action_ts": "1700000100.1", "channel": "D123",
+                                  "message_ts": "1700000000.0001"},
+    ("ArchiveUndone", 1): {"command_id": "cmd-3", "application_id": "app-1", "undone_by": "U123",
+                           "undone_at": "2026-11-02T12:31:10Z", "due_at": "2026-11-02T12:35:00Z"},
+    ("ArchiveUndoRefused", 1): {"command_id": "cmd-3", "application_id": "app-1", "slack_user_id": "U123",
+                                "reason": "too_late", "detail": "the undo window ended at 2026-11-02T12:35:00Z",
+                                "released_at": "2026-11-02T12:35:00.2Z", "channel": "D123",
+                                "message_ts": "1700000000.0001"},
+    ("CandidateMerged", 1): {"webhook_action_id": "wa-9", "deleted_candidate_id": "cand-2",
+                             "merged_candidate_id": "cand-1",
+                             "data": {"deletedCandidate": {"id": "cand-2"}, "mergedCandidate": {"id": "cand-1"}}},
+    ("ApplicationMerged", 1): {"application_id": "app-2", "surviving_application_id": "app-1",
+                               "deleted_candidate_id": "cand-2", "merged_candidate_id": "cand-1", "job_id": "job-1",
+                               "reason": "candidate cand-2 was merged into cand-1; application app-2 no longer "
+                                         "exists, app-1 continues it"},
+    ("DecisionsCancelled", 1): {"application_id": "app-2", "reason": "merged into application app-1",
+                                "cause": "merged", "surviving_application_id": "app-1", "stage_id": "stg-2",
+                                "cancelled_command_ids": ["cmd-4"],
+                                "waiting_for": [{"kind": "feedback", "detail": "usr-1 has not submitted"}]},
 }
 
 
