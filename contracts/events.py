@@ -191,8 +191,10 @@ class ArchiveScheduled(Payload):
     archive_email_template_id: str | None = None
     decided_by: str
     proposal_command_id: str | None = None
+    rule_id: str | None = None
     delay_s: float
     due_at: str
+    explanation: dict[str, Any] = Field(default_factory=dict)
 
 
 class ArchiveReleased(Payload):

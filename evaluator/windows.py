@@ -55,7 +55,8 @@ async def schedule(conn: asyncpg.Connection, subject: str, command: Envelope, de
         command_id=command_id, application_id=app, decision_id=decision["decision_id"], stage_id=p["from_stage_id"],
         job_id=job_id, archive_reason_id=p.get("archive_reason_id"),
         archive_email_template_id=p.get("archive_email_template_id"), decided_by=p.get("decided_by") or "rule",
-        proposal_command_id=explanation.get("proposal_command_id"), delay_s=delay_s, due_at=due.isoformat())
+        proposal_command_id=explanation.get("proposal_command_id"), rule_id=p.get("rule_id"), delay_s=delay_s,
+        due_at=due.isoformat(), explanation=explanation)
     await store.enqueue(conn, *_event("ArchiveScheduled", derive_id("archive-scheduled", command_id), app, payload,
                                       now, command))
     await store.decision_status(conn, command_id, "scheduled", f"undo window until {due.isoformat()}")

@@ -227,7 +227,13 @@ def _errors(**described: str) -> dict[int, ResponseSpec]:
 
 def slack_handlers(sink: EventSink, *, signing_secret: str | None) -> list[HTTPRouteHandler]:
     from contracts.ids import derive_id
-    from ingest.slack import parse_interaction, to_recruiter_decided, verify_slack_request
+    from ingest.slack import (
+        Interaction,
+        parse_interaction,
+        to_recruiter_decided,
+        to_undo_requested,
+        verify_slack_request,
+    )
 
     @post("/slack/interactions", status_code=200, request_max_body_size=256 * 1024, tags=["ingest"],
           summary="Slack button presses (signed block_actions)", operation_class=_SlackOperation,
@@ -246,20 +252,31 @@ def slack_handlers(sink: EventSink, *, signing_secret: str | None) -> list[HTTPR
             interaction = parse_interaction(body)
             if interaction is None:
                 return Response("", status_code=200, media_type=MediaType.TEXT)
-            decided = to_recruiter_decided(interaction)
+            env = _click_event(interaction, datetime.now(UTC))
         except InvalidInput as exc:
             return _error(400, exc.reason)
-        now = datetime.now(UTC)
-        event_id = derive_id("recruiter-decided", decided.proposal_command_id, decided.slack_user_id,
-                             decided.choice, decided.action_ts)
-        env = Envelope(event_id=event_id, event_type="RecruiterDecided", key=decided.application_id,
-                       occurred_at=now, recorded_at=now, correlation_id=decided.proposal_command_id,
-                       source="slack", payload=decided.model_dump())
         try:
             await sink.publish_event(env)
         except TransientError:
             return _error(503, "event store unavailable, retry later")
-        log.info("recruiter_decided", event_id=event_id, key=decided.application_id, choice=decided.choice)
+        log.info("slack_click_stored", event_id=env.event_id, event_type=env.event_type, key=env.key,
+                 choice=interaction.choice)
         return Response("", status_code=200, media_type=MediaType.TEXT)
+
+    def _click_event(interaction: Interaction, now: datetime) -> Envelope:
+        """`RecruiterDecided` for Archive / Keep, `ArchiveUndoRequested` for Undo; one id per click."""
+        if interaction.choice == "undo":
+            undo = to_undo_requested(interaction)
+            event_id = derive_id("archive-undo-requested", undo.archive_command_id, undo.slack_user_id,
+                                 undo.action_ts)
+            return Envelope(event_id=event_id, event_type="ArchiveUndoRequested", key=undo.application_id,
+                            occurred_at=now, recorded_at=now, correlation_id=undo.archive_command_id,
+                            source="slack", payload=undo.model_dump())
+        decided = to_recruiter_decided(interaction)
+        event_id = derive_id("recruiter-decided", decided.proposal_command_id, decided.slack_user_id,
+                             decided.choice, decided.action_ts)
+        return Envelope(event_id=event_id, event_type="RecruiterDecided", key=decided.application_id,
+                        occurred_at=now, recorded_at=now, correlation_id=decided.proposal_command_id,
+                        source="slack", payload=decided.model_dump())
 
     return [slack_interactions]

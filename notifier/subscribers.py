@@ -12,6 +12,7 @@ from notifier.handlers import (
     command_handler,
     dead_letter_hook,
 )
+from notifier.windows import WINDOWS_DURABLE, window_handler
 
 
 def subscriptions(slack, ashby, publisher, *, admin_channel: str, fallback_channel: str) -> list[Subscription]:
@@ -24,4 +25,7 @@ def subscriptions(slack, ashby, publisher, *, admin_channel: str, fallback_chann
                      click_handler(slack), transactional=False, batch_size=16, role="notifier"),
         Subscription(OUTCOMES_DURABLE, subjects.EVENTS_STREAM, subjects.events_from("executor"),
                      archive_outcome_handler(slack), transactional=False, batch_size=16, role="notifier"),
+        Subscription(WINDOWS_DURABLE, subjects.EVENTS_STREAM, subjects.events_from("evaluator"),
+                     window_handler(slack, ashby, publisher, fallback_channel=fallback_channel),
+                     transactional=False, batch_size=16, role="notifier"),
     ]
