@@ -17,6 +17,8 @@ from projectors.queries import (
     application_view,
     events_for_key,
     form_fields,
+    merged_from,
+    merged_into,
     metadata_list,
     plan_stages,
 )
@@ -48,7 +50,9 @@ def query_router(pool: asyncpg.Pool, guards: list[Guard]) -> Router:
     async def list_events(key: Id, after_seq: Seq = 0, limit: Limit = 500) -> dict[str, Any]:
         async with pool.acquire() as conn:
             events = await events_for_key(conn, key, after_seq=after_seq, limit=limit)
-        return {"key": key, "events": events, "next_after_seq": events[-1]["stream_seq"] if events else after_seq}
+            merged = {"merged_from": await merged_from(conn, key), "merged_into": await merged_into(conn, key)}
+        return {"key": key, "events": events, "next_after_seq": events[-1]["stream_seq"] if events else after_seq,
+                **merged}
 
     @get("/metadata/stages", summary="Interview stages in plan order (for a rule builder)", responses=_responses(401))
     async def list_stages(interview_plan_id: MaybeId = None) -> list[dict[str, Any]]:

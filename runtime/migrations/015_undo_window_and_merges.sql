@@ -49,3 +49,16 @@ CREATE INDEX IF NOT EXISTS ingest_applications_candidate ON ingest_applications 
 -- The story of a surviving application includes the applications merged into it.
 CREATE INDEX IF NOT EXISTS event_log_merged_into ON event_log ((payload->>'surviving_application_id'))
     WHERE event_type = 'ApplicationMerged';
+
+-- Candidate merges waiting for the poller to read Ashby (which applications survived).
+CREATE TABLE IF NOT EXISTS ingest_merges (
+    event_id              text PRIMARY KEY,
+    deleted_candidate_id  text NOT NULL,
+    merged_candidate_id   text NOT NULL,
+    status                text NOT NULL DEFAULT 'pending',   -- pending | done
+    attempts              int NOT NULL DEFAULT 0,
+    next_at               timestamptz NOT NULL DEFAULT now(),
+    last_error            text,
+    created_at            timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS ingest_merges_due ON ingest_merges (next_at) WHERE status = 'pending';
