@@ -427,12 +427,8 @@ class SandboxAshby:
         job_id = self._id("jobs", job, "job")
         app = self._put("applications", {**app, "jobId": job_id, "stageId": self.stage_id(job_id, stage),
                                           "updatedAt": self._now()})
-        self.send_webhook("applicationUpdate", {"application": self._webhook_application(app["id"])})
+        self.send_webhook("applicationUpdate", {"application": self.application_info(app["id"])})
         return app
-
-    def _webhook_application(self, application_id: str) -> Json:
-        info = self.application_info(application_id)
-        return {k: info[k] for k in ("id", "createdAt", "updatedAt", "status", "currentInterviewStage", "job")}
 
     def candidate_info(self, candidate_id: str) -> Json:
         candidate = self._get("candidates", candidate_id)
