@@ -416,8 +416,8 @@ def _archive_window(state: AppState, event: EventRecord) -> AppState:
         if not command_id:
             continue
         known = windows.get(str(command_id))
-        if known is not None and known.status != "scheduled":
-            continue
+        if (known is not None and known.status != "scheduled") or (known is None and not status):
+            continue  # settled already; or a cancelled proposal, not a window
         windows[str(command_id)] = ArchiveWindow(
             str(command_id), (known.stage_id if known else None) or p.get("stage_id"), status or "cancelled",
             parse_time(p.get("due_at")) or (known.due_at if known else None),

@@ -148,3 +148,10 @@ async def settle_archive(conn: asyncpg.Connection, command_id: str, status: str,
 
 async def pending_row(conn: asyncpg.Connection, application_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM evaluator_pending WHERE application_id = $1", application_id)
+
+
+async def open_proposals(conn: asyncpg.Connection, application_id: str) -> list[asyncpg.Record]:
+    """Rejection proposals still waiting for (or posted to) a recruiter."""
+    return await conn.fetch("""SELECT command_id, stage_id FROM evaluator_decisions WHERE application_id = $1
+                               AND outcome = 'propose_rejection' AND command_id IS NOT NULL
+                               AND status IN ('pending', 'succeeded', 'awaiting_recruiter')""", application_id)

@@ -127,40 +127,45 @@ def _refusal(row: asyncpg.Record | None) -> tuple[Any, str, str | None]:
 
 
 async def cancel_if_gone(conn: asyncpg.Connection, state: AppState, cause: Envelope | None, now: datetime) -> None:
-    """Merged away, or moved to another job or plan: what was pending for the old position (a wait,
-    a scheduled archive) is cancelled with the reason, as one `DecisionsCancelled`."""
+    """Merged away, or moved to another job, plan or stage in Ashby: what was pending for the old
+    place (a wait, a scheduled archive, a proposal no recruiter answered) is cancelled with the
+    reason, as one `DecisionsCancelled`."""
     app = state.application_id
     pos = state.position()
+    if state.merged is None and pos is None:
+        return
     windows = await store.open_archive_windows(conn, app)
     pending = await store.pending_row(conn, app)
+    proposals = await store.open_proposals(conn, app)
     cause_kind: Literal["merged", "moved"]
     if state.merged is not None:
-        survivor = state.merged.surviving_application_id
-        reason = state.merged.reason
-        gone_windows = list(windows)
-        gone_pending = pending
-        cause_kind, stage = "merged", (pending["stage_id"] if pending else None)
-    elif pos is not None:
+        survivor, reason, cause_kind = state.merged.surviving_application_id, state.merged.reason, "merged"
+        gone_windows, gone_pending, gone_proposals = list(windows), pending, list(proposals)
+        stage = pending["stage_id"] if pending else None
+    else:
+        assert pos is not None
         survivor = None
         gone_windows = [w for w in windows if w["stage_id"] != pos.stage_id
                         or (w["job_id"] and pos.job_id and w["job_id"] != pos.job_id)]
+        gone_proposals = [p for p in proposals if p["stage_id"] != pos.stage_id]
         moved_pending = pending is not None and pending["stage_id"] is not None and bool(
             (pending["job_id"] and pos.job_id and pending["job_id"] != pos.job_id)
             or (pending["plan_id"] and pos.plan_id and pending["plan_id"] != pos.plan_id))
         gone_pending = pending if moved_pending else None
-        if not gone_windows and gone_pending is None:
+        was = gone_pending or (gone_windows[0] if gone_windows else None) or \
+            (gone_proposals[0] if gone_proposals else None)
+        if was is None:
             return
-        was = gone_pending or (gone_windows[0] if gone_windows else None)
         reason = (f"application moved in Ashby to stage {pos.stage_id} (job {pos.job_id}, plan {pos.plan_id}); "
-                  f"it was in stage {was['stage_id'] if was else None} (job {was['job_id'] if was else None})")
-        cause_kind, stage = "moved", (was["stage_id"] if was else None)
-    else:
-        return
-    if not gone_windows and gone_pending is None:
+                  f"it was in stage {was['stage_id']}")
+        cause_kind, stage = "moved", was["stage_id"]
+    if not gone_windows and gone_pending is None and not gone_proposals:
         return
     ids = [w["command_id"] for w in gone_windows]
     for command_id in ids:
         await store.settle_archive(conn, command_id, "cancelled", now, None, reason)
+    ids += [p["command_id"] for p in gone_proposals]
+    for command_id in ids:
         await store.decision_status(conn, command_id, "cancelled", reason)
     waiting = list(gone_pending["waiting_for"] or []) if gone_pending else []
     if gone_pending is not None:
@@ -169,6 +174,6 @@ async def cancel_if_gone(conn: asyncpg.Connection, state: AppState, cause: Envel
                                  surviving_application_id=survivor, stage_id=stage, cancelled_command_ids=ids,
                                  waiting_for=waiting)
     event_id = derive_id("decisions-cancelled", app, cause_kind, stage, survivor, *(ids or ["pending"]),
-                         pos.job_id if pos else None, pos.plan_id if pos else None)
+                         pos.job_id if pos else None, pos.plan_id if pos else None, pos.stage_id if pos else None)
     await store.enqueue(conn, *_event("DecisionsCancelled", event_id, app, payload, now, cause))
     log.info("decisions_cancelled", key=app, cause=cause_kind, cancelled=len(ids), pending=gone_pending is not None)

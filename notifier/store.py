@@ -91,3 +91,10 @@ async def settle_window(conn: asyncpg.Connection, archive_command_id: str, state
 
 async def by_archive(conn: asyncpg.Connection, archive_command_id: str):
     return await conn.fetchrow("SELECT * FROM notifier_proposals WHERE archive_command_id = $1", archive_command_id)
+
+
+async def supersede_proposal(conn: asyncpg.Connection, command_id: str, reason: str):
+    """A proposal nobody answered that no longer applies (merged away, moved): it says so; the row or None."""
+    return await conn.fetchrow(
+        """UPDATE notifier_proposals SET outcome = 'skipped', outcome_reason = $2
+           WHERE command_id = $1 AND choice IS NULL AND outcome IS NULL RETURNING *""", command_id, reason)

@@ -42,7 +42,8 @@ def window_handler(slack: SlackApi, ashby: AshbyCalls, publisher: Publisher, *, 
             await _settled(pool, slack, p["command_id"], "undone", p.get("undone_by"), None)
         elif env.event_type == "DecisionsCancelled":
             for command_id in p.get("cancelled_command_ids") or []:
-                await _settled(pool, slack, command_id, "cancelled", None, p.get("reason"))
+                if not await _settled(pool, slack, command_id, "cancelled", None, p.get("reason")):
+                    await _superseded(pool, slack, command_id, str(p.get("reason") or "it no longer applies"))
         elif env.event_type == "ArchiveUndoRefused":
             await _refused(pool, slack, p)
 
@@ -50,13 +51,23 @@ def window_handler(slack: SlackApi, ashby: AshbyCalls, publisher: Publisher, *, 
 
 
 async def _settled(pool: asyncpg.Pool, slack: SlackApi, command_id: str, state: str, by: str | None,
-                   reason: str | None) -> None:
+                   reason: str | None) -> bool:
     async with pool.acquire() as conn:
         row = await store.settle_window(conn, command_id, state, by, reason)
     if row is None:  # no message shows this window, or it was settled before (a redelivery)
-        return
+        return False
     await _show(slack, row)
     log.info("archive_window_shown", command_id=command_id, state=state)
+    return True
+
+
+async def _superseded(pool: asyncpg.Pool, slack: SlackApi, command_id: str, reason: str) -> None:
+    """An unanswered proposal of an application merged away or moved: no buttons, and why."""
+    async with pool.acquire() as conn:
+        row = await store.supersede_proposal(conn, command_id, f"this proposal no longer applies: {reason}")
+    if row is not None:
+        await _show(slack, row)
+        log.info("proposal_superseded", command_id=command_id)
 
 
 async def _refused(pool: asyncpg.Pool, slack: SlackApi, p: dict[str, Any]) -> None:

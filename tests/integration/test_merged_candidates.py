@@ -119,3 +119,23 @@ async def test_a_move_to_another_job_cancels_the_scheduled_archive_with_the_reas
         assert sandbox_id("job", "sre") in cancelled["payload"]["reason"]
         await _showing(sandbox_slack, proposal, "Not archived")
         assert stage_calls(sandbox_ashby, weak) == [] and sandbox_ashby.emails == []
+
+
+async def test_an_unanswered_proposal_of_a_merged_away_application_says_it_no_longer_applies(
+        infra, sandbox_ashby, sandbox_slack):
+    async with pipeline(infra, sandbox_ashby, sandbox_slack, rules=demo_rules()) as svc:
+        twin = _duplicate(sandbox_ashby, "weak-twin", "Wes Weak")
+        interview(sandbox_ashby, "weak-twin", {"ivan": 4, "iris": 2})
+        proposal = await _proposal(sandbox_slack)
+        await eventually(lambda: _has(svc, twin, "SlackMessagePosted"), message="the proposal was not recorded")
+        sandbox_ashby.merge_candidates("weak-twin", "weak")
+        told = await _showing(sandbox_slack, proposal, "Not archived")
+        assert "no longer applies" in orjson.dumps(told["blocks"]).decode()
+        assert "autoadvance_archive" not in orjson.dumps(told["blocks"]).decode()
+        await _click(svc, sandbox_slack, proposal, "archive")  # a click on the old message changes nothing
+        await eventually(lambda: _has(svc, twin, "RecruiterDecided"), message="the click was not stored")
+        [cancelled] = [e for e in await events_of(svc, twin) if e["event_type"] == "DecisionsCancelled"]
+        assert cancelled["payload"]["cause"] == "merged" and cancelled["payload"]["cancelled_command_ids"]
+        assert stage_calls(sandbox_ashby, twin) == []
+        assert not [m for m in await stream_messages(infra.nats_url, subjects.COMMANDS_STREAM)
+                    if m[2]["event_type"] == "ArchiveApplication"]
