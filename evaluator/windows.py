@@ -28,7 +28,7 @@ from contracts.events import (
 )
 from contracts.ids import derive_id
 from evaluator import store
-from evaluator.core import AppState
+from evaluator.pure_core import AppState
 
 log = structlog.get_logger(__name__)
 

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
                 hours, minutes, seconds = parts.groups()
                 return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
         return value
+    impact_min_group_size: int = Field(
+        default=5, ge=1, description="impact reports: a category with fewer decisions is shown but not judged")
+    explanation_interviewer_names: bool = Field(
+        default=False, description="candidate explanations name the interviewers beside their answers")
 
     def secret(self, name: str) -> str | None:
         value = getattr(self, name)
