@@ -14,6 +14,7 @@ import structlog
 
 from contracts.consumers import Delivered
 from contracts.envelope import Envelope, parse_time
+from contracts.errors import PermanentError
 from contracts.events import SlackMessagePosted
 from contracts.ids import derive_id
 from notifier import store
@@ -76,10 +77,13 @@ async def _refused(pool: asyncpg.Pool, slack: SlackApi, p: dict[str, Any]) -> No
     channel = p.get("channel") or (row["channel"] if row else None)
     text = build_undo_refused(p["reason"], p["detail"], row["outcome"] if row else None,
                               row["outcome_reason"] if row else None)
-    if channel:
-        await slack.post_ephemeral(channel, p["slack_user_id"], text)
-    if row is not None:  # and the message itself as it truly stands now
+    if row is not None:  # the message itself as it truly stands now
         await _show(slack, row)
+    if channel:
+        try:
+            await slack.post_ephemeral(channel, p["slack_user_id"], text)
+        except PermanentError as exc:  # e.g. the user left the channel: the message still tells the truth
+            log.warning("undo_refusal_not_told", command_id=p["command_id"], error=type(exc).__name__)
     log.info("archive_undo_refused_shown", command_id=p["command_id"], reason=p["reason"])
 
 
