@@ -20,7 +20,7 @@ from litestar.types import Guard
 from pydantic import BaseModel, ConfigDict
 
 from compliance import store
-from compliance.candidates import candidate_name
+from compliance.candidates import CandidateName, candidate_name, no_name
 from compliance.demographics import MAX_BYTES, ImportInvalid, parse_csv
 from compliance.explanation import Explanation, explain, to_html
 from compliance.impact import ImpactReport, parse_by, report, to_csv
@@ -121,7 +121,7 @@ class _CsvOperation(Operation):
 
 
 def compliance_router(pool: asyncpg.Pool, guards: list[Guard], *, min_group_size: int,
-                      interviewer_names: bool) -> Router:
+                      interviewer_names: bool, candidate_names: CandidateName = no_name) -> Router:
 
     @post("/demographics/imports", summary="Import candidates' demographic categories from a CSV", status_code=201,
           operation_class=_CsvOperation, request_max_body_size=MAX_BYTES + 1,
@@ -211,7 +211,8 @@ def compliance_router(pool: asyncpg.Pool, guards: list[Guard], *, min_group_size
     async def explanation(request: Request[Any, Any, Any], application_id: Id,
                           format: Literal["json", "html"] | None = None) -> Response[Explanation]:
         async with pool.acquire() as conn:
-            result = await explanation_of(conn, application_id, interviewer_names=interviewer_names)
+            result = await explanation_of(conn, application_id, interviewer_names=interviewer_names,
+                                          names=candidate_names)
         if result is None:
             raise NotFoundException(f"no events about application {application_id}")
         if wants(request, format, ("json", "html")) == "html":
@@ -224,10 +225,10 @@ def compliance_router(pool: asyncpg.Pool, guards: list[Guard], *, min_group_size
 
 
 async def explanation_of(conn: asyncpg.Connection, application_id: str, *,
-                         interviewer_names: bool) -> Explanation | None:
+                         interviewer_names: bool, names: CandidateName = no_name) -> Explanation | None:
     decisions = await store.application_decisions(conn, application_id)
     if not decisions and not await store.knows_application(conn, application_id):
         return None
-    return explain(application_id, await candidate_name(conn, application_id), decisions,
+    return explain(application_id, await candidate_name(conn, application_id, names), decisions,
                    await store.answers(conn, application_id),
                    await store.titles(conn, decisions, interviewer_names=interviewer_names))

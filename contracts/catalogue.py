@@ -102,6 +102,8 @@ EXAMPLES: dict[tuple[str, int], dict[str, Any]] = {
                                 "cause": "merged", "surviving_application_id": "app-1", "stage_id": "stg-2",
                                 "cancelled_command_ids": ["cmd-4"],
                                 "waiting_for": [{"kind": "feedback", "detail": "usr-1 has not submitted"}]},
+    # privacy: erasure (issue 20, part 4)
+    ("CandidateErased", 1): {"candidate_id": "cand-1", "erased_by": "admin", "reason": "request"},
 }
 
 

@@ -277,6 +277,17 @@ class DecisionsCancelled(Payload):
     waiting_for: list[dict[str, Any]] = Field(default_factory=list)
 
 
+# --- privacy: erasure (issue 20, part 4) ------------------------------------------------------
+
+
+class CandidateErased(Payload):
+    """A candidate's personal data was made unreadable everywhere (their key destroyed). Ids only."""
+
+    candidate_id: str
+    erased_by: str
+    reason: Literal["request", "retention"]
+
+
 @dataclass(frozen=True, slots=True)
 class EventSpec:
     event_type: str
@@ -353,6 +364,12 @@ _SPECS = [
               "After a candidate merge, where an application of the merged-away candidate went."),
     EventSpec("DecisionsCancelled", DecisionsCancelled, 1, "evaluator", "evaluator", ("projectors", "notifier"),
               "Pending decisions of an application merged away or moved to another job/plan were cancelled."),
+
+
+    # privacy: erasure (issue 20, part 4)
+    EventSpec("CandidateErased", CandidateErased, 1, "privacy", "privacy (operator API/CLI, retention job)",
+              ("projectors",), "A candidate's personal data was erased (their key destroyed); ids only, no "
+              "personal data."),
 ]
 
 EVENT_SPECS: dict[str, EventSpec] = {s.event_type: s for s in _SPECS}

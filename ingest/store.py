@@ -102,3 +102,17 @@ async def merge_done(conn: asyncpg.Connection, event_id: str) -> None:
 async def merge_failed(conn: asyncpg.Connection, event_id: str, retry_at: datetime, error: str) -> None:
     await conn.execute("UPDATE ingest_merges SET next_at = $2, last_error = $3 WHERE event_id = $1",
                        event_id, retry_at, error)
+
+
+async def forget_rejected(conn: asyncpg.Connection, needle: str) -> int:
+    """Delete the kept copies of refused deliveries that mention `needle` (a candidate's id, on erasure)."""
+    result = await conn.execute("DELETE FROM rejected_webhooks WHERE position(convert_to($1, 'UTF8') in body) > 0",
+                                needle)
+    return int(result.rsplit(" ", 1)[-1])
+
+
+async def forget_rejected_before(conn: asyncpg.Connection, days: float) -> int:
+    """Delete the kept copies of refused deliveries older than `days` (PII_RETENTION_DAYS)."""
+    result = await conn.execute(
+        "DELETE FROM rejected_webhooks WHERE received_at < now() - make_interval(secs => $1)", days * 86400.0)
+    return int(result.rsplit(" ", 1)[-1])

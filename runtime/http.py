@@ -30,6 +30,7 @@ from runtime import dead_letters
 from runtime.app import Services, persistent_secret
 from runtime.console import Access, console_handlers
 from runtime.http_dlq import dlq_router
+from runtime.http_privacy import privacy_router
 from runtime.lag import consumer_lag, lagging
 from runtime.request_id import RequestIdMiddleware
 
@@ -195,9 +196,12 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
         replay_router(services.pool, [guard], database_url=services.database_url,
                       min_group_size=settings.impact_min_group_size),  # no publisher: a replay cannot publish
         dlq_router(services, [guard]),
+        privacy_router(services, [guard]),
         compliance_router(services.pool, [guard], min_group_size=settings.impact_min_group_size,
-                          interviewer_names=settings.explanation_interviewer_names),
-        *console_handlers(services.pool, services.publisher, access, lambda: health_report(services)),
+                          interviewer_names=settings.explanation_interviewer_names,
+                          candidate_names=services.publisher.vault.name),
+        *console_handlers(services.pool, services.publisher, access, lambda: health_report(services),
+                          candidate_name=services.publisher.vault.name),
         webhook_documentation(WEBHOOK_PATH),
         health,
         stats,

@@ -93,6 +93,19 @@ class Settings(BaseSettings):
     explanation_interviewer_names: bool = Field(
         default=False, description="candidate explanations name the interviewers beside their answers")
 
+    # privacy: erasure and retention (issue 20, part 4; docs/decisions/0008-erasure.md)
+    pii_master_key: SecretStr | None = None
+    """Wraps every candidate's data key; a random string of 32+ characters, the same in every process.
+    Unset: one is made in DATA_DIR/pii_master_key (the embedded set-up)."""
+    pii_retention_days: float | None = Field(
+        default=None, ge=0, description="erase a candidate's personal data N days after it was last seen; 0/unset = keep")
+    pii_retention_interval_s: float = Field(default=3600.0, gt=0, description="how often the retention job runs")
+
+    @field_validator("pii_retention_days", mode="before")
+    @classmethod
+    def _empty_is_keep(cls, value: object) -> object:
+        return None if value == "" else value
+
     def secret(self, name: str) -> str | None:
         value = getattr(self, name)
         return value.get_secret_value() if value is not None else None
