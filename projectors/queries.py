@@ -136,3 +136,13 @@ async def form_fields(conn: asyncpg.Connection, form_id: str | None) -> list[dic
         """SELECT form_definition_id, path, title, type, is_required, selectable_values FROM feedback_form_fields
            WHERE $1::text IS NULL OR form_definition_id = $1 ORDER BY form_definition_id, path""", form_id)
     return [dict(r) for r in rows]
+
+
+async def stage_titles(conn: asyncpg.Connection, stage_ids: list[str]) -> dict[str, str]:
+    """Each stage's title in Ashby, from the interview-plan read model; stages never synced (or
+    untitled) are left out, so a caller shows their id."""
+    if not stage_ids:
+        return {}
+    rows = await conn.fetch("SELECT stage_id, title FROM interview_stages WHERE stage_id = ANY($1::text[]) "
+                            "AND title IS NOT NULL", list(set(stage_ids)))
+    return {r["stage_id"]: r["title"] for r in rows}

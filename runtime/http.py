@@ -26,6 +26,7 @@ from ingest.http import slack_handlers, webhook_documentation, webhook_endpoint
 from ingest.ratelimit import TokenBuckets
 from projectors.http import query_router
 from replay.http import replay_router
+from replay.runs import Runs
 from runtime import dead_letters
 from runtime.app import Services, persistent_secret
 from runtime.console import Access, console_handlers
@@ -189,19 +190,20 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
     webhook = webhook_endpoint(services.publisher, secret=webhook_secret, rejected=keep_rejected,
                                limiter=TokenBuckets(settings.webhook_rate_limit_per_s, settings.webhook_rate_burst),
                                max_body_bytes=settings.webhook_max_body_bytes)
+    # one per process: the API's and the console's
+    replays = Runs(services.pool, services.database_url, min_group_size=settings.impact_min_group_size)
     handlers = [
         *slack_handlers(services.publisher, signing_secret=settings.secret("slack_signing_secret")),
         query_router(services.pool, [guard]),
         evaluator_router(services.pool, services.publisher, [guard]),
-        replay_router(services.pool, [guard], database_url=services.database_url,
-                      min_group_size=settings.impact_min_group_size),  # no publisher: a replay cannot publish
+        replay_router(services.pool, [guard], runs=replays),  # no publisher: a replay cannot publish
         dlq_router(services, [guard]),
         privacy_router(services, [guard]),
         compliance_router(services.pool, [guard], min_group_size=settings.impact_min_group_size,
                           interviewer_names=settings.explanation_interviewer_names,
                           candidate_names=services.publisher.vault.name),
         *console_handlers(services.pool, services.publisher, access, lambda: health_report(services),
-                          candidate_name=services.publisher.vault.name),
+                          candidate_name=services.publisher.vault.name, runs=replays),
         webhook_documentation(WEBHOOK_PATH),
         health,
         stats,
