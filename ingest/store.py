@@ -26,11 +26,28 @@ async def load_watch(conn: asyncpg.Connection, application_id: str, *, lock: boo
     return Watch.from_json(application_id, row["state"], row["next_poll_at"]) if row else None
 
 
+async def load_watches(conn: asyncpg.Connection, application_ids: list[str], *, lock: bool = False
+                       ) -> dict[str, Watch]:
+    """The watches of `application_ids` in one round trip (locked in id order, as every batch locks them)."""
+    rows = await conn.fetch(
+        "SELECT application_id, state, next_poll_at FROM poll_watch WHERE application_id = ANY($1::text[]) "
+        "ORDER BY application_id" + (" FOR UPDATE" if lock else ""), sorted(set(application_ids)))
+    return {r["application_id"]: Watch.from_json(r["application_id"], r["state"], r["next_poll_at"]) for r in rows}
+
+
+_SAVE_WATCH = """INSERT INTO poll_watch (application_id, state, next_poll_at) VALUES ($1, $2, $3)
+    ON CONFLICT (application_id) DO UPDATE SET state = EXCLUDED.state, next_poll_at = EXCLUDED.next_poll_at"""
+
+
 async def save_watch(conn: asyncpg.Connection, watch: Watch) -> None:
-    await conn.execute(
-        """INSERT INTO poll_watch (application_id, state, next_poll_at) VALUES ($1, $2, $3)
-           ON CONFLICT (application_id) DO UPDATE SET state = EXCLUDED.state, next_poll_at = EXCLUDED.next_poll_at""",
-        watch.application_id, watch.to_json(), watch.next_poll_at)
+    await conn.execute(_SAVE_WATCH, watch.application_id, watch.to_json(), watch.next_poll_at)
+
+
+async def save_watches(conn: asyncpg.Connection, watches: list[Watch]) -> None:
+    """Several watches in one pipelined round trip, in id order."""
+    if watches:
+        await conn.executemany(_SAVE_WATCH, [(w.application_id, w.to_json(), w.next_poll_at)
+                                             for w in sorted(watches, key=lambda w: w.application_id)])
 
 
 async def claim_due(conn: asyncpg.Connection, now: datetime, lease_until: datetime, limit: int) -> list[str]:

@@ -2,9 +2,10 @@
 after a recruiter's click. One message per command id; outcomes are events.
 
 A proposal is recorded as 'started' before posting. If the process dies after Slack accepted the
-message and before it was recorded, the redelivered command posts it again (at-least-once; see
-docs/decisions/0002-slack-post-then-crash.md): a duplicate message is harmless because both carry
-the same proposal id and only the first click counts.
+message and before it was recorded, the redelivered command first looks for the earlier message
+by its metadata and adopts it (notifier/dedupe.py, docs/decisions/0006-slack-dedupe-by-metadata.md);
+only when Slack will not show the history does it post again (at-least-once, decision 0002): a
+duplicate is harmless because both carry the same proposal id and only the first click counts.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from contracts.ids import derive_id
 from contracts.outcomes import alert_command, outcome_event
 from contracts.pii import candidate_token, fill_candidate_names, token_ids
 from notifier import store
+from notifier.dedupe import OncePoster
 from notifier.message import (
     build_alert,
     build_already_decided,
@@ -84,6 +86,7 @@ def command_handler(slack: SlackApi, ashby: AshbyCalls, publisher: Publisher, *,
                     fallback_channel: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                     names: CandidateNames = no_names):
     directory = RecruiterDirectory(slack, fallback_channel=fallback_channel)
+    poster = OncePoster(slack)
 
     async def notify(pool: asyncpg.Pool, d: Delivered) -> None:
         cmd = d.envelope
@@ -93,12 +96,16 @@ def command_handler(slack: SlackApi, ashby: AshbyCalls, publisher: Publisher, *,
         if earlier == "posted" or (earlier == "failed" and not d.retried):
             log.info("slack_command_already_done", command_id=p["command_id"], status=earlier)
             return
+        # an earlier attempt may have posted without living to record it: look before posting again
+        look_first = earlier is not None or d.num_delivered > 1
         try:
             if cmd.event_type == "ProposeRejection":
-                channel, ts = await _propose(pool, slack, ashby, directory, cmd, fallback_channel, names)
+                channel, ts = await _propose(pool, poster, ashby, directory, cmd, fallback_channel, names,
+                                             look_first)
             elif cmd.event_type == "SendAlert":
                 text, blocks = await _named(names, *build_alert(p["kind"], p["text"], p.get("application_id")))
-                posted = await slack.post_message(admin_channel, text, blocks)
+                posted = await poster.post(admin_channel, text, blocks, command_id=p["command_id"],
+                                           command_type=cmd.event_type, look_first=look_first)
                 channel, ts = posted.channel, posted.ts
             else:
                 raise PermanentError(f"the notifier does not carry out {cmd.event_type}")
@@ -121,8 +128,8 @@ def command_handler(slack: SlackApi, ashby: AshbyCalls, publisher: Publisher, *,
     return notify
 
 
-async def _propose(pool: asyncpg.Pool, slack: SlackApi, ashby: AshbyCalls, directory: RecruiterDirectory,
-                   cmd: Envelope, fallback_channel: str, names: CandidateNames) -> tuple[str, str]:
+async def _propose(pool: asyncpg.Pool, poster: OncePoster, ashby: AshbyCalls, directory: RecruiterDirectory,
+                   cmd: Envelope, fallback_channel: str, names: CandidateNames, look_first: bool) -> tuple[str, str]:
     """The stored copy of the proposal names the candidate by token only; Slack gets the name."""
     p = cmd.payload
     info = await ashby.call("application.info", {"applicationId": p["application_id"]})
@@ -138,7 +145,8 @@ async def _propose(pool: asyncpg.Pool, slack: SlackApi, ashby: AshbyCalls, direc
         recruiter_user_id=recipient.user_id, rule_label=p.get("rule_id"),
         interviewer_names=await _interviewer_names(ashby, p.get("explanation") or {}))
     shown_text, shown_blocks = await _named(names, text, blocks, {str(candidate.get("id")): candidate.get("name")})
-    posted = await slack.post_message(recipient.channel or fallback_channel, shown_text, shown_blocks)
+    posted = await poster.post(recipient.channel or fallback_channel, shown_text, shown_blocks,
+                               command_id=p["command_id"], command_type=cmd.event_type, look_first=look_first)
     async with pool.acquire() as conn:
         await store.save_proposal(conn, p["command_id"], p["application_id"], posted.channel, posted.ts, text, blocks)
     return posted.channel, posted.ts

@@ -29,6 +29,7 @@ from replay.http import replay_router
 from replay.runs import Runs
 from runtime import dead_letters
 from runtime.app import Services, persistent_secret
+from runtime.ashby_stats import for_health, reported
 from runtime.console import Access, console_handlers
 from runtime.http_dlq import dlq_router
 from runtime.http_privacy import privacy_router
@@ -66,8 +67,12 @@ async def health_report(services: Services) -> tuple[int, dict[str, Any]]:
         if failed:
             report["nats"]["error"] = f"consumers of {', '.join(failed)} could not be read"
     report["consumers"] = consumers
-    ashby = services.ashby_stats()
-    if ashby is not None:  # requests by endpoint/priority/outcome and the budget's waits (this process)
+    # requests by endpoint/priority/outcome and the budget's waits: this process's, or those the
+    # processes calling Ashby report (the worker roles' process of `autoadvance dev`)
+    local = services.ashby_stats()
+    ashby = for_health(local, await reported(services.nc.jetstream())
+                       if local is None and services.nc.is_connected else {})
+    if ashby is not None:
         report["ashby"] = ashby
     healthy = report["nats"]["connected"] and report["postgres"]["ok"] and "error" not in report["nats"]
     behind = lagging(consumers, services.settings.health_max_consumer_lag_s)

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     http_workers: int = Field(default=1, ge=0, description="`autoadvance http` processes; 0 = one per CPU")
+    dev_worker_process: bool = Field(
+        default=True, description="`autoadvance dev` runs its worker roles in a child process (false: one process)")
 
     ashby_api_url: str = "https://api.ashbyhq.com"
     ashby_api_key: SecretStr | None = None
@@ -52,6 +54,8 @@ class Settings(BaseSettings):
     consumer_batch_size: int = 256
     consumer_max_batch_size: int = Field(default=4096, ge=1,
                                          description="a consumer's batch grows up to this with its backlog")
+    consumer_linger_s: float = Field(default=0.02, ge=0, le=1,
+                                     description="after a batch smaller than CONSUMER_BATCH_SIZE, wait this long before the next fetch")
     consumer_max_deliver: int = 10
     consumer_ack_wait_s: float = 30.0
     health_max_consumer_lag_s: float = Field(

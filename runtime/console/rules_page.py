@@ -14,6 +14,7 @@ from litestar.datastructures import UploadFile
 from contracts.errors import TransientError
 from evaluator import queries as decisions_q
 from evaluator.http import EventSink, activate_document
+from evaluator.rule_warnings import warnings_for
 from evaluator.rules import parse_document, validate_document
 from evaluator.rules_diff import diff_rule_sets, line_of
 from projectors import queries as projectors_q
@@ -94,8 +95,10 @@ def handlers(pool: asyncpg.Pool, sink: EventSink, pages: Pages, access: Access,
         versions = await _versions()
         active = versions[0] if versions else None
         diff = diff_rule_sets(active["document"] if active else None, doc) if doc is not None else None
+        warnings = [{**w, "line": line_of(text, w["location"])} for w in await warnings_for(pool, doc)] if doc else []
         return pages.render(request, "_validation.html", status_code=200 if doc is not None else 400, text=text,
-                            lines=text.splitlines(), doc=doc, problems=problems, diff=diff, active=active)
+                            lines=text.splitlines(), doc=doc, problems=problems, diff=diff, active=active,
+                            warnings=warnings)
 
     @post("/rules/activate", summary="Activate a validated rule set (admin)", guards=[signed_in], status_code=201)
     async def activate(request: Request) -> Response:
