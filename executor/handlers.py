@@ -24,7 +24,7 @@ from contracts.ids import derive_id
 from contracts.outcomes import outcome_event
 from executor import store
 from executor.lease import LeaseKeeper, LeaseLost
-from executor.plan import LeaseTimes, Step, archived_stages, classify
+from executor.plan import GONE_REASON, LeaseTimes, Step, archived_stages, classify, is_gone
 
 log = structlog.get_logger(__name__)
 DURABLE = "executor-ashby-v1"
@@ -163,14 +163,22 @@ async def _carry_out(api: AshbyCalls, publisher: Publisher, attempt: Attempt,
     (raising LeaseLost if it is not ours), so no write starts under a lease that has ended."""
     cmd = attempt.cmd
     p = cmd.payload
-    info = await api.call("application.info", {"applicationId": p["application_id"]})
+    try:
+        info = await api.call("application.info", {"applicationId": p["application_id"]})
+    except PermanentError as exc:  # merged away or deleted: there is nothing to write to
+        if not is_gone(getattr(exc, "code", None)):
+            raise
+        if attempt.reconcile_first:
+            await _reconciled(publisher, attempt, Step("skipped", GONE_REASON), None, None, None, clock())
+        return "skipped", GONE_REASON, {}
     stage = info.get("currentInterviewStage") or {}
     plan_id = stage.get("interviewPlanId")
     archived: set[str] = set()
     if cmd.event_type == "ArchiveApplication" and plan_id:
         archived = archived_stages(await api.call("interviewStage.list", {"interviewPlanId": plan_id}) or [])
     reason_id = (info.get("archiveReason") or {}).get("id")
-    step = classify(cmd.event_type, p, stage.get("id"), info.get("status"), archived, reason_id)
+    step = classify(cmd.event_type, p, stage.get("id"), info.get("status"), archived, reason_id,
+                    (info.get("job") or {}).get("id"))
     if attempt.reconcile_first:
         await _reconciled(publisher, attempt, step, stage.get("id"), info.get("status"), reason_id, clock())
         attempt.reconcile_first = None

@@ -32,6 +32,13 @@ def poll_tracker(decay: Decay, clock: Callable[[], datetime] = lambda: datetime.
                 decidable = decidable_stages(d.envelope.payload.get("document") or {})
                 await store.set_cursor(conn, DECIDABLE_CURSOR, orjson.dumps(sorted(decidable)).decode())
                 continue
+            if d.envelope.event_type == "ApplicationSnapshotted":
+                p = d.envelope.payload
+                await store.remember_application(conn, p["application_id"], p.get("candidate_id"), p.get("job_id"))
+            elif d.envelope.event_type == "CandidateMerged":  # the poller reads Ashby to see what survived
+                p = d.envelope.payload
+                await store.add_merge(conn, d.envelope.event_id, p["deleted_candidate_id"], p["merged_candidate_id"])
+                continue
             updated = on_event(watches.get(_key(d)), d.envelope, now, decay, decidable)
             if updated is not None:
                 watches[updated.application_id] = changed[updated.application_id] = updated

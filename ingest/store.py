@@ -81,6 +81,46 @@ async def known_record(conn: asyncpg.Connection, kind: str, record_id: str) -> b
                                     kind, record_id))
 
 
+# --- candidate merges (issue 21) -----------------------------------------------------------------
+
+
+async def remember_application(conn: asyncpg.Connection, application_id: str, candidate_id: str | None,
+                               job_id: str | None) -> None:
+    await conn.execute(
+        """INSERT INTO ingest_applications (application_id, candidate_id, job_id, updated_at) VALUES ($1, $2, $3, now())
+           ON CONFLICT (application_id) DO UPDATE SET candidate_id = COALESCE(EXCLUDED.candidate_id,
+               ingest_applications.candidate_id), job_id = COALESCE(EXCLUDED.job_id, ingest_applications.job_id),
+               updated_at = now()""", application_id, candidate_id, job_id)
+
+
+async def applications_of(conn: asyncpg.Connection, candidate_id: str) -> list[tuple[str, str | None]]:
+    rows = await conn.fetch("SELECT application_id, job_id FROM ingest_applications WHERE candidate_id = $1 "
+                            "ORDER BY application_id", candidate_id)
+    return [(r["application_id"], r["job_id"]) for r in rows]
+
+
+async def add_merge(conn: asyncpg.Connection, event_id: str, deleted: str, merged: str) -> None:
+    await conn.execute("""INSERT INTO ingest_merges (event_id, deleted_candidate_id, merged_candidate_id)
+                          VALUES ($1, $2, $3) ON CONFLICT DO NOTHING""", event_id, deleted, merged)
+
+
+async def claim_merges(conn: asyncpg.Connection, now: datetime, lease_until: datetime, limit: int = 10) -> list:
+    return await conn.fetch(
+        """UPDATE ingest_merges SET next_at = $2, attempts = attempts + 1 WHERE event_id IN (
+               SELECT event_id FROM ingest_merges WHERE status = 'pending' AND next_at <= $1
+               ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+           RETURNING event_id, deleted_candidate_id, merged_candidate_id, attempts""", now, lease_until, limit)
+
+
+async def merge_done(conn: asyncpg.Connection, event_id: str) -> None:
+    await conn.execute("UPDATE ingest_merges SET status = 'done', last_error = NULL WHERE event_id = $1", event_id)
+
+
+async def merge_failed(conn: asyncpg.Connection, event_id: str, retry_at: datetime, error: str) -> None:
+    await conn.execute("UPDATE ingest_merges SET next_at = $2, last_error = $3 WHERE event_id = $1",
+                       event_id, retry_at, error)
+
+
 async def forget_rejected(conn: asyncpg.Connection, needle: str) -> int:
     """Delete the kept copies of refused deliveries that mention `needle` (a candidate's id, on erasure)."""
     result = await conn.execute("DELETE FROM rejected_webhooks WHERE position(convert_to($1, 'UTF8') in body) > 0",

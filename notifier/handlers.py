@@ -34,6 +34,7 @@ from notifier.message import (
     build_archive_outcome,
     build_decided,
     build_proposal,
+    build_window,
 )
 from notifier.slack import RecruiterDirectory, SlackApi
 
@@ -204,6 +205,13 @@ async def _show(slack: SlackApi, proposal: Any, names: CandidateNames) -> None:
     if proposal["outcome"]:
         text, blocks = build_archive_outcome(proposal["blocks"], proposal["decided_by"], proposal["outcome"],
                                              proposal["outcome_reason"])
+    elif proposal["window_state"]:  # an archive with an undo window that Ashby has not answered yet
+        due = proposal["archive_due_at"]
+        text, blocks = build_window(proposal["blocks"], state=proposal["window_state"],
+                                    application_id=proposal["application_id"],
+                                    archive_command_id=proposal["archive_command_id"],
+                                    due_at=due.isoformat() if due else None, asked_by=proposal["decided_by"],
+                                    settled_by=proposal["window_by"], reason=proposal["window_reason"])
     else:
         text, blocks = build_decided(proposal["blocks"], proposal["decided_by"], proposal["choice"])
     await slack.update_message(proposal["channel"], proposal["ts"], *await _named(names, text, blocks))
@@ -241,7 +249,8 @@ def click_handler(slack: SlackApi, names: CandidateNames = no_names):
             await _show(slack, proposal, names)
             async with pool.acquire() as conn:  # Ashby may have answered while Slack was being updated
                 latest = await store.proposal(conn, p["proposal_command_id"])
-            if latest is not None and latest["outcome"] and not proposal["outcome"]:
+            if latest is not None and (latest["outcome"] and not proposal["outcome"]
+                                       or latest["window_state"] != proposal["window_state"]):
                 await _show(slack, latest, names)
             log.info("proposal_decided", command_id=p["proposal_command_id"], choice=p["choice"])
         else:

@@ -89,12 +89,18 @@ class EventPage(msgspec.Struct, kw_only=True):
     key: str
     events: list[EventView]
     next_after_seq: int
+    merged_from: list[str] = []
+    """Applications merged into this one after a candidate merge: their events are in `events` too."""
+    merged_into: str | None = None
+    """The application that continues this one, if it was merged away."""
 
 
 def application(view: dict[str, Any]) -> ApplicationView:
     return msgspec.convert(view, ApplicationView)
 
 
-def event_page(key: str, events: list[dict[str, Any]], after_seq: int) -> EventPage:
+def event_page(key: str, events: list[dict[str, Any]], after_seq: int, *, merged_from: list[str] | None = None,
+               merged_into: str | None = None) -> EventPage:
     return msgspec.convert({"key": key, "events": events,
-                            "next_after_seq": events[-1]["stream_seq"] if events else after_seq}, EventPage)
+                            "next_after_seq": events[-1]["stream_seq"] if events else after_seq,
+                            "merged_from": merged_from or [], "merged_into": merged_into}, EventPage)

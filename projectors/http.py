@@ -19,6 +19,8 @@ from projectors.queries import (
     application_view,
     events_for_key,
     form_fields,
+    merged_from,
+    merged_into,
     metadata_list,
     plan_stages,
 )
@@ -50,7 +52,8 @@ def query_router(pool: asyncpg.Pool, guards: list[Guard]) -> Router:
     async def list_events(key: Id, after_seq: Seq = 0, limit: Limit = 500) -> EventPage:
         async with pool.acquire() as conn:
             events = await events_for_key(conn, key, after_seq=after_seq, limit=limit)
-        return api_models.event_page(key, events, after_seq)
+            merged_away, merged_in = await merged_from(conn, key), await merged_into(conn, key)
+        return api_models.event_page(key, events, after_seq, merged_from=merged_away, merged_into=merged_in)
 
     @get("/metadata/stages", summary="Interview stages in plan order (for a rule builder)", responses=_responses(401))
     async def list_stages(interview_plan_id: MaybeId = None) -> list[dict[str, Any]]:

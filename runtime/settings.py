@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,6 +77,21 @@ class Settings(BaseSettings):
     dry_run: bool = False
     outbox_relay: bool = True
     evaluator_timer_interval_s: float = 0.25
+    archive_delay: float = Field(
+        default=300.0, ge=0, le=7 * 86400,
+        description="the undo window before an archive is sent to Ashby, in seconds or as 30s / 5m / 1h; 0 = at once")
+
+    @field_validator("archive_delay", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        """`ARCHIVE_DELAY=5m` as well as `300`: a number and a unit (h, m, s), or plain seconds."""
+        if isinstance(value, str):
+            text = value.strip().replace(" ", "")
+            parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?", text)
+            if text and parts and any(parts.groups()):
+                hours, minutes, seconds = parts.groups()
+                return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+        return value
     impact_min_group_size: int = Field(
         default=5, ge=1, description="impact reports: a category with fewer decisions is shown but not judged")
     explanation_interviewer_names: bool = Field(

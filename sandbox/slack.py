@@ -24,7 +24,8 @@ from sandbox._server import AsgiServer, read_body, send_response
 DEFAULT_TOKEN = "xoxb-sandbox-bot-token"
 DEFAULT_SIGNING_SECRET = "sandbox-signing-secret"
 TEAM_ID, BOT_USER_ID, BOT_ID = "T0SANDBOX", "U0AUTOADV", "B0AUTOADV"
-ACTION_IDS = {"archive": "autoadvance_archive", "keep": "autoadvance_keep"}  # as notifier/message.py
+ACTION_IDS = {"archive": "autoadvance_archive", "keep": "autoadvance_keep",
+              "undo": "autoadvance_undo_archive"}  # as notifier/message.py
 
 Json = dict[str, Any]
 
