@@ -62,7 +62,7 @@ class Demo:
                                      trust_env=False, event_hooks={"response": [self._refused]})
         self.plain = httpx.AsyncClient(timeout=10, trust_env=False)
         self.deadline = time.monotonic() + timeout
-        self.archive_delay = settings.archive_delay
+        self.archive_delay = float(info.get("archive_delay_s", settings.archive_delay))  # the service's window
         self.say = say
         self.run = uuid.uuid4().hex[:6]
         self.candidates = [Candidate(f"{key}-{self.run}", name, scores) for key, name, scores in CANDIDATES]
