@@ -92,6 +92,15 @@ class Services:
             log.warning("ashby_throttle_alert_failed", error=type(exc).__name__)
 
     _slack: object | None = None
+    _pause: object | None = None
+
+    def pause(self):
+        """The pause switch (runtime/pause.py), one per process, built on first use."""
+        if self._pause is None:
+            from runtime.pause import PauseSwitch
+
+            self._pause = PauseSwitch(self.nc.jetstream(), self.publisher, ttl_s=self.settings.pause_check_s)
+        return self._pause
 
     def slack(self):
         """The Slack Web API adapter (one per process), built on first use."""

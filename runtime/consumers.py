@@ -36,6 +36,7 @@ from contracts.consumers import (
 from contracts.envelope import parse_envelope
 from contracts.errors import PermanentError
 from runtime.dead_letters import RETRY_HEADER, generic_alert
+from runtime.pause import EffectsPausedError, PauseSwitch
 
 log = structlog.get_logger(__name__)
 
@@ -123,12 +124,13 @@ class ConsumerRunner:
     """Runs one Subscription's batches; used by the FastStream subscriber and by tests."""
 
     def __init__(self, sub: Subscription, pool: asyncpg.Pool, js, *, max_deliver: int,
-                 ack_wait_s: float | None = None) -> None:
+                 ack_wait_s: float | None = None, gate: PauseSwitch | None = None) -> None:
         self.sub = sub
         self.pool = pool
         self.js = js
         self.max_deliver = max_deliver
         self.ack_wait_s = ack_wait_s
+        self.gate = gate
 
     async def on_batch(self, msgs: Sequence[Msg]) -> None:
         await self.settle(*await self.decode(msgs))
@@ -184,7 +186,7 @@ class ConsumerRunner:
             effect = cast(EffectHandler, self.sub.handler)
             for msg, d in batch:
                 async with self._still_working(msg):
-                    await effect(self.pool, d)
+                    await self._effect(effect, d)
             return
         async with self.pool.acquire() as conn, conn.transaction():
             fresh = delivered
@@ -200,6 +202,21 @@ class ConsumerRunner:
                    SET stream_seq = GREATEST(consumer_checkpoints.stream_seq, EXCLUDED.stream_seq), updated_at = now()""",
                 self.sub.durable, max(d.stream_seq for d in delivered),
             )
+
+    async def _effect(self, effect: EffectHandler, d: Delivered) -> None:
+        """While effects are paused the message is held here, kept `in_progress`, so it is neither
+        redelivered nor counted toward MaxDeliver; an effect stopped by the switch on its way (nothing
+        sent) waits again and runs after resume."""
+        while True:
+            if self.gate is not None:
+                await self.gate.wait_open()
+            try:
+                await effect(self.pool, d)
+                return
+            except EffectsPausedError:
+                if self.gate is None:
+                    raise
+                log.info("effect_paused_on_its_way", consumer=self.sub.durable, event_id=d.envelope.event_id)
 
     @contextlib.asynccontextmanager
     async def _still_working(self, msg: Msg) -> AsyncIterator[None]:
@@ -352,8 +369,9 @@ async def pull_loop(js, sub: Subscription, runner: ConsumerRunner, stop: asyncio
 
 
 def attach_effect(broker: NatsBroker, sub: Subscription, pool: asyncpg.Pool, *, max_deliver: int = 10,
-                  ack_wait_s: float = 30.0) -> None:
-    """A FastStream pull subscriber for effect handlers (one message at a time, own transactions)."""
+                  ack_wait_s: float = 30.0, gate: PauseSwitch | None = None) -> None:
+    """A FastStream pull subscriber for effect handlers (own transactions; the messages of one fetch
+    run concurrently, each kept `in_progress`), held while the pause switch `gate` is on."""
     runner_box: dict[str, ConsumerRunner] = {}
 
     async def decoder(msg, original=None):  # hand the raw nats message to the runner
@@ -371,7 +389,7 @@ def attach_effect(broker: NatsBroker, sub: Subscription, pool: asyncpg.Pool, *, 
         runner = runner_box.get("r")
         if runner is None:
             runner = runner_box["r"] = ConsumerRunner(sub, pool, broker.config.connection_state.stream,
-                                                      max_deliver=max_deliver, ack_wait_s=ack_wait_s)
+                                                      max_deliver=max_deliver, ack_wait_s=ack_wait_s, gate=gate)
         await runner.on_batch([msg])
 
     subscriber(handle)

@@ -19,7 +19,7 @@ from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from contracts.errors import error_body
+from contracts.errors import TransientError, error_body
 from evaluator.http import evaluator_router
 from ingest.http import slack_handlers, webhook_documentation, webhook_endpoint
 from ingest.ratelimit import TokenBuckets
@@ -29,6 +29,7 @@ from runtime import dead_letters
 from runtime.app import Services, persistent_secret
 from runtime.console import Access, console_handlers
 from runtime.http_dlq import dlq_router
+from runtime.http_pause import pause_router
 from runtime.lag import consumer_lag, lagging
 from runtime.request_id import RequestIdMiddleware
 
@@ -63,6 +64,7 @@ async def health_report(services: Services) -> tuple[int, dict[str, Any]]:
         if failed:
             report["nats"]["error"] = f"consumers of {', '.join(failed)} could not be read"
     report["consumers"] = consumers
+    report["effects"] = await _effects(services)
     ashby = services.ashby_stats()
     if ashby is not None:  # requests by endpoint/priority/outcome and the budget's waits (this process)
         report["ashby"] = ashby
@@ -75,6 +77,14 @@ async def health_report(services: Services) -> tuple[int, dict[str, Any]]:
         report["degraded"] = {"lagging_consumers": behind,
                               "max_consumer_lag_s": services.settings.health_max_consumer_lag_s}
     return (200 if healthy else 503), report
+
+
+async def _effects(services: Services) -> dict[str, Any]:
+    """The pause switch as every effect consumer sees it (still 200 and `ok` when paused: an operator's choice)."""
+    try:
+        return (await services.pause().read()).as_dict()
+    except TransientError as exc:
+        return {"paused": None, "error": str(exc)[:200]}
 
 
 async def _open_dead_letters(services: Services) -> int | None:
@@ -193,7 +203,9 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
         evaluator_router(services.pool, services.publisher, [guard]),
         replay_router(services.pool, [guard], database_url=services.database_url),  # no publisher: a replay cannot publish
         dlq_router(services, [guard]),
-        *console_handlers(services.pool, services.publisher, access, lambda: health_report(services)),
+        pause_router(services, [guard]),
+        *console_handlers(services.pool, services.publisher, access, lambda: health_report(services),
+                          pause=services.pause()),
         webhook_documentation(WEBHOOK_PATH),
         health,
         stats,

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     poller_lease_s: float = Field(default=15.0, gt=0)
     sandbox_ashby_rate_limit_per_s: float = Field(default=0.0, ge=0, description="0 = the sandbox never says 429")
     dry_run: bool = False
+    pause_check_s: float = Field(default=1.0, gt=0, le=60,
+                                 description="how often a held command re-reads the pause switch (docs/console.md)")
     outbox_relay: bool = True
     evaluator_timer_interval_s: float = 0.25
 

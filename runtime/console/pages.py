@@ -21,17 +21,19 @@ from evaluator.http import EventSink, request_evaluation
 from executor import queries as executor_q
 from notifier import queries as notifier_q
 from projectors import queries as projectors_q
-from runtime.console import rules_page
+from runtime.console import pause_page, rules_page
 from runtime.console.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Access, Principal, behind_tls
 from runtime.console.story import timeline
 from runtime.console.web import HERE, Pages, acting_admin, signed_in_guard
+from runtime.pause import PauseSwitch
 
 PAGE_SIZE = 50
 ASHBY_APP_URL = "https://app.ashbyhq.com"
 HealthProbe = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
 
 
-def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health: HealthProbe) -> list[Any]:
+def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health: HealthProbe,
+                     pause: PauseSwitch | None = None) -> list[Any]:
     pages = Pages(access)
     signed_in = signed_in_guard(access)
 
@@ -142,9 +144,11 @@ def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health
         return pages.render(request, "health.html", status=status, report=report)
 
     rules = rules_page.handlers(pool, sink, pages, access, signed_in)
+    switch = pause_page.handlers(pause, pages, access, signed_in)
     static = create_static_files_router(path="/ui/static", directories=[HERE / "static"], name="console-static",
                                         include_in_schema=False)
     router = Router(path="/ui", route_handlers=[login_form, login, logout, inbox, story, evaluate, pending,
-                                                health_page, *rules], tags=["console"], include_in_schema=False,
+                                                health_page, *rules, *switch], tags=["console"],
+                    include_in_schema=False, before_request=pause_page.state_hook(pause),
                     exception_handlers={NotAuthorizedException: to_login, PermissionDeniedException: refused})
     return [router, static]
