@@ -48,6 +48,8 @@ def handlers(pause: PauseSwitch | None, pages: Pages, access: Access, signed_in:
             verb = "paused" if paused else "resumed"
             return pages.render(request, "refused.html", status_code=503, title="Not recorded",
                                 reason=f"The event store is unavailable; nothing was {verb}. Try again shortly.")
+        if request.headers.get("hx-request"):  # htmx: load the page again, now with (or without) the banner
+            return Response("", status_code=200, headers={"HX-Redirect": _back(form)})
         return Redirect(_back(form), status_code=303)
 
     @post("/pause", summary="Pause every effect (admin)", guards=[signed_in], status_code=303)

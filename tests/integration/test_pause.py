@@ -8,11 +8,11 @@ import asyncio
 import time
 
 import httpx
+from test_end_to_end import _async, consumers_idle, event_types, interview, pipeline, stage_calls, stream
 
 from contracts import subjects
 from sandbox.scenarios import demo_rules, stage
-from support import eventually
-from test_end_to_end import _async, consumers_idle, event_types, interview, pipeline, stage_calls, stream
+from support import ADMIN_TOKEN, eventually, running_service
 
 VIEWER = "viewer-token-for-pause"
 
@@ -100,8 +100,6 @@ async def test_the_console_pauses_for_an_admin_shows_a_banner_and_refuses_a_view
         assert (await svc.client.get("/api/pause")).json()["paused"] is False
 
         async with httpx.AsyncClient(base_url=str(svc.client.base_url)) as admin:
-            from support import ADMIN_TOKEN
-
             await admin.post("/ui/login", data={"token": ADMIN_TOKEN})
             page = (await admin.get("/ui/rules")).text
             token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
@@ -153,8 +151,6 @@ async def test_a_pause_that_lands_while_the_executor_reads_stops_the_write_and_i
 
 
 def pipeline_free(infra):
-    from support import running_service
-
     return running_service(infra, roles=["projectors"], viewer_api_token=VIEWER)
 
 
