@@ -7,9 +7,11 @@ import asyncio
 import errno
 import gc
 import os
+import shutil
 import signal
 import socket
 import sys
+from pathlib import Path
 
 import structlog
 
@@ -48,6 +50,11 @@ async def _serve(settings: Settings, *, http: bool, role_names: list[str], sandb
         await dev.stop()
         raise
     worker = create_worker(role_names, services) if role_names else None
+    if worker and not http and settings.metrics_port:  # a worker role's own /metrics (docs/deploy.md)
+        from runtime.metrics import serve_metrics
+
+        worker.loops.append(("metrics", lambda stop: serve_metrics(services, settings.http_host,
+                                                                   settings.metrics_port, stop)))
     server = None
     server_task = None
     try:
@@ -122,6 +129,17 @@ def _http_worker(settings: Settings, sock: socket.socket) -> None:
     _run(_serve(settings, http=True, role_names=[], sockets=[sock], run_migrations=False))
 
 
+def _multiprocess_metrics(data_dir: Path) -> None:
+    """prometheus_client's multiprocess mode for the workers (they inherit the variable): each writes
+    its samples under a fresh folder, and whichever answers `/metrics` reports them all."""
+    from runtime.metrics import MULTIPROC_ENV
+
+    folder = data_dir.resolve() / "prometheus" / str(os.getpid())
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ[MULTIPROC_ENV] = str(folder)
+
+
 def _serve_http_workers(settings: Settings, count: int) -> int:
     """`autoadvance http` as `count` worker processes on one port (HTTP_WORKERS), each with its own
     NATS connection and Postgres pool, so the HTTP role uses more than one core.
@@ -145,6 +163,7 @@ def _serve_http_workers(settings: Settings, count: int) -> int:
             if not settings.secret(setting):
                 persistent_secret(settings.data_dir, file)
         sockets = [_listener(settings.http_host, settings.http_port) for _ in range(count)]
+        _multiprocess_metrics(settings.data_dir)
         ctx = multiprocessing.get_context("spawn")
         procs = [ctx.Process(target=_http_worker, args=(settings, sock), name=f"autoadvance-http-{i}", daemon=True)
                  for i, sock in enumerate(sockets)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import time
 from typing import Any
 
 import structlog
@@ -25,7 +26,7 @@ from ingest.http import slack_handlers, webhook_documentation, webhook_endpoint
 from ingest.ratelimit import TokenBuckets
 from projectors.http import query_router
 from replay.http import replay_router
-from runtime import dead_letters
+from runtime import dead_letters, metrics
 from runtime.app import Services, persistent_secret
 from runtime.console import Access, console_handlers
 from runtime.http_dlq import dlq_router
@@ -128,6 +129,22 @@ WEBHOOK_PATH = "/webhooks/ashby"
 _WEBHOOK_PATHS = frozenset({WEBHOOK_PATH, WEBHOOK_PATH + "/"})
 
 
+class _Answer:
+    """Notes the status (and the first bytes of the body) of a response on its way out, for metrics."""
+
+    __slots__ = ("_send", "_keep", "status", "body")
+
+    def __init__(self, send: Send, keep_body: bool) -> None:
+        self._send, self._keep, self.status, self.body = send, keep_body, 500, b""
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif self._keep and message["type"] == "http.response.body" and len(self.body) < 256:
+            self.body += bytes(message.get("body", b""))[:256]
+        await self._send(message)
+
+
 class HttpApp:
     """The ASGI app uvicorn serves: the Ashby webhook path goes straight to its endpoint (the hot path
     of ingest, see `ingest.http.webhook_endpoint`), everything else (and lifespan) to Litestar."""
@@ -138,12 +155,23 @@ class HttpApp:
         self._methods: dict[str, set[str]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP and scope["path"] in _WEBHOOK_PATHS:
-            await self._webhook(scope, receive, send)
-        elif scope["type"] == ScopeType.HTTP and scope["method"] == "OPTIONS":
-            await self.litestar(scope, receive, self._with_allow(scope, send))
-        else:
+        if scope["type"] != ScopeType.HTTP:
             await self.litestar(scope, receive, send)
+            return
+        webhook = scope["path"] in _WEBHOOK_PATHS
+        started, answer = time.perf_counter(), _Answer(send, keep_body=webhook)
+        try:
+            if webhook:
+                await self._webhook(scope, receive, answer.send)
+            elif scope["method"] == "OPTIONS":
+                await self.litestar(scope, receive, self._with_allow(scope, answer.send))
+            else:
+                await self.litestar(scope, receive, answer.send)
+        finally:
+            route = WEBHOOK_PATH if webhook else metrics.route_of(scope)  # type: ignore[arg-type]
+            metrics.HTTP_LATENCY.labels(route, scope["method"], str(answer.status)).observe(time.perf_counter() - started)
+            if webhook:
+                metrics.WEBHOOKS.labels(metrics.webhook_outcome(answer.status, answer.body)).inc()
 
     def _with_allow(self, scope: Scope, send: Send) -> Send:
         """Litestar's OPTIONS answer names the methods of the first handler group registered for a
@@ -181,6 +209,11 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
         status, report = await health_report(services)
         return Response(report, status_code=status)
 
+    @get("/metrics", summary="Prometheus metrics of this process (text format; docs/deploy.md)",
+         tags=["operations"], media_type=metrics.CONTENT_TYPE)
+    async def metrics_endpoint() -> Response:
+        return Response(await metrics.scrape(services), media_type=metrics.CONTENT_TYPE)
+
     @get("/api/stats", summary="Events applied per read model and each consumer's lag", tags=["operations"],
          guards=[guard])
     async def stats() -> dict[str, Any]:
@@ -208,6 +241,7 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
                           pause=services.pause()),
         webhook_documentation(WEBHOOK_PATH),
         health,
+        metrics_endpoint,
         stats,
         home,
         docs_assets(),

@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./.autoadvance")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    metrics_port: int = Field(default=0, ge=0, le=65535,
+                              description="`autoadvance worker`: serve /metrics on this port (0: off; docs/deploy.md)")
     http_workers: int = Field(default=1, ge=0, description="`autoadvance http` processes; 0 = one per CPU")
 
     ashby_api_url: str = "https://api.ashbyhq.com"
