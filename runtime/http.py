@@ -28,6 +28,7 @@ from projectors.http import query_router
 from replay.http import replay_router
 from runtime import dead_letters, metrics
 from runtime.app import Services, persistent_secret
+from runtime.asyncapi import asyncapi_handlers
 from runtime.console import Access, console_handlers
 from runtime.http_dlq import dlq_router
 from runtime.http_pause import pause_router
@@ -245,6 +246,7 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
         stats,
         home,
         docs_assets(),
+        *asyncapi_handlers(),
         *(extra_handlers or []),
     ]
     litestar = Litestar(

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from test_end_to_end import _async, consumers_idle, interview, pipeline
 
 from runtime.embedded import free_port
 from sandbox.scenarios import demo_rules, stage
 from support import eventually, running_service
-from test_end_to_end import _async, consumers_idle, interview, pipeline
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json"
 

@@ -1,6 +1,6 @@
-"""The pause switch in headless Chromium: an admin pauses every effect from the console, every page
-shows the banner, the admin resumes; a viewer's attempt is refused (the plain-HTTP 403 page is
-checked in tests/integration/test_pause.py)."""
+"""Operations in headless Chromium. The pause switch: an admin pauses every effect from the console,
+every page shows the banner, the admin resumes; a viewer's attempt is refused (the plain-HTTP 403
+page is checked in tests/integration/test_pause.py). The rendered AsyncAPI page, offline."""
 
 from __future__ import annotations
 
@@ -45,3 +45,15 @@ async def test_a_viewer_who_presses_pause_is_refused(viewer_page: Watched, conso
     await expect(page.locator("#pause-result")).to_contain_text("needs the admin role")
     await viewer_page.shot("console-pause-refused")
     assert (await console.svc.client.get("/api/pause")).json()["paused"] is False
+
+
+async def test_the_asyncapi_page_renders_offline_from_assets_the_service_serves(admin_page: Watched,
+                                                                               console: Console) -> None:
+    page = admin_page.page
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((console.url, "data:")) else None)
+    await page.goto("/asyncapi")
+    await expect(page.locator("#asyncapi")).to_contain_text("auto-advance messages", timeout=30_000)
+    await expect(page.locator("#asyncapi")).to_contain_text("executor-ashby-v1")
+    assert not outside, outside
+    await admin_page.shot("asyncapi")
