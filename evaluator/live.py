@@ -20,8 +20,10 @@ from contracts.consumers import Delivered
 from contracts.envelope import Envelope
 from contracts.ids import derive_id
 from evaluator import store
-from evaluator.catalog import CATALOG_EVENT_TYPES, Catalog, evolve_catalog
-from evaluator.core import (
+from evaluator.all_facts import application_of
+from evaluator.application_state import APPLICATION_EVENT_TYPES
+from evaluator.plan_catalog import CATALOG_EVENT_TYPES, Catalog, evolve_catalog
+from evaluator.pure_core import (
     AppState,
     Decision,
     NotApplicable,
@@ -33,8 +35,6 @@ from evaluator.core import (
     evolve,
 )
 from evaluator.rules import RuleSet, versioned
-from evaluator.state import APPLICATION_EVENT_TYPES
-from evaluator.world import application_of
 
 log = structlog.get_logger(__name__)
 DURABLE = "evaluator-decisions-v1"

@@ -234,11 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="against a running `make run`: two candidates through the whole pipeline")
     demo.add_argument("--json", action="store_true", help="print a machine-readable summary")
     demo.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for the pipeline")
-    from runtime import cli_dlq, cli_pause, cli_replay, cli_rules
+    from runtime import cli_compliance, cli_dlq, cli_pause, cli_replay, cli_rules
 
     cli_rules.register(sub)  # rules validate|activate|show
     cli_dlq.register(sub)  # dlq list|show|retry
     cli_pause.register(sub)  # pause [--status] | resume
+    cli_compliance.register(sub)  # demographics import|list|delete, report impact|oversight, explain
 
     cli_replay.register(sub)  # replay, rebuild
     args, rest = parser.parse_known_args(argv)
@@ -268,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         return cli_dlq.run(args, settings)
     elif args.command in cli_pause.COMMANDS:
         return cli_pause.run(args, settings)
+    elif args.command in ("demographics", "report", "explain"):
+        return cli_compliance.run(args, settings)
     elif args.command in ("replay", "rebuild"):
         return asyncio.run(cli_replay.run(args, settings))
     return 0

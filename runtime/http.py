@@ -20,6 +20,7 @@ from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from compliance.http import compliance_router
 from contracts.errors import TransientError, error_body
 from evaluator.http import evaluator_router
 from ingest.http import slack_handlers, webhook_documentation, webhook_endpoint
@@ -235,9 +236,12 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
         *slack_handlers(services.publisher, signing_secret=settings.secret("slack_signing_secret")),
         query_router(services.pool, [guard]),
         evaluator_router(services.pool, services.publisher, [guard]),
-        replay_router(services.pool, [guard], database_url=services.database_url),  # no publisher: a replay cannot publish
+        replay_router(services.pool, [guard], database_url=services.database_url,
+                      min_group_size=settings.impact_min_group_size),  # no publisher: a replay cannot publish
         dlq_router(services, [guard]),
         pause_router(services, [guard]),
+        compliance_router(services.pool, [guard], min_group_size=settings.impact_min_group_size,
+                          interviewer_names=settings.explanation_interviewer_names),
         *console_handlers(services.pool, services.publisher, access, lambda: health_report(services),
                           pause=services.pause()),
         webhook_documentation(WEBHOOK_PATH),

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
                                  description="how often a held command re-reads the pause switch (docs/console.md)")
     outbox_relay: bool = True
     evaluator_timer_interval_s: float = 0.25
+    impact_min_group_size: int = Field(
+        default=5, ge=1, description="impact reports: a category with fewer decisions is shown but not judged")
+    explanation_interviewer_names: bool = Field(
+        default=False, description="candidate explanations name the interviewers beside their answers")
 
     def secret(self, name: str) -> str | None:
         value = getattr(self, name)
