@@ -156,3 +156,32 @@ def pipeline_free(infra):
 
 async def _has(svc, app_id: str, event_type: str) -> bool:
     return event_type in await event_types(svc, app_id)
+
+
+async def test_the_cli_pauses_reports_and_resumes_through_the_api(infra, capsys, monkeypatch):
+    from runtime.cli import main
+
+    monkeypatch.setenv("ADMIN_API_TOKEN", ADMIN_TOKEN)
+    async with running_service(infra, roles=["projectors"]) as svc:
+        url = str(svc.client.base_url)
+
+        async def cli(*argv: str) -> int:
+            return await asyncio.to_thread(main, [*argv, "--url", url])
+
+        assert await cli("pause", "--reason", "cli check", "--by", "ops") == 0
+        assert "effects are PAUSED" in capsys.readouterr().out
+        state = (await svc.client.get("/api/pause")).json()
+        assert (state["paused"], state["by"], state["reason"]) == (True, "ops", "cli check")
+        assert await cli("pause", "--status") == 0
+        assert "PAUSED" in capsys.readouterr().out and (await svc.client.get("/api/pause")).json()["paused"]
+        assert await cli("resume") == 0
+        assert "effects are running" in capsys.readouterr().out
+        assert (await svc.client.get("/api/pause")).json()["paused"] is False
+        monkeypatch.setenv("ADMIN_API_TOKEN", "wrong")
+        assert await cli("pause") == 1
+        assert "HTTP 401" in capsys.readouterr().err
+        assert (await svc.client.get("/api/pause")).json()["paused"] is False
+        for body in (b"[1]", b"{not json", b'{"reason": 5}', b'{"by": "' + b"x" * 501 + b'"}'):
+            refused = await svc.client.post("/api/pause", content=body, headers={"Content-Type": "application/json"})
+            assert refused.status_code == 400 and refused.json()["detail"], body
+        assert (await svc.client.get("/api/pause")).json()["paused"] is False
