@@ -19,7 +19,7 @@ from test_end_to_end import _async, consumers_idle, interview, pipeline
 
 from runtime.embedded import free_port
 from sandbox.scenarios import demo_rules, stage
-from support import eventually, running_service
+from support import eventually, running_service, schedule_payload
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json"
 
@@ -81,8 +81,12 @@ async def test_a_webhook_to_decision_to_command_moves_the_counters_of_every_role
         assert value(await scrape(svc.client), "autoadvance_effects_paused") == 1
         bad = await svc.post_webhook({"action": "ping"}, signature="sha256=00")
         assert bad.status_code == 401
-        assert total(await scrape(svc.client), "autoadvance_webhooks_total", outcome="bad_signature") \
-            - total(after, "autoadvance_webhooks_total", outcome="bad_signature") == 1
+        twice = schedule_payload("app-metrics", webhook_action_id="wa-metrics")
+        assert [(await svc.post_webhook(twice)).json()["status"] for _ in range(2)] == ["stored", "duplicate"]
+        last = await scrape(svc.client)
+        for outcome, count in (("bad_signature", 1), ("duplicate", 1)):
+            assert total(last, "autoadvance_webhooks_total", outcome=outcome) \
+                - total(after, "autoadvance_webhooks_total", outcome=outcome) == count, outcome
 
 
 def dashboard_metrics() -> set[str]:
