@@ -52,6 +52,9 @@ EXAMPLES: dict[tuple[str, int], dict[str, Any]] = {
     ("RuleSetActivated", 1): {"version": 3, "document": {"name": "Engineering", "rules": []},
                               "activated_by": "admin"},
     ("EvaluationRequested", 1): {"application_id": "app-1", "requested_by": "admin"},
+    # the pause switch (issue 17)
+    ("EffectsPaused", 1): {"paused_by": "console (admin)", "reason": "Ashby sandbox migration"},
+    ("EffectsResumed", 1): {"resumed_by": "cli (ops)", "reason": "migration done"},
     ("DecisionMade", 1): {"decision_id": "dec-1", "application_id": "app-1", "stage_id": "stg-2",
                           "rule_set_version": 3, "rule_id": "onsite-pass", "outcome": "advance", "mode": "live",
                           "dry_run": False, "target_stage_id": "stg-3", "archive_reason_id": None,

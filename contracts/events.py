@@ -83,6 +83,24 @@ class EvaluationRequested(Payload):
     requested_by: str | None = None
 
 
+# --- operator: the pause switch (issue 17) --------------------------------------------------
+
+
+class EffectsPaused(Payload):
+    """An operator stopped every effect (Ashby writes, Slack messages); decisions are still made and
+    their commands wait. The newest of this and `EffectsResumed` is the switch's state."""
+
+    paused_by: str
+    reason: str = ""
+
+
+class EffectsResumed(Payload):
+    """An operator let effects run again; the commands that waited are carried out once each."""
+
+    resumed_by: str
+    reason: str = ""
+
+
 # --- evaluator --------------------------------------------------------------------------------
 
 DecisionOutcome = Literal["advance", "propose_rejection", "archive", "timeout"]
@@ -324,6 +342,13 @@ _SPECS = [
               ("evaluator", "projectors"), "An operator activated an immutable rule-set version."),
     EventSpec("EvaluationRequested", EvaluationRequested, 1, "operator", "ingest (operator API)",
               ("evaluator",), "An operator asked for an application to be evaluated now."),
+    # the pause switch (issue 17)
+    EventSpec("EffectsPaused", EffectsPaused, 1, "operator", "runtime (pause API/CLI/console)",
+              ("executor", "notifier", "projectors"),
+              "An operator paused every effect: no Ashby write, no Slack message until resumed."),
+    EventSpec("EffectsResumed", EffectsResumed, 1, "operator", "runtime (pause API/CLI/console)",
+              ("executor", "notifier", "projectors"),
+              "An operator resumed effects; the commands that waited run once each."),
     EventSpec("DecisionMade", DecisionMade, 1, "evaluator", "evaluator", ("projectors",),
               "A rule decided an application's outcome in a stage, with its explanation."),
     EventSpec("RecruiterDecided", RecruiterDecided, 1, "slack", "ingest (Slack interactions)",

@@ -55,8 +55,11 @@ class Services:
     def ashby(self):
         """The Ashby API client (one per process, so one request budget for every caller), built on first use."""
         if self._ashby is None:
+            import httpx
+
             from ingest.ashby_budget import RequestBudget
             from ingest.ashby_client import AshbyClient
+            from runtime.metrics import MeteredTransport
 
             key = self.settings.secret("ashby_api_key")
             if not key:
@@ -66,7 +69,8 @@ class Services:
                                    alert_after_s=s.ashby_throttle_alert_after_s, on_alert=self._throttle_alert)
             self._ashby = AshbyClient(s.ashby_api_url, key, timeout=s.ashby_timeout_s, max_retries=s.ashby_max_retries,
                                       backoff_max=s.ashby_backoff_max_s, retry_after_max=s.ashby_retry_after_max_s,
-                                      budget=budget)
+                                      budget=budget, transport=MeteredTransport(httpx.AsyncHTTPTransport(
+                                          limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))))
             self.closers.append(self._ashby.aclose)
         return self._ashby
 
@@ -95,16 +99,26 @@ class Services:
             log.warning("ashby_throttle_alert_failed", error=type(exc).__name__)
 
     _slack: object | None = None
+    _pause: object | None = None
+
+    def pause(self):
+        """The pause switch (runtime/pause.py), one per process, built on first use."""
+        if self._pause is None:
+            from runtime.pause import PauseSwitch
+
+            self._pause = PauseSwitch(self.nc.jetstream(), self.publisher, ttl_s=self.settings.pause_check_s)
+        return self._pause
 
     def slack(self):
         """The Slack Web API adapter (one per process), built on first use."""
         if self._slack is None:
             from notifier.slack import SlackWebAdapter
+            from runtime.metrics import MeteredSlack
 
             token = self.settings.secret("slack_bot_token")
             if not token:
                 raise RuntimeError("SLACK_BOT_TOKEN is not set (autoadvance dev runs a sandbox Slack instead)")
-            self._slack = SlackWebAdapter(token, base_url=self.settings.slack_api_url)
+            self._slack = MeteredSlack(SlackWebAdapter(token, base_url=self.settings.slack_api_url))
         return self._slack
 
     async def close(self) -> None:

@@ -14,6 +14,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from contracts import subjects
 from contracts.envelope import Envelope
 from contracts.errors import TransientError
+from runtime.metrics import count_published
 
 log = structlog.get_logger(__name__)
 
@@ -113,6 +114,8 @@ class Publisher:
                                          timeout=self._timeout)
         except (TimeoutError, nats.errors.Error) as exc:
             raise TransientError(f"JetStream did not acknowledge: {type(exc).__name__}") from exc
+        if not ack.duplicate:
+            count_published(subject, envelope)
         return ack.seq, bool(ack.duplicate)
 
     async def publish_event(self, envelope: Envelope) -> tuple[int, bool]:

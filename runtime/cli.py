@@ -7,9 +7,11 @@ import asyncio
 import errno
 import gc
 import os
+import shutil
 import signal
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -57,6 +59,11 @@ async def _serve(settings: Settings, *, http: bool, role_names: list[str], sandb
         connected = settings.model_copy(update={"nats_url": services.nats_url, "database_url": services.database_url})
         children = [WorkerProcess(connected, group) for group in process_groups(role_names)]
     worker = create_worker(role_names, services) if role_names and not children else None
+    if worker and not http and settings.metrics_port:  # a worker role's own /metrics (docs/deploy.md)
+        from runtime.metrics import serve_metrics
+
+        worker.loops.append(("metrics", lambda stop: serve_metrics(services, settings.http_host,
+                                                                   settings.metrics_port, stop)))
     server = None
     server_task = None
     status = 0
@@ -142,6 +149,17 @@ def _http_worker(settings: Settings, sock: socket.socket) -> None:
     _run(_serve(settings, http=True, role_names=[], sockets=[sock], run_migrations=False))
 
 
+def _multiprocess_metrics(data_dir: Path) -> None:
+    """prometheus_client's multiprocess mode for the workers (they inherit the variable): each writes
+    its samples under a fresh folder, and whichever answers `/metrics` reports them all."""
+    from runtime.metrics import MULTIPROC_ENV
+
+    folder = data_dir.resolve() / "prometheus" / str(os.getpid())
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ[MULTIPROC_ENV] = str(folder)
+
+
 def _serve_http_workers(settings: Settings, count: int) -> int:
     """`autoadvance http` as `count` worker processes on one port (HTTP_WORKERS), each with its own
     NATS connection and Postgres pool, so the HTTP role uses more than one core.
@@ -166,6 +184,7 @@ def _serve_http_workers(settings: Settings, count: int) -> int:
             if not settings.secret(setting):
                 persistent_secret(settings.data_dir, file)
         sockets = [_listener(settings.http_host, settings.http_port) for _ in range(count)]
+        _multiprocess_metrics(settings.data_dir)
         ctx = multiprocessing.get_context("spawn")
         procs = [ctx.Process(target=_http_worker, args=(settings, sock), name=f"autoadvance-http-{i}", daemon=True)
                  for i, sock in enumerate(sockets)]
@@ -236,10 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="against a running `make run`: two candidates through the whole pipeline")
     demo.add_argument("--json", action="store_true", help="print a machine-readable summary")
     demo.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for the pipeline")
-    from runtime import cli_compliance, cli_dlq, cli_privacy, cli_replay, cli_rules
+    from runtime import cli_compliance, cli_dlq, cli_pause, cli_privacy, cli_replay, cli_rules
 
     cli_rules.register(sub)  # rules validate|activate|show
     cli_dlq.register(sub)  # dlq list|show|retry
+    cli_pause.register(sub)  # pause [--status] | resume
     cli_compliance.register(sub)  # demographics import|list|delete, report impact|oversight, explain
     cli_privacy.register(sub)  # erase, audit export|verify
 
@@ -274,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         return cli_privacy.run_erase(args, settings)
     elif args.command == "audit":
         return cli_privacy.run_audit(args, settings)
+    elif args.command in cli_pause.COMMANDS:
+        return cli_pause.run(args, settings)
     elif args.command in ("demographics", "report", "explain"):
         return cli_compliance.run(args, settings)
     elif args.command in ("replay", "rebuild"):

@@ -38,6 +38,7 @@ from contracts.consumers import (
 from contracts.envelope import parse_envelope
 from contracts.errors import PermanentError, Waiting
 from runtime.dead_letters import RETRY_HEADER, generic_alert
+from runtime.pause import EffectsPausedError, PauseSwitch
 
 log = structlog.get_logger(__name__)
 
@@ -140,12 +141,13 @@ class ConsumerRunner:
     """Runs one Subscription's batches; used by the FastStream subscriber and by tests."""
 
     def __init__(self, sub: Subscription, pool: asyncpg.Pool, js, *, max_deliver: int,
-                 ack_wait_s: float | None = None) -> None:
+                 ack_wait_s: float | None = None, gate: PauseSwitch | None = None) -> None:
         self.sub = sub
         self.pool = pool
         self.js = js
         self.max_deliver = max_deliver
         self.ack_wait_s = ack_wait_s
+        self.gate = gate
         self._parked: set[asyncio.Task[None]] = set()
         self._closing = False
 
@@ -208,7 +210,7 @@ class ConsumerRunner:
             effect = cast(EffectHandler, self.sub.handler)
             for msg, d in batch:
                 async with self._still_working(msg):
-                    await effect(self.pool, d)
+                    await self._effect(effect, d)
             return
         async with self.pool.acquire() as conn, conn.transaction():
             fresh = delivered
@@ -224,6 +226,21 @@ class ConsumerRunner:
                    SET stream_seq = GREATEST(consumer_checkpoints.stream_seq, EXCLUDED.stream_seq), updated_at = now()""",
                 self.sub.durable, max(d.stream_seq for d in delivered),
             )
+
+    async def _effect(self, effect: EffectHandler, d: Delivered) -> None:
+        """While effects are paused the message is held here, kept `in_progress`, so it is neither
+        redelivered nor counted toward MaxDeliver; an effect stopped by the switch on its way (nothing
+        sent) waits again and runs after resume."""
+        while True:
+            if self.gate is not None:
+                await self.gate.wait_open()
+            try:
+                await effect(self.pool, d)
+                return
+            except EffectsPausedError:
+                if self.gate is None:
+                    raise
+                log.info("effect_paused_on_its_way", consumer=self.sub.durable, event_id=d.envelope.event_id)
 
     @contextlib.asynccontextmanager
     async def _still_working(self, msg: Msg) -> AsyncIterator[None]:
@@ -410,9 +427,10 @@ async def pull_loop(js, sub: Subscription, runner: ConsumerRunner, stop: asyncio
 
 
 def attach_effect(broker: NatsBroker, sub: Subscription, pool: asyncpg.Pool, *, max_deliver: int = 10,
-                  ack_wait_s: float = 30.0) -> Callable[[], Awaitable[None]]:
-    """A FastStream pull subscriber for effect handlers (one message at a time, own transactions).
-    Returns what stops it cleanly: handing back the messages it keeps while they wait."""
+                  ack_wait_s: float = 30.0, gate: PauseSwitch | None = None) -> Callable[[], Awaitable[None]]:
+    """A FastStream pull subscriber for effect handlers (own transactions), held while the pause
+    switch `gate` is on. Returns what stops it cleanly: handing back the messages it keeps while
+    they wait."""
     runner_box: dict[str, ConsumerRunner] = {}
 
     async def decoder(msg, original=None):  # hand the raw nats message to the runner
@@ -430,7 +448,7 @@ def attach_effect(broker: NatsBroker, sub: Subscription, pool: asyncpg.Pool, *, 
         runner = runner_box.get("r")
         if runner is None:
             runner = runner_box["r"] = ConsumerRunner(sub, pool, broker.config.connection_state.stream,
-                                                      max_deliver=max_deliver, ack_wait_s=ack_wait_s)
+                                                      max_deliver=max_deliver, ack_wait_s=ack_wait_s, gate=gate)
         await runner.on_batch([msg])
 
     subscriber(handle)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import time
 from typing import Any
 
 import structlog
@@ -20,18 +21,20 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from compliance.http import compliance_router
-from contracts.errors import error_body
+from contracts.errors import TransientError, error_body
 from evaluator.http import evaluator_router
 from ingest.http import slack_handlers, webhook_documentation, webhook_endpoint
 from ingest.ratelimit import TokenBuckets
 from projectors.http import query_router
 from replay.http import replay_router
 from replay.runs import Runs
-from runtime import dead_letters
+from runtime import dead_letters, metrics
 from runtime.app import Services, persistent_secret
 from runtime.ashby_stats import for_health, reported
+from runtime.asyncapi import asyncapi_handlers
 from runtime.console import Access, console_handlers
 from runtime.http_dlq import dlq_router
+from runtime.http_pause import pause_router
 from runtime.http_privacy import privacy_router
 from runtime.lag import consumer_lag, lagging
 from runtime.request_id import RequestIdMiddleware
@@ -67,6 +70,7 @@ async def health_report(services: Services) -> tuple[int, dict[str, Any]]:
         if failed:
             report["nats"]["error"] = f"consumers of {', '.join(failed)} could not be read"
     report["consumers"] = consumers
+    report["effects"] = await _effects(services)
     # requests by endpoint/priority/outcome and the budget's waits: this process's, or those the
     # processes calling Ashby report (the worker roles' process of `autoadvance dev`)
     local = services.ashby_stats()
@@ -83,6 +87,14 @@ async def health_report(services: Services) -> tuple[int, dict[str, Any]]:
         report["degraded"] = {"lagging_consumers": behind,
                               "max_consumer_lag_s": services.settings.health_max_consumer_lag_s}
     return (200 if healthy else 503), report
+
+
+async def _effects(services: Services) -> dict[str, Any]:
+    """The pause switch as every effect consumer sees it (still 200 and `ok` when paused: an operator's choice)."""
+    try:
+        return (await services.pause().read()).as_dict()
+    except TransientError as exc:
+        return {"paused": None, "error": str(exc)[:200]}
 
 
 async def _open_dead_letters(services: Services) -> int | None:
@@ -126,6 +138,22 @@ WEBHOOK_PATH = "/webhooks/ashby"
 _WEBHOOK_PATHS = frozenset({WEBHOOK_PATH, WEBHOOK_PATH + "/"})
 
 
+class _Answer:
+    """Notes the status (and the first bytes of the body) of a response on its way out, for metrics."""
+
+    __slots__ = ("_send", "_keep", "status", "body")
+
+    def __init__(self, send: Send, keep_body: bool) -> None:
+        self._send, self._keep, self.status, self.body = send, keep_body, 500, b""
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif self._keep and message["type"] == "http.response.body" and len(self.body) < 256:
+            self.body += bytes(message.get("body", b""))[:256]
+        await self._send(message)
+
+
 class HttpApp:
     """The ASGI app uvicorn serves: the Ashby webhook path goes straight to its endpoint (the hot path
     of ingest, see `ingest.http.webhook_endpoint`), everything else (and lifespan) to Litestar."""
@@ -136,12 +164,23 @@ class HttpApp:
         self._methods: dict[str, set[str]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP and scope["path"] in _WEBHOOK_PATHS:
-            await self._webhook(scope, receive, send)
-        elif scope["type"] == ScopeType.HTTP and scope["method"] == "OPTIONS":
-            await self.litestar(scope, receive, self._with_allow(scope, send))
-        else:
+        if scope["type"] != ScopeType.HTTP:
             await self.litestar(scope, receive, send)
+            return
+        webhook = scope["path"] in _WEBHOOK_PATHS
+        started, answer = time.perf_counter(), _Answer(send, keep_body=webhook)
+        try:
+            if webhook:
+                await self._webhook(scope, receive, answer.send)
+            elif scope["method"] == "OPTIONS":
+                await self.litestar(scope, receive, self._with_allow(scope, answer.send))
+            else:
+                await self.litestar(scope, receive, answer.send)
+        finally:
+            route = WEBHOOK_PATH if webhook else metrics.route_of(scope)  # type: ignore[arg-type]
+            metrics.HTTP_LATENCY.labels(route, scope["method"], str(answer.status)).observe(time.perf_counter() - started)
+            if webhook:
+                metrics.WEBHOOKS.labels(metrics.webhook_outcome(answer.status, answer.body)).inc()
 
     def _with_allow(self, scope: Scope, send: Send) -> Send:
         """Litestar's OPTIONS answer names the methods of the first handler group registered for a
@@ -179,6 +218,11 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
         status, report = await health_report(services)
         return Response(report, status_code=status)
 
+    @get("/metrics", summary="Prometheus metrics of this process (text format; docs/deploy.md)",
+         tags=["operations"], media_type=metrics.CONTENT_TYPE)
+    async def metrics_endpoint() -> Response:
+        return Response(await metrics.scrape(services), media_type=metrics.CONTENT_TYPE)
+
     @get("/api/stats", summary="Events applied per read model and each consumer's lag", tags=["operations"],
          guards=[guard])
     async def stats() -> dict[str, Any]:
@@ -204,16 +248,19 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
         replay_router(services.pool, [guard], runs=replays),  # no publisher: a replay cannot publish
         dlq_router(services, [guard]),
         privacy_router(services, [guard]),
+        pause_router(services, [guard]),
         compliance_router(services.pool, [guard], min_group_size=settings.impact_min_group_size,
                           interviewer_names=settings.explanation_interviewer_names,
                           candidate_names=services.publisher.vault.name),
         *console_handlers(services.pool, services.publisher, access, lambda: health_report(services),
-                          candidate_name=services.publisher.vault.name, runs=replays),
+                          candidate_name=services.publisher.vault.name, runs=replays, pause=services.pause()),
         webhook_documentation(WEBHOOK_PATH),
         health,
+        metrics_endpoint,
         stats,
         home,
         docs_assets(),
+        *asyncapi_handlers(),
         *(extra_handlers or []),
     ]
     litestar = Litestar(

@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./.autoadvance")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    metrics_port: int = Field(default=0, ge=0, le=65535,
+                              description="`autoadvance worker`: serve /metrics on this port (0: off; docs/deploy.md)")
     http_workers: int = Field(default=1, ge=0, description="`autoadvance http` processes; 0 = one per CPU")
     dev_worker_process: bool = Field(
         default=True, description="`autoadvance dev` runs its worker roles in a child process (false: one process)")
@@ -75,6 +77,8 @@ class Settings(BaseSettings):
     poller_lease_s: float = Field(default=15.0, gt=0)
     sandbox_ashby_rate_limit_per_s: float = Field(default=0.0, ge=0, description="0 = the sandbox never says 429")
     dry_run: bool = False
+    pause_check_s: float = Field(default=1.0, gt=0, le=60,
+                                 description="how often a held command re-reads the pause switch (docs/console.md)")
     outbox_relay: bool = True
     evaluator_timer_interval_s: float = 0.25
     archive_delay: float = Field(

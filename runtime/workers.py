@@ -83,11 +83,13 @@ def _executor(services: Services) -> RoleParts:
     from executor.plan import lease_times
     from executor.subscribers import subscriptions
     from ingest.ashby_budget import Prioritised, Priority
+    from runtime.pause import GatedAshby
 
     # the executor's calls (stale check, then the change) go before any polling in the budget
     s = services.settings
     times = lease_times(s.executor_lease_ttl_s, s.ashby_timeout_s)
-    return RoleParts(subscriptions=subscriptions(Prioritised(services.ashby(), Priority.WRITE), services.publisher, dry_run=s.dry_run,
+    ashby = GatedAshby(Prioritised(services.ashby(), Priority.WRITE), services.pause())  # no write while paused
+    return RoleParts(subscriptions=subscriptions(ashby, services.publisher, dry_run=s.dry_run,
                                                  replica=replica_name(s.replica_id), times=times))
 
 
@@ -99,9 +101,10 @@ def replica_name(configured: str | None) -> str:
 
 def _notifier(services: Services) -> RoleParts:
     from notifier.subscribers import subscriptions
+    from runtime.pause import GatedSlack
 
     s = services.settings
-    return RoleParts(subscriptions=subscriptions(services.slack(), services.ashby(), services.publisher,
+    return RoleParts(subscriptions=subscriptions(GatedSlack(services.slack(), services.pause()), services.ashby(), services.publisher,
                                                  admin_channel=s.admin_slack_channel,
                                                  fallback_channel=s.slack_fallback_channel,
                                                  names=services.publisher.vault.names))
@@ -190,7 +193,7 @@ def create_worker(role_names: list[str], services: Services) -> Worker:
                                     # FastStream annotates it int; nats-py takes seconds as a float
                                     reconnect_time_wait=0.5)  # type: ignore[arg-type]
             closers.append(attach_effect(broker, sub, services.pool, max_deliver=settings.consumer_max_deliver,
-                                         ack_wait_s=settings.consumer_ack_wait_s))
+                                         ack_wait_s=settings.consumer_ack_wait_s, gate=services.pause()))
         loops.extend(parts.loops)
     if role_names:  # the budget's counters for /health, served by another process (runtime/ashby_stats.py)
         loops.append(("ashby-stats", reporter(js, services.ashby_stats, replicas=int(settings.stream_replicas))))

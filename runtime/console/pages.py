@@ -22,10 +22,11 @@ from executor import queries as executor_q
 from notifier import queries as notifier_q
 from projectors import queries as projectors_q
 from replay.runs import Runs
-from runtime.console import replays_page, rules_page
+from runtime.console import pause_page, replays_page, rules_page
 from runtime.console.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Access, Principal, behind_tls
 from runtime.console.story import stage_ids, timeline
 from runtime.console.web import HERE, Pages, acting_admin, signed_in_guard
+from runtime.pause import PauseSwitch
 
 PAGE_SIZE = 50
 ASHBY_APP_URL = "https://app.ashbyhq.com"
@@ -39,7 +40,8 @@ async def _no_name(candidate_id: str | None) -> str | None:
 
 
 def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health: HealthProbe,
-                     candidate_name: CandidateName = _no_name, runs: Runs | None = None) -> list[Any]:
+                     candidate_name: CandidateName = _no_name, runs: Runs | None = None,
+                     pause: PauseSwitch | None = None) -> list[Any]:
     pages = Pages(access)
     signed_in = signed_in_guard(access)
 
@@ -164,9 +166,11 @@ def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health
 
     rules = rules_page.handlers(pool, sink, pages, access, signed_in)
     replays = replays_page.handlers(pool, runs or Runs(pool), pages, signed_in)
+    switch = pause_page.handlers(pause, pages, access, signed_in)
     static = create_static_files_router(path="/ui/static", directories=[HERE / "static"], name="console-static",
                                         include_in_schema=False)
     router = Router(path="/ui", route_handlers=[login_form, login, logout, inbox, story, evaluate, pending,
-                                                health_page, *rules, *replays], tags=["console"], include_in_schema=False,
+                                                health_page, *rules, *replays, *switch], tags=["console"],
+                    include_in_schema=False, before_request=pause_page.state_hook(pause),
                     exception_handlers={NotAuthorizedException: to_login, PermissionDeniedException: refused})
     return [router, static]

@@ -48,10 +48,11 @@ class Pages:
         self.env = _environment()
 
     def render(self, request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
-        who: Principal | None = request.scope.get("state", {}).get("principal")
+        state = request.scope.get("state", {})
+        who: Principal | None = state.get("principal")
         html = self.env.get_template(template).render(
             who=who, csrf=self.access.csrf_token(who.session) if who and who.session else "",
-            csrf_field=CSRF_FIELD, path=request.url.path, **context)
+            csrf_field=CSRF_FIELD, path=request.url.path, pause=state.get("pause"), **context)
         headers = {"Cache-Control": "no-store"}
         if request.headers.get("hx-request") and 400 <= status_code < 600 and status_code != 401:
             # htmx swaps only 2xx (and a browser logs every other status as a console error): a fragment
