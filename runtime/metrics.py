@@ -121,7 +121,7 @@ class MeteredSlack:
 
     _METHODS = {"post_message": "chat.postMessage", "update_message": "chat.update",
                 "post_ephemeral": "chat.postEphemeral", "lookup_user_by_email": "users.lookupByEmail",
-                "open_dm": "conversations.open", "auth_test": "auth.test"}
+                "open_dm": "conversations.open", "auth_test": "auth.test", "history": "conversations.history"}
 
     def __init__(self, slack: Any) -> None:
         self._slack = slack

@@ -178,9 +178,10 @@ class GatedSlack:
     def __init__(self, slack: Any, switch: PauseSwitch) -> None:
         self._slack, self._switch = slack, switch
 
-    async def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Any:
+    async def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]], *,
+                           metadata: dict[str, Any] | None = None) -> Any:
         await self._switch.check()
-        return await self._slack.post_message(channel, text, blocks)
+        return await self._slack.post_message(channel, text, blocks, metadata=metadata)
 
     async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         await self._switch.check()
