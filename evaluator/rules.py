@@ -315,8 +315,8 @@ def escalations_without_nudges(doc: dict[str, Any]) -> list[Problem]:
     """`escalate_after` counts from the feedback nudge: without a `feedback_due` (in the rule or the
     defaults) there is no nudge to count from. Read from the document's keys (a rule's own `null`
     turns a default off)."""
-    defaults = doc.get("defaults") if isinstance(doc.get("defaults"), dict) else {}
-    rules = doc.get("rules") if isinstance(doc.get("rules"), list) else []
+    defaults: dict[str, Any] = doc["defaults"] if isinstance(doc.get("defaults"), dict) else {}
+    rules: list[Any] = doc["rules"] if isinstance(doc.get("rules"), list) else []
     default_due, default_escalate = defaults.get("feedback_due"), defaults.get("escalate_after")
     problems = []
     if default_escalate is not None and default_due is None and any(

@@ -31,6 +31,7 @@ from notifier.message import (
     build_decided,
     build_proposal,
 )
+from notifier.nudges import NUDGE_COMMANDS, carry_out
 from notifier.slack import RecruiterDirectory, SlackApi
 
 log = structlog.get_logger(__name__)
@@ -66,10 +67,13 @@ def command_handler(slack: SlackApi, ashby: AshbyCalls, publisher: Publisher, *,
         p = cmd.payload
         async with pool.acquire() as conn:
             earlier = await store.claim(conn, p["command_id"], cmd.event_type, p.get("application_id"))
-        if earlier == "posted" or (earlier == "failed" and not d.retried):
+        if earlier in ("posted", "skipped") or (earlier == "failed" and not d.retried):
             log.info("slack_command_already_done", command_id=p["command_id"], status=earlier)
             return
         try:
+            if cmd.event_type in NUDGE_COMMANDS:  # feedback nudges (issue 21): their own message and event
+                await carry_out(pool, slack, ashby, directory, publisher, cmd, clock, fallback_channel)
+                return
             if cmd.event_type == "ProposeRejection":
                 channel, ts = await _propose(pool, slack, ashby, directory, cmd, fallback_channel)
             elif cmd.event_type == "SendAlert":
