@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Protocol
 
@@ -17,12 +18,13 @@ from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Sche
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import Parameter
 from litestar.types import Guard
+from pydantic import BaseModel, ConfigDict
 
 from contracts.envelope import Envelope
 from contracts.errors import ErrorBody, TransientError, error_body
 from contracts.events import EvaluationRequested, RuleSetActivated
 from contracts.ids import derive_id
-from evaluator.queries import DecisionFilter, decisions_page, pending_page, rule_set_versions
+from evaluator.queries import DecisionFilter, decisions_page, overdue_page, pending_page, rule_set_versions
 from evaluator.rules import Problem, RuleSetInvalid, parse_document, validate_document
 from evaluator.ruletext import MAX_BYTES
 from evaluator.store import knows_application
@@ -100,7 +102,58 @@ async def request_evaluation(sink: EventSink, application_id: str, *, requested_
     return env.event_id
 
 
-def evaluator_router(pool: asyncpg.Pool, sink: EventSink, guards: list[Guard]) -> Router:
+class OverdueInterviewer(BaseModel):
+    """One interviewer's feedback past its due time (ids only: no names or emails in the API)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    interviewer_id: str
+    interview_event_id: str
+    interview_id: str | None
+    due_at: datetime
+    late_by_s: float
+    escalate_at: datetime | None
+    nudged: bool
+    escalated: bool
+
+
+class OverdueApplication(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    application_id: str
+    candidate_id: str | None
+    job_id: str | None
+    stage_id: str | None
+    rule_id: str | None
+    feedback_due_at: datetime
+    late_by_s: float
+    """How late its earliest missing feedback is."""
+    interviewers: list[OverdueInterviewer]
+
+
+class OverdueList(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    as_of: datetime
+    applications: list[OverdueApplication]
+    """Latest first: by how long the earliest missing feedback has been due."""
+
+
+def overdue_list(rows: list[dict[str, Any]], now: datetime) -> OverdueList:
+    apps = []
+    for r in rows:
+        late = [OverdueInterviewer(**{k: i.get(k) for k in ("interviewer_id", "interview_event_id", "interview_id",
+                                                            "escalate_at", "nudged", "escalated")},
+                                   due_at=(due := datetime.fromisoformat(i["due_at"])),
+                                   late_by_s=(now - due).total_seconds())
+                for i in r["late"] or [] if datetime.fromisoformat(i["due_at"]) <= now]
+        late.sort(key=lambda i: (-i.late_by_s, i.interviewer_id))
+        apps.append(OverdueApplication(application_id=r["application_id"], candidate_id=r["candidate_id"],
+                                       job_id=r["job_id"], stage_id=r["stage_id"], rule_id=r["rule_id"],
+                                       feedback_due_at=r["feedback_due_at"],
+                                       late_by_s=(now - r["feedback_due_at"]).total_seconds(), interviewers=late))
+    return OverdueList(as_of=now, applications=apps)
+
+
+def evaluator_router(pool: asyncpg.Pool, sink: EventSink, guards: list[Guard],
+                     clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Router:
 
     @post("/rulesets/validate", summary="Validate a rule set (YAML or JSON) without activating it", status_code=200,
           responses=_errors(s400="not a valid rule set: the first problems, each with its location",
@@ -157,11 +210,20 @@ def evaluator_router(pool: asyncpg.Pool, sink: EventSink, guards: list[Guard]) -
             rows, _ = await decisions_page(conn, DecisionFilter(application_id=application_id), limit=limit)
         return rows
 
-    @get("/pending", summary="Evaluations waiting: for what, and until when",
+    @get("/overdue", summary="Applications blocked by feedback past its due time, latest first",
+         responses=_errors(s401="the bearer token is missing or wrong"))
+    async def list_overdue() -> OverdueList:
+        now = clock()
+        async with pool.acquire() as conn:
+            rows = await overdue_page(conn, now)
+        return overdue_list(rows, now)
+
+    @get("/pending", summary="Evaluations waiting: for what, until when, and the feedback nudges sent",
          responses=_errors(s401="the admin bearer token is missing or wrong"))
     async def list_pending(application_id: MaybeId = None) -> list[dict[str, Any]]:
         async with pool.acquire() as conn:
             return await pending_page(conn, application_id=application_id)
 
     return Router(path="/api", route_handlers=[validate_ruleset, activate_ruleset, list_rulesets, evaluate_now,
-                                               list_decisions, list_pending], guards=guards, tags=["evaluator"])
+                                               list_decisions, list_pending, list_overdue], guards=guards,
+                  tags=["evaluator"])

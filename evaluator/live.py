@@ -131,6 +131,10 @@ class Evaluator:
                 evaluation = replace(evaluation, dry_run=True)
             await self._record(conn, state, evaluation, cause, now)
             await store.clear_pending(conn, application_id)
+            rule = self._rule_ids.get(evaluation.rule_id)
+            if evaluation.outcome == "timeout" and rule is not None and self._rules is not None \
+                    and self._rules.feedback_due_for(rule) is not None:
+                return await self.evaluate(conn, application_id, cause, now)  # still waiting: nudges go on
         else:
             if isinstance(evaluation, NotApplicable) and evaluation.rule_id is not None:
                 await self._alert_rule_cannot_act(conn, evaluation, application_id, cause, now)

@@ -190,7 +190,7 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
     handlers = [
         *slack_handlers(services.publisher, signing_secret=settings.secret("slack_signing_secret")),
         query_router(services.pool, [guard]),
-        evaluator_router(services.pool, services.publisher, [guard]),
+        evaluator_router(services.pool, services.publisher, [guard], clock=lambda: services.clock()),
         replay_router(services.pool, [guard], database_url=services.database_url),  # no publisher: a replay cannot publish
         dlq_router(services, [guard]),
         *console_handlers(services.pool, services.publisher, access, lambda: health_report(services)),
