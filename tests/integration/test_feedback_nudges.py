@@ -127,6 +127,8 @@ async def test_a_nudge_goes_once_at_the_due_time_and_the_escalation_waits_for_bu
         [sent] = await eventually(lambda: has_event(svc, app_id, "FeedbackNudgeSent"), message="no event")
         assert sent["payload"]["interviewer_id"] == sandbox_id("user", "ivan")
         assert datetime.fromisoformat(sent["payload"]["due_at"]) == due
+        view = (await svc.client.get(f"/api/applications/{app_id}")).json()
+        assert [n["event_type"] for n in view["nudges"]] == ["FeedbackNudgeSent"]
         [skipped] = await eventually(lambda: has_event(svc, app_id, "CommandSkipped"), message="Iris not skipped")
         assert skipped["payload"]["command_type"] == "NudgeInterviewer" and "Slack" in skipped["payload"]["reason"]
 
