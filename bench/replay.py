@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from contracts.upcasters import LOG_COLUMN_NAMES  # noqa: E402 - after the path above
+from contracts.event_log import LOG_COLUMN_NAMES  # noqa: E402 - after the path above
 
 T0 = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
 PLANS = [f"plan-{p}" for p in range(8)]
@@ -253,11 +253,12 @@ def _peak_mib(who: int) -> float:
 def _raw_read(url: str, out) -> None:
     """Read every event the way the what-if reads it (same query, codecs and row decoding; one
     process, the whole log), evaluating nothing."""
-    from replay.history import log_batches, log_codecs
+    from contracts.event_log import json_codecs
+    from replay.history import log_batches
 
     async def run() -> int:
         conn = await asyncpg.connect(url)
-        await log_codecs(conn)
+        await json_codecs(conn)
         n = 0
         async for batch in log_batches(conn):
             n += len(batch)
@@ -272,8 +273,9 @@ def _raw_read(url: str, out) -> None:
 def _what_if(url: str, workers: int, out) -> None:
     """The what-if as `autoadvance replay --rules ... --workers W` runs it (`run_request`): the
     rules that were live against the proposal, then their diff."""
+    from contracts.event_log import json_codecs
     from evaluator.rules import RuleSet
-    from replay.history import log_codecs, run_request
+    from replay.history import run_request
     from replay.request import ReplayRequest
 
     request = ReplayRequest(rules=RuleSet.model_validate(what_if_rules()), before_name="before",
@@ -281,7 +283,7 @@ def _what_if(url: str, workers: int, out) -> None:
 
     async def run():
         conn = await asyncpg.connect(url)
-        await log_codecs(conn)
+        await json_codecs(conn)
         try:
             return await run_request(conn, request, now=datetime.now(UTC), database_url=url)
         finally:

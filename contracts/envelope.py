@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from contracts.errors import InvalidInput
+from contracts.upcasters import current_version, upcast
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 
@@ -106,8 +107,6 @@ def parse_envelope(data: bytes | str) -> Envelope:
 
     Raises `InvalidInput` (a permanent error) if it is not an envelope or cannot be upcast.
     """
-    from contracts.upcasters import current_version, upcast
-
     try:
         env = Envelope.model_validate_json(data)
     except ValidationError as exc:

@@ -26,7 +26,7 @@ from contracts.events import EvaluationRequested, RuleSetActivated
 from contracts.ids import derive_id
 from evaluator.queries import DecisionFilter, decisions_page, overdue_page, pending_page, rule_set_versions
 from evaluator.rules import Problem, RuleSetInvalid, parse_document, validate_document
-from evaluator.ruletext import MAX_BYTES
+from evaluator.rules_text import MAX_BYTES
 from evaluator.store import knows_application
 
 
@@ -47,7 +47,7 @@ def _format(body: bytes, content_type: str) -> Literal["json", "yaml"]:
 
 
 def _checked(body: bytes, content_type: str) -> tuple[Any, list[Problem]]:
-    """(document, problems): parsing within `evaluator.ruletext`'s limits, then validation. CPU-bound
+    """(document, problems): parsing within `evaluator.rules_text`'s limits, then validation. CPU-bound
     on hostile text, so the routes run it in a worker thread, off the event loop."""
     try:
         doc = parse_document(body, fmt=_format(body, content_type))

@@ -20,9 +20,12 @@ from contracts.consumers import Delivered
 from contracts.envelope import Envelope, parse_time
 from contracts.ids import derive_id
 from evaluator import store
+from evaluator.all_facts import application_of
+from evaluator.application_state import APPLICATION_EVENT_TYPES
 from evaluator.business_hours import BusinessCalendar
-from evaluator.catalog import CATALOG_EVENT_TYPES, Catalog, evolve_catalog
-from evaluator.core import (
+from evaluator.nudging import nudge
+from evaluator.plan_catalog import CATALOG_EVENT_TYPES, Catalog, evolve_catalog
+from evaluator.pure_core import (
     AppState,
     Decision,
     NotApplicable,
@@ -33,10 +36,7 @@ from evaluator.core import (
     evaluation_summary,
     evolve,
 )
-from evaluator.nudging import nudge
 from evaluator.rules import Rule, RuleSet, versioned
-from evaluator.state import APPLICATION_EVENT_TYPES
-from evaluator.world import application_of
 
 log = structlog.get_logger(__name__)
 DURABLE = "evaluator-decisions-v1"

@@ -12,10 +12,10 @@ from typing import Any
 
 from contracts.envelope import parse_time
 from contracts.ids import derive_id
-from evaluator.assess import WaitReason
+from evaluator.application_state import AppState
 from evaluator.business_hours import BusinessCalendar
-from evaluator.frozen import quick_init
-from evaluator.state import AppState
+from evaluator.fast_init import quick_init
+from evaluator.stage_assessment import WaitReason
 
 
 @quick_init

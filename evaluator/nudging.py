@@ -16,11 +16,11 @@ from contracts.commands import EscalateFeedback, NudgeInterviewer
 from contracts.envelope import Envelope
 from contracts.events import LateFeedback
 from evaluator import store
+from evaluator.application_state import AppState
 from evaluator.business_hours import BusinessCalendar
-from evaluator.decide import Wait
+from evaluator.decision_and_timers import Wait
 from evaluator.nudges import Missing, escalation_command_id, missing_feedback, nudge_id, plan
 from evaluator.rules import Rule, RuleSet
-from evaluator.state import AppState
 
 log = structlog.get_logger(__name__)
 

@@ -29,8 +29,8 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from contracts.envelope import storable
-from evaluator.ruletext import TextRefused, read_document
-from evaluator.values import OPERATORS, ORDERING
+from evaluator.rules_text import TextRefused, read_document
+from evaluator.value_comparison import OPERATORS, ORDERING
 
 _DURATION_PART = re.compile(r"(\d+)([wdhms])")
 _DURATION = re.compile(r"(\d+[wdhms])+")
@@ -375,7 +375,7 @@ def validate_document(doc: Any) -> list[Problem]:
 
 
 def parse_document(text: str | bytes, *, fmt: Literal["yaml", "json"] = "yaml") -> Any:
-    """The document in a rule file, read within `evaluator.ruletext`'s limits, with text PostgreSQL
+    """The document in a rule file, read within `evaluator.rules_text`'s limits, with text PostgreSQL
     cannot store replaced as in every event (`contracts.envelope.storable`); `RuleSetInvalid` if not."""
     try:
         return storable(read_document(text, fmt=fmt))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 import orjson
 import structlog
@@ -59,68 +59,69 @@ def webhook_endpoint(sink: EventSink, *, secret: str | None, rejected: RejectedS
     """
     secret_bytes = (secret or "").encode()
 
-    async def handle(scope: Scope, receive: Receive, send: Send) -> None:
+    def admit(scope: Scope) -> tuple[_Answer | None, str | None]:
+        """Method, rate limit and declared size, before the body is read: an answer if refused,
+        else None and the Ashby-Signature header."""
         if scope["type"] == ScopeType.HTTP and scope["method"] == "OPTIONS":
-            start: HTTPResponseStartEvent = {"type": "http.response.start", "status": 204,
-                                             "headers": [(b"allow", b"OPTIONS, POST")]}
-            await send(start)
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            return
+            return _Answer(204, None, ((b"allow", b"OPTIONS, POST"),)), None
         if scope["type"] != ScopeType.HTTP or scope["method"] != "POST":
-            await _send_error(send, 405, "method not allowed", [(b"allow", b"OPTIONS, POST")])
-            return
+            return _refusal(405, "method not allowed", [(b"allow", b"OPTIONS, POST")]), None
         client = scope.get("client")
         wait = limiter.take(client[0] if client else "unknown", time.monotonic())
         if wait > 0:
-            await _send_error(send, 429, "rate limit exceeded",
-                             [(b"retry-after", str(max(1, round(wait))).encode())])
-            return
+            return _refusal(429, "rate limit exceeded", [(b"retry-after", str(max(1, round(wait))).encode())]), None
         signature: str | None = None
         declared = 0
         for name, value in scope["headers"]:
             if name == b"ashby-signature":
                 signature = value.decode("latin-1")
-            elif name == b"content-length":
-                if value.isdigit():
-                    declared = int(value) if len(value) < 20 else max_body_bytes + 1
+            elif name == b"content-length" and value.isdigit():
+                declared = int(value) if len(value) < 20 else max_body_bytes + 1
         if declared > max_body_bytes:
-            await _send_error(send, 413, f"body larger than {max_body_bytes} bytes")
-            return
-        body = await _read_body(receive, max_body_bytes)
-        if body is None:
-            await _send_error(send, 413, f"body larger than {max_body_bytes} bytes")
-            return
-        if not verify_signature_bytes(secret_bytes, body, signature):
-            if signature is None and is_ping(body):  # Ashby's set-up check; a wrongly signed one stays 401
-                log.info("webhook_ping_unsigned")
-                await _send_json(send, 200, {"status": "pong"})
-                return
-            log.warning("webhook_signature_rejected", has_header=signature is not None)
-            await _send_error(send, 401, "invalid or missing Ashby-Signature")
-            return
-        now = datetime.now(UTC)
+            return _refusal(413, f"body larger than {max_body_bytes} bytes"), None
+        return None, signature
+
+    def authenticate(body: bytes, signature: str | None) -> _Answer | None:
+        """None when the signature is good; else 401, or 200 for Ashby's unsigned set-up ping."""
+        if verify_signature_bytes(secret_bytes, body, signature):
+            return None
+        if signature is None and is_ping(body):  # Ashby's set-up check; a wrongly signed one stays 401
+            log.info("webhook_ping_unsigned")
+            return _Answer(200, {"status": "pong"})
+        log.warning("webhook_signature_rejected", has_header=signature is not None)
+        return _refusal(401, "invalid or missing Ashby-Signature")
+
+    async def store(body: bytes) -> _Answer:
+        """The delivery as an event, answered 2xx only once JetStream has it."""
         try:
-            envelope = to_envelope(body, now)
+            envelope = to_envelope(body, datetime.now(UTC))
         except InvalidInput as exc:
             log.warning("webhook_rejected", reason=exc.reason[:200])
             try:
                 await rejected("ashby", exc.reason, body)
             except Exception as store_exc:  # noqa: BLE001 - keeping the copy is best effort
                 log.warning("rejected_webhook_not_kept", error=type(store_exc).__name__)
-            await _send_error(send, 400, exc.reason)
-            return
+            return _refusal(400, exc.reason)
         if envelope is None:
-            await _send_json(send, 200, {"status": "pong"})
-            return
+            return _Answer(200, {"status": "pong"})
         try:
             seq, duplicate = await sink.publish_event(envelope)
         except TransientError as exc:
             log.warning("webhook_not_stored", event_id=envelope.event_id, error=str(exc))
-            await _send_error(send, 503, "event store unavailable, retry later", [(b"retry-after", b"5")])
-            return
+            return _refusal(503, "event store unavailable, retry later", [(b"retry-after", b"5")])
         log.info("webhook_stored", event_id=envelope.event_id, event_type=envelope.event_type,
                  key=envelope.key, stream_seq=seq, duplicate=duplicate)
-        await _send_json(send, 200, {"status": "duplicate" if duplicate else "stored", "event_id": envelope.event_id})
+        return _Answer(200, {"status": "duplicate" if duplicate else "stored", "event_id": envelope.event_id})
+
+    async def handle(scope: Scope, receive: Receive, send: Send) -> None:
+        answer, signature = admit(scope)
+        if answer is None:
+            body = await _read_body(receive, max_body_bytes)
+            if body is None:
+                answer = _refusal(413, f"body larger than {max_body_bytes} bytes")
+            else:
+                answer = authenticate(body, signature) or await store(body)
+        await _send_answer(send, answer)
 
     async def ashby_webhook(scope: Scope, receive: Receive, send: Send) -> None:
         started = False
@@ -136,9 +137,29 @@ def webhook_endpoint(sink: EventSink, *, secret: str | None, rejected: RejectedS
             log.error("http_unhandled_error", error=type(exc).__name__, path=scope["path"])
             if started:
                 raise
-            await _send_error(send, 500, "internal error")
+            await _send_answer(send, _refusal(500, "internal error"))
 
     return ashby_webhook
+
+
+class _Answer(NamedTuple):
+    status: int
+    body: dict[str, Any] | None  # None: no body (204)
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+def _refusal(status: int, reason: str, headers: list[tuple[bytes, bytes]] | None = None) -> _Answer:
+    return _Answer(status, error_body(status, reason), tuple(headers or ()))
+
+
+async def _send_answer(send: Send, answer: _Answer) -> None:
+    if answer.body is None:
+        start: HTTPResponseStartEvent = {"type": "http.response.start", "status": answer.status,
+                                         "headers": list(answer.headers)}
+        await send(start)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    else:
+        await _send_json(send, answer.status, answer.body, list(answer.headers))
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
@@ -158,10 +179,6 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         if not message.get("more_body", False):
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-async def _send_error(send: Send, status: int, reason: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    await _send_json(send, status, error_body(status, reason), headers)
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any],
@@ -226,8 +243,7 @@ def _errors(**described: str) -> dict[int, ResponseSpec]:
 
 
 def slack_handlers(sink: EventSink, *, signing_secret: str | None) -> list[HTTPRouteHandler]:
-    from contracts.ids import derive_id
-    from ingest.slack import parse_interaction, to_recruiter_decided, verify_slack_request
+    from ingest.slack import recruiter_decided_envelope, verify_slack_request
 
     @post("/slack/interactions", status_code=200, request_max_body_size=256 * 1024, tags=["ingest"],
           summary="Slack button presses (signed block_actions)", operation_class=_SlackOperation,
@@ -243,23 +259,15 @@ def slack_handlers(sink: EventSink, *, signing_secret: str | None) -> list[HTTPR
             log.warning("slack_signature_rejected")
             return _error(401, "invalid Slack signature or timestamp")
         try:
-            interaction = parse_interaction(body)
-            if interaction is None:
-                return Response("", status_code=200, media_type=MediaType.TEXT)
-            decided = to_recruiter_decided(interaction)
+            env = recruiter_decided_envelope(body, datetime.now(UTC))
         except InvalidInput as exc:
             return _error(400, exc.reason)
-        now = datetime.now(UTC)
-        event_id = derive_id("recruiter-decided", decided.proposal_command_id, decided.slack_user_id,
-                             decided.choice, decided.action_ts)
-        env = Envelope(event_id=event_id, event_type="RecruiterDecided", key=decided.application_id,
-                       occurred_at=now, recorded_at=now, correlation_id=decided.proposal_command_id,
-                       source="slack", payload=decided.model_dump())
-        try:
-            await sink.publish_event(env)
-        except TransientError:
-            return _error(503, "event store unavailable, retry later")
-        log.info("recruiter_decided", event_id=event_id, key=decided.application_id, choice=decided.choice)
+        if env is not None:
+            try:
+                await sink.publish_event(env)
+            except TransientError:
+                return _error(503, "event store unavailable, retry later")
+            log.info("recruiter_decided", event_id=env.event_id, key=env.key, choice=env.payload["choice"])
         return Response("", status_code=200, media_type=MediaType.TEXT)
 
     return [slack_interactions]

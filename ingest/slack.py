@@ -7,6 +7,7 @@ time is an argument. Only our two proposal buttons are decisions; any other inte
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 from urllib.parse import parse_qs
 
@@ -14,8 +15,10 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_sdk.signature import Clock, SignatureVerifier
 
+from contracts.envelope import Envelope
 from contracts.errors import InvalidInput
 from contracts.events import RecruiterDecided
+from contracts.ids import derive_id
 
 # These must match notifier/message.py (components share no code; a unit test checks they agree).
 ARCHIVE_ACTION = "autoadvance_archive"
@@ -182,3 +185,18 @@ def to_recruiter_decided(interaction: Interaction, application_id: str | None = 
         slack_user_id=interaction.user_id, slack_user_name=interaction.user_name,
         action_ts=interaction.action_ts, channel=interaction.channel_id, message_ts=interaction.message_ts,
     )
+
+
+def recruiter_decided_envelope(body: bytes, now: datetime) -> Envelope | None:
+    """A signed interaction's body as the `RecruiterDecided` event, or None when it is not one of our
+    buttons. Its id is derived from (proposal, user, choice, action time), so Slack's retry of the
+    same click is one event. Raises `InvalidInput` for a malformed interaction."""
+    interaction = parse_interaction(body)
+    if interaction is None:
+        return None
+    decided = to_recruiter_decided(interaction)
+    event_id = derive_id("recruiter-decided", decided.proposal_command_id, decided.slack_user_id,
+                         decided.choice, decided.action_ts)
+    return Envelope(event_id=event_id, event_type="RecruiterDecided", key=decided.application_id,
+                    occurred_at=now, recorded_at=now, correlation_id=decided.proposal_command_id,
+                    source="slack", payload=decided.model_dump())

@@ -21,7 +21,7 @@ import asyncpg
 import orjson
 
 from contracts.consumers import Delivered
-from contracts.upcasters import LOG_COLUMN_NAMES, log_row_envelope
+from contracts.event_log import LOG_COLUMN_NAMES, log_row_envelope
 from projectors.handlers import ashby_rows, schedule_projections
 from projectors.schedules import (
     EventRow,
@@ -133,7 +133,7 @@ class ApplicationsFold:
 FOLDS: dict[str, Callable[[], Fold]] = {"schedules": SchedulesFold, "applications": ApplicationsFold}
 
 _LOG_COLUMNS = ", ".join(f"{c}::text" if c == "payload" else c for c in LOG_COLUMN_NAMES)
-"""As `contracts.upcasters.LOG_COLUMNS`, the payload as text: parsed here, whatever jsonb codec the pool has."""
+"""As `contracts.event_log.LOG_COLUMNS`, the payload as text: parsed here, whatever jsonb codec the pool has."""
 
 
 def _delivered(row: asyncpg.Record) -> Delivered:

@@ -38,7 +38,7 @@ import asyncpg
 
 from contracts import subjects
 from contracts.consumers import Delivered
-from contracts.upcasters import LOG_COLUMNS, log_row_envelope
+from contracts.event_log import LOG_COLUMNS, log_row_envelope
 from projectors import bulk, handlers
 
 Handler = Callable[[asyncpg.Connection, list[Delivered]], Awaitable[object]]

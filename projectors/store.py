@@ -8,7 +8,7 @@ import asyncpg
 import orjson
 
 from contracts.consumers import Delivered
-from contracts.upcasters import LOG_COLUMN_NAMES
+from contracts.event_log import LOG_COLUMN_NAMES, LOG_COLUMNS
 from projectors.schedules import ScheduleProjection, children_change
 
 
@@ -32,8 +32,7 @@ async def insert_event_log(conn: asyncpg.Connection, batch: list[Delivered],
     except asyncpg.UniqueViolationError:
         pass
     added = await conn.fetch(
-        """INSERT INTO event_log (stream_seq, event_id, event_type, schema_version, key, source, occurred_at,
-                                  recorded_at, correlation_id, causation_id, payload)
+        f"""INSERT INTO event_log ({LOG_COLUMNS})
            SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[],
                                 $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[], $11::jsonb[])
            ON CONFLICT DO NOTHING RETURNING stream_seq""",

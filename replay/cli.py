@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from evaluator.core import RuleSet, RuleSetInvalid, load_rule_set
+from evaluator.pure_core import RuleSet, RuleSetInvalid, load_rule_set
 from replay.history import (
     AUTO_WORKERS_FROM,
     MAX_AUTO_WORKERS,

@@ -7,9 +7,11 @@ taking a share of the applications. Reads only; publishes nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -22,20 +24,12 @@ import asyncpg
 from contracts import subjects
 from contracts.envelope import Envelope, parse_envelope
 from contracts.errors import PermanentError
-from contracts.upcasters import LOGGED_EVENT_COLUMNS, LoggedEvent, log_row_event
-from replay.replayer import (
-    CLOCK_TICK,
-    Defect,
-    Replay,
-    Replayer,
-    RuleSource,
-    merge,
-    substitute,
-    verify,
-)
+from contracts.event_log import LOGGED_EVENT_COLUMNS, LoggedEvent, json_codecs, log_row_event
+from replay.replayer import CLOCK_TICK, Replayer, RuleSource
 from replay.replayer import SHARED_TYPES as REPLAY_SHARED_TYPES
 from replay.report import Diff, compare, merge_diffs, to_json
 from replay.request import ReplayRequest
+from replay.results import Defect, Replay, merge, substitute, verify
 
 MAX_AUTO_WORKERS = 4
 AUTO_WORKERS_FROM = 100_000
@@ -201,9 +195,12 @@ async def replay_log(conn: asyncpg.Connection, lanes: Mapping[str, RuleSource], 
 _COUNTER: Any = None  # the shared progress counter, handed to each worker process when it starts
 
 
-def _init_worker(counter: Any) -> None:
+def _init_worker(counter: Any, pids: Any) -> None:
     global _COUNTER
     _COUNTER = counter
+    with pids.get_lock():  # its pid in the first free slot, so the parent can end it (`_stop`)
+        slot = list(pids).index(0)
+        pids[slot] = os.getpid()
 
 
 def _partition_worker(database_url: str, lanes: Mapping[str, RuleSource], since: datetime | None,
@@ -224,7 +221,7 @@ def _partition_worker(database_url: str, lanes: Mapping[str, RuleSource], since:
     async def run() -> Replay:
         conn = await asyncpg.connect(database_url)
         try:
-            await log_codecs(conn)
+            await json_codecs(conn)
             last = [0]
 
             def progress(n: int, _seq: int) -> None:
@@ -248,16 +245,6 @@ def _partition_worker(database_url: str, lanes: Mapping[str, RuleSource], since:
         for lane in result.lanes.values():
             lane.decisions = [d._replace(explanation_json=b"") for d in lane.decisions]
     return result, None
-
-
-async def log_codecs(conn: asyncpg.Connection) -> None:
-    """jsonb in binary form (a version byte, then the JSON text) parsed by orjson straight from the
-    bytes: the cheapest way to read payloads."""
-    import orjson
-
-    await conn.set_type_codec("jsonb", encoder=lambda v: b"\x01" + orjson.dumps(v),
-                              decoder=lambda b: orjson.loads(memoryview(b)[1:]), schema="pg_catalog",
-                              format="binary")
 
 
 async def replay_partitioned(database_url: str, lanes: Mapping[str, RuleSource], *, workers: int,
@@ -288,9 +275,10 @@ async def _partitioned(database_url: str, lanes: Mapping[str, RuleSource], worke
                        compared: tuple[str, str] | None, explanations: bool) -> tuple[Replay, Diff | None]:
     ctx = multiprocessing.get_context("spawn")
     counter = ctx.Value("q", 0)
+    pids = ctx.Array("q", workers)
     loop = asyncio.get_running_loop()
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(counter,)) as pool:
+                             initargs=(counter, pids)) as pool:
         futures = [loop.run_in_executor(pool, _partition_worker, database_url, dict(lanes), since, until, horizon,
                                         (i, workers), compared, explanations) for i in range(workers)]
         waiter = asyncio.gather(*futures)
@@ -300,7 +288,7 @@ async def _partitioned(database_url: str, lanes: Mapping[str, RuleSource], worke
                 await asyncio.wait([waiter], timeout=0.25)
             parts = await waiter
         except BaseException:
-            _stop(pool, waiter)  # cancelled (a shutting-down server, Ctrl-C) or a worker failed
+            await _stop(pool, waiter, pids)  # cancelled (a shutting-down server, Ctrl-C) or a worker failed
             raise
     if progress is not None:
         progress(counter.value)
@@ -309,15 +297,26 @@ async def _partitioned(database_url: str, lanes: Mapping[str, RuleSource], worke
     return run, merge_diffs(diffs) if compared is not None else None
 
 
-def _stop(pool: ProcessPoolExecutor, waiter: asyncio.Future) -> None:
+async def _stop(pool: ProcessPoolExecutor, waiter: asyncio.Future, pids: Any) -> None:
     """End a partitioned replay now: leaving the pool's `with` would otherwise wait for every
-    worker to finish its share (a minute on a large log) while the caller is being cancelled."""
+    worker to finish its share (a minute on a large log) while the caller is being cancelled.
+    The workers are ended by the pids they write at start-up (the pool has no public way before
+    Python 3.14's `terminate_workers`); one still starting is waited for, briefly, so none is left
+    to start once its parent has gone."""
     waiter.cancel()
     if not waiter.cancelled() and waiter.done():
         waiter.exception()  # retrieved: the caller raises its own
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        if process.is_alive():
-            process.terminate()
+    ended: set[int] = set()
+    deadline = time.monotonic() + 10
+    while True:
+        for pid in pids[:]:
+            if pid and pid not in ended:
+                ended.add(pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+        if len(ended) == len(pids) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
     pool.shutdown(wait=False, cancel_futures=True)
 
 

@@ -19,7 +19,7 @@ from litestar.params import Parameter
 from litestar.types import Guard
 
 from contracts.errors import error_body
-from evaluator.core import Problem, parse_document
+from evaluator.pure_core import Problem, parse_document
 from replay import store
 from replay.request import RequestInvalid, parse_request
 from replay.runs import Runs

@@ -13,14 +13,14 @@ from typing import Any
 
 import orjson
 
-from evaluator.core import (
+from evaluator.pure_core import (
     FINAL_OUTCOMES,
     Evaluation,
     Wait,
     evaluation_summary,
     quick_init,
 )
-from replay.replayer import Defect, Replay, ReplayedDecision, ReplayResult
+from replay.results import Defect, Replay, ReplayedDecision, ReplayResult
 
 WAIT = "wait"
 

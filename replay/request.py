@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from evaluator.core import Problem, RuleSet, parse_document, validate_document
+from evaluator.pure_core import Problem, RuleSet, parse_document, validate_document
 from replay.replayer import CURRENT, RuleSource
 
 _OPTIONS = {"rules", "against", "since", "until", "verify", "limit", "name", "against_name", "workers"}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from evaluator.core import (
+from evaluator.pure_core import (
     AppState,
     Position,
     Wait,

@@ -17,7 +17,7 @@ import httpx
 import orjson
 
 from evaluator.rules import RuleSetInvalid, parse_document, validate_document
-from evaluator.ruletext import MAX_BYTES
+from evaluator.rules_text import MAX_BYTES
 from runtime.admin_api import admin_client, service_url
 from runtime.settings import Settings
 

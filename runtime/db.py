@@ -5,20 +5,16 @@ from __future__ import annotations
 from importlib import resources
 
 import asyncpg
-import orjson
 import structlog
+
+from contracts.event_log import json_codecs
 
 log = structlog.get_logger(__name__)
 _LOCK_KEY = 727_001
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    # jsonb in binary form (a version byte, then the JSON text): COPY needs a binary encoder for
-    # every column, and the projectors COPY into event_log
-    await conn.set_type_codec("jsonb", encoder=lambda v: b"\x01" + orjson.dumps(v),
-                              decoder=lambda b: orjson.loads(b[1:]), schema="pg_catalog", format="binary")
-    await conn.set_type_codec("json", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads,
-                              schema="pg_catalog")
+    await json_codecs(conn)
 
 
 async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

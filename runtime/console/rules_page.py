@@ -15,7 +15,7 @@ from contracts.errors import TransientError
 from evaluator import queries as decisions_q
 from evaluator.http import EventSink, activate_document
 from evaluator.rules import parse_document, validate_document
-from evaluator.ruleset_view import diff_rule_sets, line_of
+from evaluator.rules_diff import diff_rule_sets, line_of
 from runtime.console.auth import Access
 from runtime.console.web import Pages, acting_admin
 

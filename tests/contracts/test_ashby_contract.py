@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from ashby_spec import request_problems, response_problems, webhook_problems
 
 from contracts.envelope import Envelope
 from executor.handlers import Attempt, _carry_out
@@ -15,6 +14,7 @@ from ingest.poller import AshbyPoller
 from ingest.polling import Decay
 from sandbox.ashby import sandbox_id
 from sandbox.scenarios import demo_scenario, stage, technical_schedule
+from support.ashby_spec import request_problems, response_problems, webhook_problems
 
 NOW = datetime(2026, 11, 2, 12, tzinfo=UTC)
 

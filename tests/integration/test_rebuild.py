@@ -8,14 +8,13 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import orjson
-import scenario
 
 from contracts import subjects
 from contracts.envelope import Envelope, parse_envelope
-from contracts.upcasters import LOG_COLUMNS
+from contracts.event_log import LOG_COLUMNS
 from ingest.ashby_events import application_envelope
 from projectors.rebuild import MODELS, rebuild
-from support import eventually, running_service, schedule_payload, stream_messages
+from support import eventually, running_service, scenario, schedule_payload, stream_messages
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 

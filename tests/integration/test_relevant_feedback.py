@@ -7,13 +7,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import scenario
-
 from contracts import subjects
 from contracts.envelope import Envelope
 from contracts.ids import derive_id
 from ingest.ashby_events import feedback_envelope
-from support import activate, eventually, publish, running_service, schedule_payload, stream_messages
+from support import (
+    activate,
+    eventually,
+    publish,
+    running_service,
+    scenario,
+    schedule_payload,
+    stream_messages,
+)
 
 
 def feedback(app: str, feedback_id: str, user: str | None, score: Any, *, event: str | None = "default",

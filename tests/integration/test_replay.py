@@ -8,13 +8,12 @@ import argparse
 import random
 
 import orjson
-import scenario
 
 from contracts import subjects
 from contracts.envelope import Envelope
 from runtime import cli_replay
 from runtime.settings import Settings
-from support import ADMIN_TOKEN, activate, eventually, publish, running_service, stream_messages
+from support import ADMIN_TOKEN, activate, eventually, publish, running_service, scenario, stream_messages
 
 APPS = [f"app-r{i:02d}" for i in range(14)]
 

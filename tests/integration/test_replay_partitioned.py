@@ -15,17 +15,18 @@ from datetime import timedelta
 import asyncpg
 import orjson
 import pytest
-from replay_history import LiveModel, generated_inputs, rule_doc
 
 from contracts.envelope import parse_envelope
-from contracts.upcasters import LOG_COLUMN_NAMES, current_version
-from evaluator.decide import Wait
+from contracts.event_log import LOG_COLUMN_NAMES, json_codecs
+from contracts.upcasters import current_version
+from evaluator.decision_and_timers import Wait
 from evaluator.rules import RuleSet
-from replay.history import log_codecs, replay_log, replay_partitioned, what_if_partitioned
+from replay.history import replay_log, replay_partitioned, what_if_partitioned
 from replay.replayer import CURRENT, replay_lanes
 from replay.report import compare, to_json
 from runtime.db import create_pool, migrate
 from support import eventually
+from support.replay_history import LiveModel, generated_inputs, rule_doc
 
 COLUMNS = LOG_COLUMN_NAMES
 
@@ -72,7 +73,7 @@ async def test_a_partitioned_replay_of_event_log_equals_one_pass_over_it(infra):
         expected = replay_lanes([parse_envelope(e.to_bytes()) for e in log], lanes, horizon=horizon)
         assert expected["live"].decisions and expected["strict"].decisions
 
-        await log_codecs(conn)
+        await json_codecs(conn)
         whole = await replay_log(conn, lanes, horizon=horizon)
         assert outcome(whole) == outcome(expected)
         for workers in (2, 3):

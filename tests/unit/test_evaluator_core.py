@@ -9,7 +9,7 @@ import pytest
 
 from contracts.envelope import Envelope
 from contracts.ids import command_id, derive_id
-from evaluator.core import (
+from evaluator.pure_core import (
     AppState,
     Decision,
     NoRule,
@@ -23,7 +23,7 @@ from evaluator.core import (
     fold,
 )
 from evaluator.rules import versioned
-from evaluator.values import aggregate, check
+from evaluator.value_comparison import aggregate, check
 
 APP = "app-1"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

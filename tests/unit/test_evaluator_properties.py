@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from contracts.envelope import Envelope
 from contracts.ids import command_id, derive_id
-from evaluator.core import World, decide, evolve, fold
+from evaluator.pure_core import World, decide, evolve, fold
 from evaluator.rules import versioned
 
 APP = "app-1"

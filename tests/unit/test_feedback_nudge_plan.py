@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from evaluator.assess import WaitReason
+from evaluator.application_state import AppState, InterviewSlot, ScheduleFact
 from evaluator.business_hours import BusinessCalendar
 from evaluator.nudges import Missing, missing_feedback, nudge_id, plan
-from evaluator.state import AppState, InterviewSlot, ScheduleFact
+from evaluator.stage_assessment import WaitReason
 from notifier.nudge_message import build_escalation, build_nudge, feedback_url
 from runtime.console.story import summarise
 

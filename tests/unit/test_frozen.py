@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from evaluator.frozen import quick_init
+from evaluator.fast_init import quick_init
 
 
 def sample_class(name: str, decorate):
@@ -68,7 +68,7 @@ def test_it_refuses_what_it_cannot_copy():
 
 
 def test_app_state_updated_copies_every_field_and_changes_only_the_named_ones():
-    from evaluator.state import AppState
+    from evaluator.application_state import AppState
 
     names = [f.name for f in dataclasses.fields(AppState)]
     state = AppState(*[object() for _ in names])

@@ -11,14 +11,15 @@ from datetime import timedelta
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from replay_history import T0, LiveModel, generated_inputs, rule_doc
 
 from contracts.envelope import Envelope, parse_envelope
 from contracts.upcasters import current_version
-from evaluator.decide import Wait
+from evaluator.decision_and_timers import Wait
 from evaluator.rules import RuleSet
-from replay.replayer import CURRENT, Replayer, replay_lanes, verify
+from replay.replayer import CURRENT, Replayer, replay_lanes
 from replay.report import compare, explain
+from replay.results import verify
+from support.replay_history import T0, LiveModel, generated_inputs, rule_doc
 
 
 def as_read(log: list[Envelope]) -> list[Envelope]:
@@ -206,12 +207,11 @@ def test_since_and_until_bound_the_reported_decisions():
 
 
 def test_the_replay_folds_its_own_decisions_exactly_as_evolve_folds_decision_made(history):
-    from replay_history import envelope
-
-    from evaluator.core import decision_made
-    from evaluator.decide import Decision
-    from evaluator.state import AppState, evolve
+    from evaluator.application_state import AppState, evolve
+    from evaluator.decision_and_timers import Decision
+    from evaluator.pure_core import decision_made
     from replay.replayer import decision_record
+    from support.replay_history import envelope
 
     model, _ = history
     for p in model.decisions[:200]:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from replay_history import T0, activation, catalog, feedback, rule_doc, schedule, snapshot, stages
-
-from evaluator.decide import Wait
+from evaluator.decision_and_timers import Wait
 from evaluator.rules import RuleSet
 from replay.replayer import CURRENT, replay_lanes
 from replay.report import WAIT, compare, explain, to_html, to_json, to_table
+from support.replay_history import T0, activation, catalog, feedback, rule_doc, schedule, snapshot, stages
 
 
 def _history() -> list:

@@ -4,9 +4,9 @@ and every problem is named with its location."""
 from __future__ import annotations
 
 import pytest
-from replay_history import rule_doc
 
 from replay.request import RequestInvalid, parse_request
+from support.replay_history import rule_doc
 
 
 def test_verify_with_a_rule_set_to_try_is_refused_naming_both_fields() -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from replay_history import T0, activation, catalog, feedback, rule_doc, schedule, snapshot
-
 from contracts.envelope import parse_envelope
-from contracts.upcasters import log_row_envelope, log_row_event
+from contracts.event_log import log_row_envelope, log_row_event
 from evaluator.rules import RuleSet
 from replay.replayer import CURRENT, replay
+from support.replay_history import T0, activation, catalog, feedback, rule_doc, schedule, snapshot
 
 APP, PLAN = "app-v1", "plan-a"
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from evaluator.rules import RuleSetInvalid, parse_document, validate_document
-from evaluator.ruletext import MAX_BYTES, MAX_NODES
+from evaluator.rules_text import MAX_BYTES, MAX_NODES
 
 BOMB = "\n".join(["a: &a [" + ",".join(['"lol"'] * 9) + "]"]
                  + [f"{n}: &{n} [" + ",".join([f"*{p}"] * 9) + "]" for p, n in zip("abcdefgh", "bcdefghi", strict=True)]

@@ -22,7 +22,7 @@ from evaluator.rules import (
     validate_document,
     versioned,
 )
-from evaluator.seed import convert_seed_rule, convert_seed_rules, convert_threshold
+from evaluator.seed_rules_import import convert_seed_rule, convert_seed_rules, convert_threshold
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from evaluator.rules import parse_document, validate_document
-from evaluator.ruleset_view import diff_rule_sets, line_of
+from evaluator.rules_diff import diff_rule_sets, line_of
 
 RULE = {"id": "tech", "interview_plan_id": "p", "stage_id": "s", "mode": "live",
         "requirements": [{"interview_id": "i", "field": "score", "operator": ">=", "threshold": 3}],

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from contracts.envelope import Envelope
-from evaluator import state as state_module
-from evaluator.state import schedule_fact
+from evaluator import application_state as state_module
+from evaluator.application_state import schedule_fact
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

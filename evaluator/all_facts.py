@@ -9,9 +9,9 @@ from dataclasses import dataclass, field, replace
 from pydantic import ValidationError
 
 from contracts.envelope import EventRecord
-from evaluator.catalog import CATALOG_EVENT_TYPES, Catalog, Stamp, evolve_catalog, stamp
+from evaluator.application_state import APPLICATION_EVENT_TYPES, AppState, evolve
+from evaluator.plan_catalog import CATALOG_EVENT_TYPES, Catalog, Stamp, evolve_catalog, stamp
 from evaluator.rules import RuleSet, versioned
-from evaluator.state import APPLICATION_EVENT_TYPES, AppState, evolve
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,10 @@ from typing import Any
 
 from contracts.envelope import Envelope
 from contracts.ids import derive_id
-from evaluator.catalog import CATALOG_EVENT_TYPES
-from evaluator.core import Decision, Wait, World, decide, decision_made, fold
-from evaluator.state import APPLICATION_EVENT_TYPES
-from evaluator.world import application_of
+from evaluator.all_facts import application_of
+from evaluator.application_state import APPLICATION_EVENT_TYPES
+from evaluator.plan_catalog import CATALOG_EVENT_TYPES
+from evaluator.pure_core import Decision, Wait, World, decide, decision_made, fold
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 PLANS = ("plan-a", "plan-b")

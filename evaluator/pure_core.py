@@ -12,10 +12,35 @@ from typing import Any, TypedDict
 from contracts.commands import AdvanceApplication, ArchiveApplication, ProposeRejection, SendAlert
 from contracts.events import DecisionMade, Payload
 from contracts.ids import command_id, derive_id
-from evaluator.assess import WaitReason
-from evaluator.catalog import CATALOG_EVENT_TYPES, ArchiveReason, Catalog, Plan, Stage, Stamp, evolve_catalog
-from evaluator.decide import DRAFT_VERSION, Decision, Evaluation, NoRule, NotApplicable, Wait, decide
-from evaluator.frozen import quick_init
+from evaluator.all_facts import World, application_of, fold
+from evaluator.application_state import (
+    APPLICATION_EVENT_TYPES,
+    FINAL_OUTCOMES,
+    AppState,
+    DecisionRecord,
+    Position,
+    ScheduleFact,
+    evolve,
+)
+from evaluator.decision_and_timers import (
+    DRAFT_VERSION,
+    Decision,
+    Evaluation,
+    NoRule,
+    NotApplicable,
+    Wait,
+    decide,
+)
+from evaluator.fast_init import quick_init
+from evaluator.plan_catalog import (
+    CATALOG_EVENT_TYPES,
+    ArchiveReason,
+    Catalog,
+    Plan,
+    Stage,
+    Stamp,
+    evolve_catalog,
+)
 from evaluator.rules import (
     Problem,
     RuleSet,
@@ -26,16 +51,7 @@ from evaluator.rules import (
     validate_document,
     versioned,
 )
-from evaluator.state import (
-    APPLICATION_EVENT_TYPES,
-    FINAL_OUTCOMES,
-    AppState,
-    DecisionRecord,
-    Position,
-    ScheduleFact,
-    evolve,
-)
-from evaluator.world import World, application_of, fold
+from evaluator.stage_assessment import WaitReason
 
 __all__ = [
     "APPLICATION_EVENT_TYPES", "CATALOG_EVENT_TYPES", "DRAFT_VERSION", "FINAL_OUTCOMES", "AppState",

@@ -16,9 +16,9 @@ from pydantic import ValidationError
 
 from contracts.ashby import InterviewSchedule
 from contracts.envelope import EventRecord, parse_time
-from evaluator.catalog import Stamp, stamp
-from evaluator.frozen import quick_init
-from evaluator.values import is_missing
+from evaluator.fast_init import quick_init
+from evaluator.plan_catalog import Stamp, stamp
+from evaluator.value_comparison import is_missing
 
 FINAL_OUTCOMES = frozenset({"advance", "propose_rejection", "archive"})
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from evaluator.frozen import quick_init
+from evaluator.application_state import AppState, FeedbackFact, InterviewSlot, ScheduleFact
+from evaluator.fast_init import quick_init
 from evaluator.rules import Requirement, Rule
-from evaluator.state import AppState, FeedbackFact, InterviewSlot, ScheduleFact
-from evaluator.values import aggregate
+from evaluator.value_comparison import aggregate
 
 
 @quick_init

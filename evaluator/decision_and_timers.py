@@ -11,11 +11,18 @@ from functools import lru_cache
 from typing import Any
 
 from contracts.envelope import as_utc
-from evaluator.assess import StageFacts, WaitReason, assess, pending, requirement_values, stage_facts
-from evaluator.catalog import Catalog
-from evaluator.frozen import quick_init
+from evaluator.application_state import AppState, DecisionRecord, Position
+from evaluator.fast_init import quick_init
+from evaluator.plan_catalog import Catalog
 from evaluator.rules import Rule, RuleSet, format_duration, match_rule
-from evaluator.state import AppState, DecisionRecord, Position
+from evaluator.stage_assessment import (
+    StageFacts,
+    WaitReason,
+    assess,
+    pending,
+    requirement_values,
+    stage_facts,
+)
 
 DRAFT_VERSION = 0
 """The version a rule set that was never activated (a what-if draft) decides under."""

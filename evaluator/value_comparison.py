@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evaluator.frozen import quick_init
+from evaluator.fast_init import quick_init
 
 Scalar = float | int | bool | str
 ORDERING = {">=": op.ge, ">": op.gt, "<=": op.le, "<": op.lt}

@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SPEC_PATH = Path(__file__).parent / "contracts" / "ashby" / "ashby-api-openapi.json"
+SPEC_PATH = Path(__file__).parents[1] / "contracts" / "ashby" / "ashby-api-openapi.json"
 BASE = "urn:ashby-api"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evaluator.values import as_bool, as_number
+from evaluator.value_comparison import as_bool, as_number
 
 
 def convert_threshold(threshold: Any, operator: str) -> Any:
