@@ -20,7 +20,7 @@ from sandbox.scenarios import RECRUITER_EMAIL, base_scenario, demo_rules
 from support import activate, eventually, publish, running_service, stream_messages
 
 BERLIN = ZoneInfo("Europe/Berlin")
-RITA, IVAN, IRIS = "U0RITA", "U0IVAN", "U0IRIS"
+RITA, IVAN, IRIS, HANK = "U0RITA", "U0IVAN", "U0IRIS", "U0HANK"
 
 
 def berlin(*parts: int) -> datetime:
@@ -55,8 +55,10 @@ async def service(infra, ashby, slack, clock):
 async def interviewed(svc, ashby, clock, key: str, ended: datetime) -> str:
     """Ivan and Iris interviewed the candidate (ended at `ended`); the facts reach the evaluator."""
     ashby.clock = clock
-    app_id = ashby.load_scenario(base_scenario([{"key": key, "candidate": "Sam Strong", "job": "backend",
-                                                  "stage": "technical"}]))["applications"][key]
+    doc = base_scenario([{"key": key, "candidate": "Sam Strong", "job": "backend", "stage": "technical"}])
+    doc["users"].append({"key": "hank", "first_name": "Hank", "last_name": "Manager", "email": "hank@example.com"})
+    doc["jobs"][0]["hiring_manager"] = "hank"
+    app_id = ashby.load_scenario(doc)["applications"][key]
     schedule = ashby.set_schedule(f"s-{key}", app_id, "WaitingOnFeedback", [
         {"interview": "technical", "interviewers": ["ivan", "iris"], "start": iso(ended - timedelta(hours=1)),
          "end": iso(ended)}])
@@ -106,6 +108,7 @@ async def test_a_nudge_goes_once_at_the_due_time_and_the_escalation_waits_for_bu
     ashby, slack = sandbox_ashby, sandbox_slack
     slack.add_user(RITA, RECRUITER_EMAIL, "Rita Recruiter")
     slack.add_user(IVAN, "ivan@example.com", "Ivan Interviewer")  # Iris has no Slack account
+    slack.add_user(HANK, "hank@example.com", "Hank Manager")
     clock = Clock(berlin(2026, 12, 14, 15, 0))  # Monday 15:00 in Berlin
     async with service(infra, ashby, slack, clock) as svc:
         await activate(svc, rules())
@@ -153,7 +156,9 @@ async def test_a_nudge_goes_once_at_the_due_time_and_the_escalation_waits_for_bu
         assert "Ivan Interviewer" in text and "Iris Interviewer" in text and "Sam Strong" in text
         assert "@example.com" not in text
         [escalated] = await eventually(lambda: has_event(svc, app_id, "FeedbackEscalated"), message="no event")
-        assert escalated["payload"]["recipients"] == ["Recruiter"]
+        assert escalated["payload"]["recipients"] == ["Recruiter", "Hiring Manager"]
+        [to_manager] = dms(slack, HANK)
+        assert to_manager["blocks"] == escalation["blocks"]
         assert {i["interviewer_id"] for i in escalated["payload"]["late"]} == {sandbox_id("user", "ivan"),
                                                                                sandbox_id("user", "iris")}
         overdue = (await svc.client.get("/api/overdue")).json()["applications"]
@@ -161,7 +166,7 @@ async def test_a_nudge_goes_once_at_the_due_time_and_the_escalation_waits_for_bu
 
         clock.at += timedelta(minutes=30)  # a later evaluation repeats nothing
         await evaluated_at(svc, app_id, clock.at)
-        assert len(dms(slack, IVAN)) == 1 and len(dms(slack, RITA)) == 1
+        assert len(dms(slack, IVAN)) == 1 and len(dms(slack, RITA)) == 1 and len(dms(slack, HANK)) == 1
 
         # the nudge command delivered again (past JetStream's dedupe): the notifier's inbox drops it
         [(subject, _, body)] = [m for m in await stream_messages(infra.nats_url, subjects.COMMANDS_STREAM)
