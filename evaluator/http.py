@@ -24,7 +24,14 @@ from contracts.envelope import Envelope
 from contracts.errors import ErrorBody, TransientError, error_body
 from contracts.events import EvaluationRequested, RuleSetActivated
 from contracts.ids import derive_id
-from evaluator.queries import DecisionFilter, decisions_page, overdue_page, pending_page, rule_set_versions
+from evaluator.queries import (
+    DecisionFilter,
+    decisions_page,
+    nudges_for,
+    overdue_page,
+    pending_page,
+    rule_set_versions,
+)
 from evaluator.rules import Problem, RuleSetInvalid, parse_document, validate_document
 from evaluator.rules_text import MAX_BYTES
 from evaluator.store import knows_application
@@ -112,8 +119,9 @@ class OverdueInterviewer(BaseModel):
     due_at: datetime
     late_by_s: float
     escalate_at: datetime | None
-    nudged: bool
-    escalated: bool
+    nudge: Literal["issued", "sent", "skipped", "failed"] | None
+    """The nudge for this due time: issued, then sent / skipped (not in Slack) / failed; None: none yet."""
+    escalation: Literal["issued", "sent", "skipped", "failed"] | None
 
 
 class OverdueApplication(BaseModel):
@@ -136,14 +144,24 @@ class OverdueList(BaseModel):
     """Latest first: by how long the earliest missing feedback has been due."""
 
 
-def overdue_list(rows: list[dict[str, Any]], now: datetime) -> OverdueList:
+def overdue_list(rows: list[dict[str, Any]], nudges: dict[str, list[dict[str, Any]]], now: datetime) -> OverdueList:
+    """`nudges`: `nudges_for` those applications; a late interviewer's `nudge` / `escalation` is the
+    status of the one issued for this due time (`sent` only once Slack accepted it), None if none yet."""
     apps = []
     for r in rows:
-        late = [OverdueInterviewer(**{k: i.get(k) for k in ("interviewer_id", "interview_event_id", "interview_id",
-                                                            "escalate_at", "nudged", "escalated")},
-                                   due_at=(due := datetime.fromisoformat(i["due_at"])),
-                                   late_by_s=(now - due).total_seconds())
-                for i in r["late"] or [] if datetime.fromisoformat(i["due_at"]) <= now]
+        status = {(n["kind"], n["interview_event_id"], n["interviewer_id"], datetime.fromisoformat(n["due_at"])):
+                  n["status"] for n in nudges.get(r["application_id"], [])}
+        late = []
+        for i in r["late"] or []:
+            due = datetime.fromisoformat(i["due_at"])
+            if due > now:
+                continue
+            key = (i["interview_event_id"], i["interviewer_id"], due)
+            late.append(OverdueInterviewer(
+                interviewer_id=i["interviewer_id"], interview_event_id=i["interview_event_id"],
+                interview_id=i.get("interview_id"), due_at=due, late_by_s=(now - due).total_seconds(),
+                escalate_at=i.get("escalate_at"), nudge=status.get(("nudge", *key)),
+                escalation=status.get(("escalation", *key))))
         late.sort(key=lambda i: (-i.late_by_s, i.interviewer_id))
         apps.append(OverdueApplication(application_id=r["application_id"], candidate_id=r["candidate_id"],
                                        job_id=r["job_id"], stage_id=r["stage_id"], rule_id=r["rule_id"],
@@ -216,7 +234,8 @@ def evaluator_router(pool: asyncpg.Pool, sink: EventSink, guards: list[Guard],
         now = clock()
         async with pool.acquire() as conn:
             rows = await overdue_page(conn, now)
-        return overdue_list(rows, now)
+            nudges = await nudges_for(conn, [r["application_id"] for r in rows])
+        return overdue_list(rows, nudges, now)
 
     @get("/pending", summary="Evaluations waiting: for what, until when, and the feedback nudges sent",
          responses=_errors(s401="the admin bearer token is missing or wrong"))

@@ -34,8 +34,8 @@ class Missing:
         return {"interviewer_id": self.interviewer_id, "interview_event_id": self.interview_event_id,
                 "interview_id": self.interview_id, "due_at": self.due_at.isoformat(),
                 "escalate_at": self.escalate_at.isoformat() if self.escalate_at else None,
-                "nudged": nudge_id("nudge", application_id, stage_id, self) in done,
-                "escalated": nudge_id("escalation", application_id, stage_id, self) in done}
+                "nudge_issued": nudge_id("nudge", application_id, stage_id, self) in done,
+                "escalation_issued": nudge_id("escalation", application_id, stage_id, self) in done}
 
 
 @quick_init

@@ -142,8 +142,8 @@ async def test_a_nudge_goes_once_at_the_due_time_and_the_escalation_waits_for_bu
         assert datetime.fromisoformat(row["fire_at"]) == tuesday_opening
         overdue = (await svc.client.get("/api/overdue")).json()["applications"]
         assert [a["application_id"] for a in overdue] == [app_id]
-        assert {i["interviewer_id"] for i in overdue[0]["interviewers"]} == {sandbox_id("user", "ivan"),
-                                                                          sandbox_id("user", "iris")}
+        assert {i["interviewer_id"]: i["nudge"] for i in overdue[0]["interviewers"]} == {
+            sandbox_id("user", "ivan"): "sent", sandbox_id("user", "iris"): "skipped"}
 
         clock.at = berlin(2026, 12, 14, 20, 0, 5)  # escalation time, but outside business hours
         row = await evaluated_at(svc, app_id, clock.at)
