@@ -83,6 +83,8 @@ EXAMPLES: dict[tuple[str, int], dict[str, Any]] = {
     ("CommandSucceeded", 1): _OUTCOME,
     ("CommandSkipped", 1): {**_OUTCOME, "reason": "application left stage stg-2"},
     ("CommandFailed", 1): {**_OUTCOME, "reason": "Ashby 400 invalid_input"},
+    # privacy: erasure (issue 20, part 4)
+    ("CandidateErased", 1): {"candidate_id": "cand-1", "erased_by": "admin", "reason": "request"},
 }
 
 

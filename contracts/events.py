@@ -217,6 +217,17 @@ class FeedbackEscalated(Payload):
     sent_at: str
 
 
+# --- privacy: erasure (issue 20, part 4) ------------------------------------------------------
+
+
+class CandidateErased(Payload):
+    """A candidate's personal data was made unreadable everywhere (their key destroyed). Ids only."""
+
+    candidate_id: str
+    erased_by: str
+    reason: Literal["request", "retention"]
+
+
 @dataclass(frozen=True, slots=True)
 class EventSpec:
     event_type: str
@@ -280,6 +291,10 @@ _SPECS = [
               ("projectors", "evaluator", "notifier"),
               "A command ended in failure (a permanent error, or retries spent): it is in the DLQ and "
               "the admins were alerted."),
+    # privacy: erasure (issue 20, part 4)
+    EventSpec("CandidateErased", CandidateErased, 1, "privacy", "privacy (operator API/CLI, retention job)",
+              ("projectors",), "A candidate's personal data was erased (their key destroyed); ids only, no "
+              "personal data."),
 ]
 
 EVENT_SPECS: dict[str, EventSpec] = {s.event_type: s for s in _SPECS}

@@ -1,7 +1,9 @@
 """The admin alert for a command that ended in failure (pure): who, where, what was tried, why.
 
-Names come from `application.info` as the executor last read it; ids stand in for anything not
-known. No email address or phone number is ever placed here.
+Job and stage titles come from `application.info` as the executor last read it; ids stand in for
+anything not known. The candidate is named by a token (`contracts.pii.candidate_token`) that the
+notifier turns into the name as the privacy vault gives it when posting ("(erased)" after erasure),
+so the command on the stream carries no name. No email address or phone number is ever placed here.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.pii import candidate_token
+
 ASHBY_APP_URL = "https://app.ashbyhq.com"
 
 
@@ -17,7 +21,6 @@ ASHBY_APP_URL = "https://app.ashbyhq.com"
 class ApplicationContext:
     """What the executor knows about an application from Ashby, for people to read."""
 
-    candidate_name: str | None = None
     candidate_id: str | None = None
     job_title: str | None = None
     stage_title: str | None = None
@@ -30,7 +33,7 @@ class ApplicationContext:
         candidate = info.get("candidate") or {}
         stage = info.get("currentInterviewStage") or {}
         titles = {str(s["id"]): str(s.get("title")) for s in stages or [] if s.get("id") and s.get("title")}
-        return cls(candidate_name=candidate.get("name"), candidate_id=candidate.get("id"),
+        return cls(candidate_id=candidate.get("id"),
                    job_title=(info.get("job") or {}).get("title"), stage_title=stage.get("title"),
                    stage_id=stage.get("id"), stage_titles=titles or None)
 
@@ -68,7 +71,7 @@ def failed_command_alert(command_type: str, payload: Mapping[str, Any], ctx: App
                          *, dlq_seq: int | None = None) -> str:
     """The alert text: candidate, job, stage, what was attempted, why it failed, link, next step."""
     app_id = str(payload.get("application_id") or "?")
-    name = ctx.candidate_name or f"application {app_id}"
+    name = candidate_token(ctx.candidate_id) or f"application {app_id}"
     job = ctx.job_title or "an unknown job"
     lines = [
         f"Could not {attempted(command_type, payload, ctx)} for *{name}* ({job}, now in "

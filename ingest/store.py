@@ -62,3 +62,17 @@ async def known_record(conn: asyncpg.Connection, kind: str, record_id: str) -> b
     """Whether a metadata record of this kind was ever published."""
     return bool(await conn.fetchval("SELECT 1 FROM poller_metadata_hashes WHERE kind = $1 AND record_id = $2",
                                     kind, record_id))
+
+
+async def forget_rejected(conn: asyncpg.Connection, needle: str) -> int:
+    """Delete the kept copies of refused deliveries that mention `needle` (a candidate's id, on erasure)."""
+    result = await conn.execute("DELETE FROM rejected_webhooks WHERE position(convert_to($1, 'UTF8') in body) > 0",
+                                needle)
+    return int(result.rsplit(" ", 1)[-1])
+
+
+async def forget_rejected_before(conn: asyncpg.Connection, days: float) -> int:
+    """Delete the kept copies of refused deliveries older than `days` (PII_RETENTION_DAYS)."""
+    result = await conn.execute(
+        "DELETE FROM rejected_webhooks WHERE received_at < now() - make_interval(secs => $1)", days * 86400.0)
+    return int(result.rsplit(" ", 1)[-1])

@@ -10,11 +10,12 @@ the same proposal id and only the first click counts.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import asyncpg
+import orjson
 import structlog
 
 from contracts.consumers import DeadLetter, Delivered
@@ -23,6 +24,7 @@ from contracts.errors import PermanentError
 from contracts.events import SlackMessagePosted
 from contracts.ids import derive_id
 from contracts.outcomes import alert_command, outcome_event
+from contracts.pii import candidate_token, fill_candidate_names, token_ids
 from notifier import store
 from notifier.message import (
     build_alert,
@@ -49,6 +51,26 @@ class Publisher(Protocol):
     async def publish(self, subject: str, envelope: Envelope) -> tuple[int, bool]: ...
 
 
+CandidateNames = Callable[[Iterable[str]], Awaitable[dict[str, str]]]
+"""The one lookup of candidates' names for people (privacy's vault, wired by runtime): "(erased)"
+after erasure, absent when unknown."""
+
+
+async def no_names(candidate_ids: Iterable[str]) -> dict[str, str]:
+    return {}
+
+
+async def _named(names: CandidateNames, text: str, blocks: list[dict[str, Any]],
+                 fallback: dict[str, str | None] | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """Text and blocks as Slack shows them: each candidate token replaced by the name the lookup gives
+    (or, when it knows none, the one Ashby gave just now). Stored copies keep the tokens."""
+    ids = token_ids(text) | token_ids(orjson.dumps(blocks).decode())
+    if not ids:
+        return text, blocks
+    shown = {**{k: v for k, v in (fallback or {}).items() if v}, **await names(ids)}
+    return fill_candidate_names(text, shown), fill_candidate_names(blocks, shown)
+
+
 def _recruiter_email(info: dict[str, Any]) -> str | None:
     team = info.get("hiringTeam") or []
     for role in ("Recruiter", "Coordinator", "Hiring Manager"):
@@ -59,7 +81,8 @@ def _recruiter_email(info: dict[str, Any]) -> str | None:
 
 
 def command_handler(slack: SlackApi, ashby: AshbyCalls, publisher: Publisher, *, admin_channel: str,
-                    fallback_channel: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+                    fallback_channel: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                    names: CandidateNames = no_names):
     directory = RecruiterDirectory(slack, fallback_channel=fallback_channel)
 
     async def notify(pool: asyncpg.Pool, d: Delivered) -> None:
@@ -75,9 +98,9 @@ def command_handler(slack: SlackApi, ashby: AshbyCalls, publisher: Publisher, *,
                 await carry_out(pool, slack, ashby, directory, publisher, cmd, clock, fallback_channel)
                 return
             if cmd.event_type == "ProposeRejection":
-                channel, ts = await _propose(pool, slack, ashby, directory, cmd, fallback_channel)
+                channel, ts = await _propose(pool, slack, ashby, directory, cmd, fallback_channel, names)
             elif cmd.event_type == "SendAlert":
-                text, blocks = build_alert(p["kind"], p["text"], p.get("application_id"))
+                text, blocks = await _named(names, *build_alert(p["kind"], p["text"], p.get("application_id")))
                 posted = await slack.post_message(admin_channel, text, blocks)
                 channel, ts = posted.channel, posted.ts
             else:
@@ -102,19 +125,23 @@ def command_handler(slack: SlackApi, ashby: AshbyCalls, publisher: Publisher, *,
 
 
 async def _propose(pool: asyncpg.Pool, slack: SlackApi, ashby: AshbyCalls, directory: RecruiterDirectory,
-                   cmd: Envelope, fallback_channel: str) -> tuple[str, str]:
+                   cmd: Envelope, fallback_channel: str, names: CandidateNames) -> tuple[str, str]:
+    """The stored copy of the proposal names the candidate by token only; Slack gets the name."""
     p = cmd.payload
     info = await ashby.call("application.info", {"applicationId": p["application_id"]})
     candidate = info.get("candidate") or {}
     stage = info.get("currentInterviewStage") or {}
     recipient = await directory.resolve(_recruiter_email(info), time.monotonic())
+    token = candidate_token(candidate.get("id"))
     text, blocks = build_proposal(
-        command_id=p["command_id"], application_id=p["application_id"], candidate_name=candidate.get("name"),
+        command_id=p["command_id"], application_id=p["application_id"],
+        candidate_name=token or candidate.get("name"),
         job_title=(info.get("job") or {}).get("title"), stage_title=stage.get("title"),
         explanation=p.get("explanation") or {}, candidate_id=candidate.get("id"),
         recruiter_user_id=recipient.user_id, rule_label=p.get("rule_id"),
         interviewer_names=await _interviewer_names(ashby, p.get("explanation") or {}))
-    posted = await slack.post_message(recipient.channel or fallback_channel, text, blocks)
+    shown_text, shown_blocks = await _named(names, text, blocks, {str(candidate.get("id")): candidate.get("name")})
+    posted = await slack.post_message(recipient.channel or fallback_channel, shown_text, shown_blocks)
     async with pool.acquire() as conn:
         await store.save_proposal(conn, p["command_id"], p["application_id"], posted.channel, posted.ts, text, blocks)
     return posted.channel, posted.ts
@@ -145,7 +172,7 @@ def dead_letter_hook(publisher: Publisher, *, clock: Callable[[], datetime] = la
     return on_dead_letter
 
 
-def archive_outcome_handler(slack: SlackApi):
+def archive_outcome_handler(slack: SlackApi, names: CandidateNames = no_names):
     async def on_outcome(pool: asyncpg.Pool, d: Delivered) -> None:
         """Tell the recruiter what Ashby did with the archive they asked for (archived / failed with
         the reason / skipped), on the proposal message itself."""
@@ -158,7 +185,7 @@ def archive_outcome_handler(slack: SlackApi):
             proposal = await store.archive_outcome(conn, p["application_id"], outcome, p.get("reason"))
         if proposal is None:  # an archive no recruiter was asked about (an automatic rule)
             return
-        await _show(slack, proposal)
+        await _show(slack, proposal, names)
         log.info("proposal_outcome_shown", command_id=proposal["command_id"], outcome=outcome)
 
     return on_outcome
@@ -167,14 +194,15 @@ def archive_outcome_handler(slack: SlackApi):
 _ARCHIVE_OUTCOME = {"CommandSucceeded": "succeeded", "CommandFailed": "failed", "CommandSkipped": "skipped"}
 
 
-async def _show(slack: SlackApi, proposal: Any) -> None:
-    """The proposal as its row says it stands: Ashby's answer once known, else the click."""
+async def _show(slack: SlackApi, proposal: Any, names: CandidateNames) -> None:
+    """The proposal as its row says it stands: Ashby's answer once known, else the click (with the
+    candidate's name as the lookup gives it now: "(erased)" after erasure)."""
     if proposal["outcome"]:
         text, blocks = build_archive_outcome(proposal["blocks"], proposal["decided_by"], proposal["outcome"],
                                              proposal["outcome_reason"])
     else:
         text, blocks = build_decided(proposal["blocks"], proposal["decided_by"], proposal["choice"])
-    await slack.update_message(proposal["channel"], proposal["ts"], text, blocks)
+    await slack.update_message(proposal["channel"], proposal["ts"], *await _named(names, text, blocks))
 
 
 async def _interviewer_names(ashby: AshbyCalls, explanation: dict[str, Any]) -> dict[str, str]:
@@ -195,7 +223,7 @@ async def _interviewer_names(ashby: AshbyCalls, explanation: dict[str, Any]) -> 
     return names
 
 
-def click_handler(slack: SlackApi):
+def click_handler(slack: SlackApi, names: CandidateNames = no_names):
     async def on_click(pool: asyncpg.Pool, d: Delivered) -> None:
         """Show who decided on the proposal; a later click is told it was already decided."""
         p = d.envelope.payload
@@ -206,11 +234,11 @@ def click_handler(slack: SlackApi):
             log.warning("click_on_unknown_proposal", command_id=p["proposal_command_id"])
             return
         if first:
-            await _show(slack, proposal)
+            await _show(slack, proposal, names)
             async with pool.acquire() as conn:  # Ashby may have answered while Slack was being updated
                 latest = await store.proposal(conn, p["proposal_command_id"])
             if latest is not None and latest["outcome"] and not proposal["outcome"]:
-                await _show(slack, latest)
+                await _show(slack, latest, names)
             log.info("proposal_decided", command_id=p["proposal_command_id"], choice=p["choice"])
         else:
             await slack.post_ephemeral(proposal["channel"], p["slack_user_id"],

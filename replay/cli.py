@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from compliance.impact import DEFAULT_MIN_GROUP_SIZE
 from evaluator.pure_core import RuleSet, RuleSetInvalid, load_rule_set
 from replay.history import (
     AUTO_WORKERS_FROM,
@@ -119,7 +120,7 @@ def refuse(exc: Exception) -> int:
 
 
 async def run(conn: Any, request: ReplayRequest, args: argparse.Namespace, *, database_url: str,
-              progress_bar: Callable[[int, int], Bar]) -> int:
+              progress_bar: Callable[[int, int], Bar], min_group_size: int = DEFAULT_MIN_GROUP_SIZE) -> int:
     """Replay the log over `conn` (worker processes connect to `database_url`), write the report
     where `args` say; EXIT_DEFECTS when a --verify found any. `progress_bar(total, last_seq)`
     makes the `Bar` that shows how far the read is."""
@@ -129,7 +130,7 @@ async def run(conn: Any, request: ReplayRequest, args: argparse.Namespace, *, da
     bar = progress_bar(total, last_seq)
     try:
         outcome = await run_request(conn, request, now=datetime.now(UTC), database_url=database_url,
-                                    progress=bar.update)
+                                    progress=bar.update, min_group_size=min_group_size)
     finally:
         bar.close()
     text = render(args.format, outcome.run, outcome.diff, outcome.defects, args.limit)

@@ -21,6 +21,9 @@ from typing import Any
 
 import asyncpg
 
+from compliance.impact import DEFAULT_MIN_GROUP_SIZE
+from compliance.impact import report as impact_report
+from compliance.store import categories_by_application
 from contracts import subjects
 from contracts.envelope import Envelope, parse_envelope
 from contracts.errors import PermanentError
@@ -334,10 +337,24 @@ class ReplayOutcome:
         return {**to_json(self.run, self.diff, self.defects, limit), "seconds": round(self.seconds, 3)}
 
 
+async def with_impact(conn: asyncpg.Connection, diff: Diff, request: ReplayRequest, min_group_size: int) -> None:
+    """Each side's selection rates and impact ratios by the categories the operator imported (read
+    from the compliance tables: the one read of a replay beyond event_log; nothing is written)."""
+    apps = sorted({u.application_id for units in diff.selections.values() for u in units})
+    categories = await categories_by_application(conn, apps)
+    since = request.since.isoformat() if request.since else None
+    until = request.until.isoformat() if request.until else None
+    diff.impact = {name: impact_report(name, units, categories, min_group_size=min_group_size, since=since,
+                                       until=until)
+                   for name, units in diff.selections.items()}
+
+
 async def run_request(conn: asyncpg.Connection, request: ReplayRequest, *, now: datetime,
-                      database_url: str | None = None, progress: Progress | None = None) -> ReplayOutcome:
+                      database_url: str | None = None, progress: Progress | None = None,
+                      min_group_size: int = DEFAULT_MIN_GROUP_SIZE) -> ReplayOutcome:
     """Replay event_log for one request. Timers fire up to `until` (or `now`) for a what-if; for
-    `verify`, up to the last event read, since live cannot have fired a later one yet. Reads only."""
+    `verify`, up to the last event read, since live cannot have fired a later one yet. Reads only.
+    A what-if's diff carries each side's impact table (`with_impact`)."""
     started = time.perf_counter()
     lanes = request.lanes()
     workers = request.workers if request.workers > 0 else auto_workers((await log_extent(conn))[0])
@@ -369,4 +386,6 @@ async def run_request(conn: asyncpg.Connection, request: ReplayRequest, *, now: 
         defects = verify(run["live"], run.recorded)
     elif diff is None:
         diff = compare(run[names[0]], run[names[1]])
+    if diff is not None:
+        await with_impact(conn, diff, request, min_group_size)
     return ReplayOutcome(run, diff, defects, time.perf_counter() - started)

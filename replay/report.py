@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from compliance.impact import ImpactReport, Selection, selection
+from compliance.impact import to_lines as impact_lines
 from evaluator.pure_core import (
     FINAL_OUTCOMES,
     Evaluation,
@@ -86,6 +88,10 @@ class Diff:
     changes: list[Change] = field(default_factory=list)
     totals: dict[str, dict[tuple[str, str], Tally]] = field(default_factory=dict)
     compared: int = 0  # (application, stage) pairs either side decided something for
+    selections: dict[str, list[Selection]] = field(default_factory=dict)
+    """Per side, each (application, stage)'s first final decision: what its impact table counts."""
+    impact: dict[str, ImpactReport] | None = None
+    """Per side, selection rates and impact ratios by category (set where the categories can be read)."""
 
     def counts(self) -> dict[str, int]:
         found = Counter(c.kind for c in self.changes)
@@ -146,6 +152,14 @@ def tally(result: ReplayResult) -> dict[tuple[str, str], Tally]:
     return out
 
 
+def selections(result: ReplayResult) -> list[Selection]:
+    """The lane's first final decision per (application, stage), as an impact table counts it
+    (the recruiter's follow-up archive is a human's decision, after the proposal it answers)."""
+    finals, _ = _index(result)
+    found = (selection(d.application_id, d.stage_id, d.rule_id, d.outcome) for d in finals.values())
+    return [u for u in found if u is not None]
+
+
 def compare(before: ReplayResult, after: ReplayResult) -> Diff:
     """Per (application, stage): what each side decided first; a difference is `added` (only
     after decided), `removed` (only before) or `changed` (both, differently, incl. the target)."""
@@ -153,7 +167,7 @@ def compare(before: ReplayResult, after: ReplayResult) -> Diff:
     a_final, a_timeout = _index(after)
     keys = sorted(set(b_final) | set(b_timeout) | set(a_final) | set(a_timeout))
     diff = Diff(before.name, after.name, totals={before.name: tally(before), after.name: tally(after)},
-                compared=len(keys))
+                compared=len(keys), selections={before.name: selections(before), after.name: selections(after)})
     for key in keys:
         bd, ad = b_final.get(key), a_final.get(key)
         b_out = bd.outcome if bd else ("timeout" if key in b_timeout else WAIT)
@@ -171,9 +185,12 @@ def compare(before: ReplayResult, after: ReplayResult) -> Diff:
 def merge_diffs(parts: Sequence[Diff]) -> Diff:
     """Diffs of disjoint sets of applications (partitions of one replay) as one diff, in the order
     `compare` gives: by application, then stage."""
-    out = Diff(parts[0].before, parts[0].after, totals={parts[0].before: {}, parts[0].after: {}})
+    out = Diff(parts[0].before, parts[0].after, totals={parts[0].before: {}, parts[0].after: {}},
+               selections={parts[0].before: [], parts[0].after: []})
     for part in parts:
         out.changes.extend(part.changes)
+        for name, units in part.selections.items():
+            out.selections[name].extend(units)
         out.compared += part.compared
         for name, rows in part.totals.items():
             into = out.totals[name]
@@ -240,6 +257,8 @@ def to_json(run: Replay, diff: Diff | None, defects: Sequence[Defect] | None = N
     out: dict[str, Any] = {"summary": summary(run, diff, defects)}
     if diff is not None:
         out["totals"] = diff.totals_rows()
+        if diff.impact is not None:
+            out["impact"] = {name: rep.model_dump(mode="json") for name, rep in diff.impact.items()}
         out["changes"] = [c.as_dict() for c in diff.changes[:limit]]
     if defects is not None:
         out["defects"] = [_defect(d) for d in defects[:limit]]
@@ -283,6 +302,8 @@ def to_table(run: Replay, diff: Diff | None, defects: Sequence[Defect] | None = 
                        [(r["stage_id"], r["rule_id"], _rate(r[diff.before]), _rate(r[diff.after]),
                          f"{r[diff.before]['timed_out']} -> {r[diff.after]['timed_out']}")
                         for r in diff.totals_rows()])
+        for rep in (diff.impact or {}).values():
+            lines += ["", *impact_lines(rep, run.stage_names)]
         if diff.changes:
             lines += ["", "Changes:"]
             shown = diff.changes[:limit]
@@ -320,7 +341,9 @@ def to_html(run: Replay, diff: Diff | None, defects: Sequence[Defect] | None = N
         for r in diff.totals_rows():
             parts.append(f"<tr><td>{_stage(run, r['stage_id'])}</td><td>{e(r['rule_id'])}</td>"
                          f"<td>{_rate(r[diff.before])}</td><td>{_rate(r[diff.after])}</td></tr>")
-        parts.append("</table><table><tr><th>application</th><th>stage</th><th>kind</th>"
+        parts.append("</table>")
+        parts += [_impact_html(run, rep) for rep in (diff.impact or {}).values()]
+        parts.append("<table><tr><th>application</th><th>stage</th><th>kind</th>"
                      f"<th>{e(diff.before)}</th><th>{e(diff.after)}</th><th>why</th></tr>")
         for ch in diff.changes[:limit]:
             why = "<br>".join(e(line) for line in explain(ch, (diff.before, diff.after)))
@@ -334,6 +357,26 @@ def to_html(run: Replay, diff: Diff | None, defects: Sequence[Defect] | None = N
         parts.append("</ul>")
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def _impact_html(run: Replay, rep: ImpactReport) -> str:
+    """One side's selection rates and impact ratios: a row per category, flagged ones marked."""
+    e = html.escape
+    out = [f"<h3>Impact: {e(rep.basis)}</h3><p>IR &lt; {rep.impact_ratio_threshold} is flagged; categories under "
+           f"{rep.min_group_size} are too small to judge.</p><table><tr><th>stage</th><th>rule</th><th>by</th>"
+           "<th>category</th><th>n</th><th>advanced</th><th>SR</th><th>IR</th><th></th></tr>"]
+    for g in rep.groups:
+        for d in g.dimensions:
+            cells = [(c.label, c.n, c.advanced, c.selection_rate, c.impact_ratio,
+                      "flagged" if c.flagged else "too small" if c.too_small else "") for c in d.categories]
+            cells.append(("unknown", d.unknown.n, d.unknown.advanced, None, None, ""))
+            for label, n, advanced, sr, ir, mark in cells:
+                out.append(f"<tr class='{'removed' if mark == 'flagged' else ''}'><td>{_stage(run, g.stage_id)}</td>"
+                           f"<td>{e(g.rule_id)}</td><td>{e(' × '.join(d.by))}</td><td>{e(label)}</td><td>{n}</td>"
+                           f"<td>{advanced}</td><td>{'-' if sr is None else f'{sr:.0%}'}</td>"
+                           f"<td>{'-' if ir is None else ir}</td><td>{mark}</td></tr>")
+    out.append("</table>")
+    return "".join(out)
 
 
 def _stage(run: Replay, stage_id: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from compliance.impact import DEFAULT_MIN_GROUP_SIZE
 from replay import store
 from replay.history import run_request
 from replay.report import to_html
@@ -28,8 +29,9 @@ class Runs:
     connection), keeping the HTTP process's memory and CPU for its requests; without it, every
     replay folds in a thread of this process."""
 
-    def __init__(self, pool: asyncpg.Pool, database_url: str | None = None) -> None:
-        self.pool, self.database_url = pool, database_url
+    def __init__(self, pool: asyncpg.Pool, database_url: str | None = None, *,
+                 min_group_size: int = DEFAULT_MIN_GROUP_SIZE) -> None:
+        self.pool, self.database_url, self.min_group_size = pool, database_url, min_group_size
         self._running: set[asyncio.Task[None]] = set()
 
     async def start(self, request: ReplayRequest, limit: int | None, document: dict[str, Any]) -> str:
@@ -65,7 +67,7 @@ class Runs:
         try:
             async with self.pool.acquire() as conn:
                 outcome = await run_request(conn, request, now=datetime.now(UTC), database_url=self.database_url,
-                                            progress=progress)
+                                            progress=progress, min_group_size=self.min_group_size)
             result = outcome.as_json(limit)
             page = to_html(outcome.run, outcome.diff, outcome.defects, limit or 500)
             async with self.pool.acquire() as conn:

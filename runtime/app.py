@@ -17,6 +17,8 @@ from contracts import subjects
 from contracts.commands import SendAlert
 from contracts.envelope import Envelope
 from contracts.ids import derive_id
+from privacy.crypto import Keyring, master_key
+from privacy.vault import SealingPublisher, Vault
 from runtime import broker as nats_setup
 from runtime.db import create_pool, migrate
 from runtime.embedded import EmbeddedNats, EmbeddedPostgres
@@ -44,7 +46,8 @@ class Services:
     database_url: str
     nc: NatsClient
     pool: asyncpg.Pool
-    publisher: nats_setup.Publisher
+    publisher: SealingPublisher
+    """Every event and command passes the privacy vault first (docs/decisions/0008-erasure.md)."""
     embedded: list = field(default_factory=list)
     closers: list = field(default_factory=list)
     _ashby: object | None = None
@@ -152,4 +155,22 @@ async def open_services(settings: Settings, *, run_migrations: bool = True, name
         for server in reversed(embedded):
             server.stop()
         raise
-    return Services(settings, nats_url, database_url, nc, pool, nats_setup.Publisher(nc), embedded)
+    vault = Vault(pool, Keyring(master_key(pii_master_secret(settings))))
+    try:
+        await vault.check_master_key()
+    except asyncpg.UndefinedTableError:
+        pass  # migrations not applied yet (a process started with run_migrations=False before `migrate`)
+    except BaseException:
+        await pool.close()
+        await nc.close()
+        for server in reversed(embedded):
+            server.stop()
+        raise
+    publisher = SealingPublisher(nats_setup.Publisher(nc), vault)
+    return Services(settings, nats_url, database_url, nc, pool, publisher, embedded)
+
+
+def pii_master_secret(settings: Settings) -> str:
+    """PII_MASTER_KEY, else a random one kept in DATA_DIR/pii_master_key (the embedded set-up). Every
+    process of a deployment must have the same one: a lost master key makes all sealed data unreadable."""
+    return settings.secret("pii_master_key") or persistent_secret(settings.data_dir, "pii_master_key")

@@ -141,7 +141,8 @@ def _serve_http_workers(settings: Settings, count: int) -> int:
     try:
         settings = settings.model_copy(update={"nats_url": nats_url, "database_url": database_url})
         _run(_migrate(settings))
-        for setting, file in (("ashby_webhook_secret", "webhook_secret"), ("admin_api_token", "admin_token")):
+        for setting, file in (("ashby_webhook_secret", "webhook_secret"), ("admin_api_token", "admin_token"),
+                              ("pii_master_key", "pii_master_key")):
             if not settings.secret(setting):
                 persistent_secret(settings.data_dir, file)
         sockets = [_listener(settings.http_host, settings.http_port) for _ in range(count)]
@@ -215,10 +216,12 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="against a running `make run`: two candidates through the whole pipeline")
     demo.add_argument("--json", action="store_true", help="print a machine-readable summary")
     demo.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for the pipeline")
-    from runtime import cli_dlq, cli_replay, cli_rules
+    from runtime import cli_compliance, cli_dlq, cli_privacy, cli_replay, cli_rules
 
     cli_rules.register(sub)  # rules validate|activate|show
     cli_dlq.register(sub)  # dlq list|show|retry
+    cli_compliance.register(sub)  # demographics import|list|delete, report impact|oversight, explain
+    cli_privacy.register(sub)  # erase, audit export|verify
 
     cli_replay.register(sub)  # replay, rebuild
     args, rest = parser.parse_known_args(argv)
@@ -246,6 +249,12 @@ def main(argv: list[str] | None = None) -> int:
         return cli_rules.run(args, settings)
     elif args.command == "dlq":
         return cli_dlq.run(args, settings)
+    elif args.command == "erase":
+        return cli_privacy.run_erase(args, settings)
+    elif args.command == "audit":
+        return cli_privacy.run_audit(args, settings)
+    elif args.command in ("demographics", "report", "explain"):
+        return cli_compliance.run(args, settings)
     elif args.command in ("replay", "rebuild"):
         return asyncio.run(cli_replay.run(args, settings))
     return 0

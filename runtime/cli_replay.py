@@ -133,7 +133,8 @@ async def run_replay(args: argparse.Namespace, settings: Settings) -> int:
     async with database(settings) as (pool, url):
         async with pool.acquire() as conn:
             return await replay_cli.run(conn, request, args, database_url=url, progress_bar=lambda total, last: (
-                ProgressBar(total, last_seq=last, enabled=not args.no_progress)))
+                ProgressBar(total, last_seq=last, enabled=not args.no_progress)),
+                min_group_size=settings.impact_min_group_size)
 
 
 # --- rebuild ------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from compliance.http import compliance_router
 from contracts.errors import error_body
 from evaluator.http import evaluator_router
 from ingest.http import slack_handlers, webhook_documentation, webhook_endpoint
@@ -29,6 +30,7 @@ from runtime import dead_letters
 from runtime.app import Services, persistent_secret
 from runtime.console import Access, console_handlers
 from runtime.http_dlq import dlq_router
+from runtime.http_privacy import privacy_router
 from runtime.lag import consumer_lag, lagging
 from runtime.request_id import RequestIdMiddleware
 
@@ -191,9 +193,15 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
         *slack_handlers(services.publisher, signing_secret=settings.secret("slack_signing_secret")),
         query_router(services.pool, [guard]),
         evaluator_router(services.pool, services.publisher, [guard], clock=lambda: services.clock()),
-        replay_router(services.pool, [guard], database_url=services.database_url),  # no publisher: a replay cannot publish
+        replay_router(services.pool, [guard], database_url=services.database_url,
+                      min_group_size=settings.impact_min_group_size),  # no publisher: a replay cannot publish
         dlq_router(services, [guard]),
-        *console_handlers(services.pool, services.publisher, access, lambda: health_report(services)),
+        privacy_router(services, [guard]),
+        compliance_router(services.pool, [guard], min_group_size=settings.impact_min_group_size,
+                          interviewer_names=settings.explanation_interviewer_names,
+                          candidate_names=services.publisher.vault.name),
+        *console_handlers(services.pool, services.publisher, access, lambda: health_report(services),
+                          candidate_name=services.publisher.vault.name),
         webhook_documentation(WEBHOOK_PATH),
         health,
         stats,

@@ -14,7 +14,7 @@ import structlog
 
 from contracts.envelope import Envelope
 from contracts.errors import TransientError
-from runtime.broker import Publisher
+from privacy.vault import SealingPublisher as Publisher
 
 log = structlog.get_logger(__name__)
 CHANNEL = "outbox"

@@ -71,6 +71,24 @@ class Settings(BaseSettings):
     dry_run: bool = False
     outbox_relay: bool = True
     evaluator_timer_interval_s: float = 0.25
+    impact_min_group_size: int = Field(
+        default=5, ge=1, description="impact reports: a category with fewer decisions is shown but not judged")
+    explanation_interviewer_names: bool = Field(
+        default=False, description="candidate explanations name the interviewers beside their answers")
+
+    # privacy: erasure and retention (issue 20, part 4; docs/decisions/0008-erasure.md)
+    pii_master_key: SecretStr | None = None
+    """Wraps every candidate's data key; a random string of 32+ characters, the same in every process.
+    Unset: one is made in DATA_DIR/pii_master_key (the embedded set-up)."""
+    pii_retention_days: float | None = Field(
+        default=None, ge=0, description="erase a candidate's personal data N days after it was last seen; 0/unset = keep")
+    pii_retention_interval_s: float = Field(default=3600.0, gt=0, description="how often the retention job runs")
+
+    @field_validator("pii_retention_days", mode="before")
+    @classmethod
+    def _empty_is_keep(cls, value: object) -> object:
+        return None if value == "" else value
+
     # feedback nudges (issue 21): when nudges may reach people, and which days count (docs/rules.md)
     business_hours: str = Field(default="09:00-18:00", description="local HH:MM-HH:MM; 00:00-24:00 = all day")
     business_tz: str = Field(default="UTC", description="IANA time zone of BUSINESS_HOURS, e.g. Europe/Berlin")

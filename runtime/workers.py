@@ -34,7 +34,9 @@ class RoleParts:
 
 
 def _projectors(services: Services) -> RoleParts:
-    return RoleParts(subscriptions=projector_subscriptions())
+    from runtime.erasure import retention_loop
+
+    return RoleParts(subscriptions=projector_subscriptions(), loops=[("pii-retention", retention_loop(services))])
 
 
 def _poller(services: Services) -> RoleParts:
@@ -101,7 +103,8 @@ def _notifier(services: Services) -> RoleParts:
     s = services.settings
     return RoleParts(subscriptions=subscriptions(services.slack(), services.ashby(), services.publisher,
                                                  admin_channel=s.admin_slack_channel,
-                                                 fallback_channel=s.slack_fallback_channel))
+                                                 fallback_channel=s.slack_fallback_channel,
+                                                 names=services.publisher.vault.names))
 
 
 ROLE_BUILDERS: dict[str, Callable[[Services], RoleParts]] = {

@@ -29,9 +29,16 @@ from runtime.console.web import HERE, Pages, acting_admin, signed_in_guard
 PAGE_SIZE = 50
 ASHBY_APP_URL = "https://app.ashbyhq.com"
 HealthProbe = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
+CandidateName = Callable[[str | None], Awaitable[str | None]]
+"""The one lookup of a candidate's name for people (privacy's vault): "(erased)" after erasure."""
 
 
-def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health: HealthProbe) -> list[Any]:
+async def _no_name(candidate_id: str | None) -> str | None:
+    return None
+
+
+def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health: HealthProbe,
+                     candidate_name: CandidateName = _no_name) -> list[Any]:
     pages = Pages(access)
     signed_in = signed_in_guard(access)
 
@@ -112,7 +119,9 @@ def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health
         if view is None and not decisions:
             return pages.render(request, "refused.html", status_code=404, title="Not found",
                                 reason=f"Nothing is recorded about application {application_id}.")
+        name = await candidate_name((view or {}).get("candidate_id"))
         return pages.render(request, "story.html", application_id=application_id, view=view or {}, ashby_url=ASHBY_APP_URL,
+                            candidate_name=name,
                             entries=timeline(events), decisions={d["decision_id"]: d for d in decisions},
                             pending=pending[0] if pending else None, commands=commands, messages=messages)
 

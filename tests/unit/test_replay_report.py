@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from compliance.impact import report as impact_report
 from evaluator.decision_and_timers import Wait
 from evaluator.rules import RuleSet
 from replay.replayer import CURRENT, replay_lanes
-from replay.report import WAIT, compare, explain, to_html, to_json, to_table
+from replay.report import WAIT, compare, explain, merge_diffs, to_html, to_json, to_table
 from support.replay_history import T0, activation, catalog, feedback, rule_doc, schedule, snapshot, stages
 
 
@@ -74,3 +75,24 @@ def test_a_report_page_names_stages_by_their_titles_and_counts_outcomes_in_words
     assert "<span title='plan-a-screen'>Phone screen</span>" in page
     assert ">plan-a-screen<" not in page  # the id only on hover, in the totals and the changes alike
     assert "decisions (advance 1)" in page and "{" not in page.split("</style>")[1]
+
+
+def test_each_side_counts_its_first_final_decisions_and_reports_its_impact_table():
+    strict = rule_doc(quiet="0s")
+    strict["rules"][0]["requirements"][0]["threshold"] = 5
+    run = replay_lanes(_history(), {"live": CURRENT, "strict": RuleSet.model_validate(strict)},
+                       horizon=T0 + timedelta(days=3))
+    diff = compare(run["live"], run["strict"])
+    assert [(u.application_id, u.stage_id, u.advanced) for u in diff.selections["live"]] == [
+        ("app-1", "plan-a-screen", True)]
+    assert [u.advanced for u in diff.selections["strict"]] == [False]
+    merged = merge_diffs([diff, compare(run["live"], run["strict"])])
+    assert len(merged.selections["live"]) == 2  # partitions' selections add up like their totals
+    assert "impact" not in to_json(run, diff)  # no categories read: no table claimed
+    cats = {"app-1": {"sex": "F"}}
+    diff.impact = {name: impact_report(name, units, cats, min_group_size=1) for name, units in diff.selections.items()}
+    shown = to_json(run, diff)["impact"]
+    [live_row] = shown["live"]["groups"][0]["dimensions"][0]["categories"]
+    [strict_row] = shown["strict"]["groups"][0]["dimensions"][0]["categories"]
+    assert (live_row["n"], live_row["advanced"], strict_row["advanced"]) == (1, 1, 0)
+    assert "Impact (strict)" in to_table(run, diff) and "Impact: strict" in to_html(run, diff)
