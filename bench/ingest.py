@@ -1,25 +1,30 @@
 """Webhook ingest benchmark: signed `interviewScheduleUpdate` webhooks → POST /webhooks/ashby → EVENTS.
 
-The HTTP role runs as its own `autoadvance http` process (as in production) against an embedded
-nats-server and PostgreSQL; the load generator is another process (raw asyncio streams, HTTP/1.1
-keep-alive, one connection per client, each waiting for its answer before sending the next).
-In the same run it measures the raw limit: nats-py JetStream publishes of the same envelopes with
-`Nats-Msg-Id`, each awaited for its ack, from as many concurrent publishers as there are clients.
+By default it runs what `make run` starts, `autoadvance dev` (`--layout dev`: HTTP and the sandboxes
+in one process, the worker roles in its two child processes), against an embedded nats-server and
+PostgreSQL of its own. `--layout dev-one-process` runs the same with DEV_WORKER_PROCESS=false (HTTP
+and every worker role on one event loop); `--layout http` runs the production topology instead:
+`autoadvance http` (HTTP_WORKERS) plus one `autoadvance worker <role>` process per `--roles`.
+The load generator is another process (raw asyncio protocol, HTTP/1.1 keep-alive, one connection
+per client, each waiting for its answer before sending the next). In the same run it measures the
+raw limit: nats-py JetStream publishes of the same envelopes with `Nats-Msg-Id`, each awaited for
+its ack, from as many concurrent publishers as there are clients.
 
-End to end: `autoadvance worker projectors` runs as its own process beside the HTTP role (as in
-production; `--roles ''` leaves it out). While the load runs, a watcher samples the projection lag
-(how long the oldest acknowledged event not yet in `event_log` has waited: now minus its JetStream
-timestamp) every 0.25 s; after the load it waits until every acknowledged delivery is in
-`event_log`, so end to end = deliveries / (first request → last row stored).
+End to end: while the load runs, a watcher samples the projection lag (how long the oldest
+acknowledged event not yet in `event_log` has waited: now minus its JetStream timestamp) every
+0.25 s; after the load it waits until every acknowledged delivery is in `event_log`, so end to end
+= deliveries / (first request → last row stored).
 
-    .venv/bin/python bench/ingest.py [--quick] [--clients 64] [--seconds S] [--http-procs N] [--http-workers N]
-                                     [--roles projectors] [--dev]
+    .venv/bin/python bench/ingest.py [--quick] [--clients 64] [--seconds S] [--layout dev|dev-one-process|http]
+                                     [--http-procs N] [--http-workers N] [--roles projectors]
 
 It prints a timeline (2 s buckets) of answers/s, p99, HTTP CPU per webhook and the CPU of each
-process and of the whole machine, so a drop over a sustained run can be traced to its cause.
+process group (`http`: the process answering webhooks; `workers`: the worker roles' processes) and
+of the whole machine, so a drop over a sustained run can be traced to its cause.
 
 Ends with `RESULT webhooks_per_s`, `RESULT webhook_p99_ms`, `RESULT ingest_end_to_end_per_s`,
-`RESULT ingest_drain_s`, `RESULT projection_lag_p99_s` and informative RESULT lines.
+`RESULT ingest_drain_s`, `RESULT projection_lag_p99_s` and informative RESULT lines, all of the
+layout run (by default the one `make run` starts).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import time
 
 import _common as c
 
+LAYOUTS = ("dev", "dev-one-process", "http")
 PATH = b"/webhooks/ashby"
 MARK = b"bench-000000000"
 
@@ -401,12 +407,16 @@ def main() -> int:
     parser.add_argument("--http-workers", type=int, default=0,
                         help="HTTP_WORKERS of each `autoadvance http` (worker processes sharing its port); "
                              "0, the default here: one per CPU, as on a machine of its own")
+    parser.add_argument("--layout", choices=LAYOUTS, default="dev",
+                        help="dev (the default): `autoadvance dev`, what `make run` starts (HTTP, sandboxes, "
+                             "every worker role in its child process); dev-one-process: the same with "
+                             "DEV_WORKER_PROCESS=false; http: `autoadvance http` (HTTP_WORKERS) plus one "
+                             "`autoadvance worker <role>` process per --roles, as in production")
+    parser.add_argument("--dev", action="store_const", const="dev", dest="layout", help="the same as --layout dev")
     parser.add_argument("--roles", default="projectors",
-                        help="worker roles run beside the HTTP role, one `autoadvance worker <role>` process each "
-                             "(comma-separated; '' for none: then nothing is measured end to end)")
-    parser.add_argument("--dev", action="store_true",
-                        help="run `autoadvance dev` (HTTP and every worker role in one process, sandboxes for "
-                             "Ashby and Slack) instead of `autoadvance http` plus --roles")
+                        help="with --layout http: the worker roles run beside the HTTP role, one `autoadvance "
+                             "worker <role>` process each (comma-separated; '' for none: then nothing is measured "
+                             "end to end)")
     parser.add_argument("--log-level", default="INFO", help="the HTTP role's LOG_LEVEL (INFO: one JSON line per webhook)")
     parser.add_argument("--profile", metavar="PATH",
                         help="run the (first) HTTP process under cProfile into PATH (use --http-workers 1)")
@@ -423,28 +433,35 @@ def main() -> int:
 
         with ExitStack() as stack:
             procs = []
+            dev = args.layout != "http"
             for port, log in zip(ports, logs, strict=True):
                 env = infra.env(HTTP_PORT=str(port), LOG_LEVEL=args.log_level, HTTP_WORKERS=str(args.http_workers),
-                                WEBHOOK_RATE_LIMIT_PER_S="1000000000", WEBHOOK_RATE_BURST="1000000000")
+                                WEBHOOK_RATE_LIMIT_PER_S="1000000000", WEBHOOK_RATE_BURST="1000000000",
+                                DEV_WORKER_PROCESS=str(args.layout == "dev").lower())
                 profile = args.profile if args.profile and not procs else None
-                command = ["dev"] if args.dev else ["http"]
+                command = ["dev"] if dev else ["http"]
                 procs.append(stack.enter_context(c.service_process(command, env, log, profile)))
                 c.wait_http(f"http://127.0.0.1:{port}/health", procs[-1], log)  # migrations run one at a time
-            print(f"ingest: {args.clients} clients → {len(ports)} `autoadvance {'dev' if args.dev else 'http'}` "
-                  f"process(es) with HTTP_WORKERS={args.http_workers}, "
+            print(f"ingest ({args.layout} layout): {args.clients} clients → {len(ports)} "
+                  f"`autoadvance {'dev' if dev else 'http'}` process(es)"
+                  f"{'' if dev else f' with HTTP_WORKERS={args.http_workers}'}, "
                   f"{warmup:.0f} s warm-up + {seconds:.0f} s measured; LOG_LEVEL={args.log_level}; "
                   f"sync_interval {args.sync_interval}", flush=True)
             roles = [r for r in args.roles.split(",") if r]
             workers = []
-            for role in [] if args.dev else roles:
+            for role in [] if dev else roles:
                 log = infra.folder / f"worker-{role}.log"
                 env = infra.env(HTTP_PORT=str(c.free_port()), LOG_LEVEL="WARNING")
                 workers.append(stack.enter_context(c.service_process(["worker", role], env, log)))
-            watcher = _Watcher(infra.nats.url, infra.pg.url) if args.dev or "projectors" in roles else None
+            watcher = _Watcher(infra.nats.url, infra.pg.url) if dev or "projectors" in roles else None
             if watcher is not None:
                 watcher.start()
-                watcher.wait_ready()
-            pids = {"http": [q for p in procs for q in c.process_tree(p.pid)], "nats-server": [infra.nats._proc.pid]}
+                watcher.wait_ready()  # the projectors' durable exists: the worker roles run
+            if args.layout == "dev":  # the dev process serves HTTP; its child process runs the worker roles
+                pids = {"http": [p.pid for p in procs], "nats-server": [infra.nats._proc.pid],
+                        "workers": [q for p in procs for q in c.process_tree(p.pid) if q != p.pid]}
+            else:
+                pids = {"http": [q for p in procs for q in c.process_tree(p.pid)], "nats-server": [infra.nats._proc.pid]}
             if workers:
                 pids["workers"] = [w.pid for w in workers]
             pids["postgres"] = c.postgres_pids(infra.pg)

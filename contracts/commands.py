@@ -20,6 +20,8 @@ class AdvanceApplication(Payload):
     decision_id: str
     rule_set_version: int
     rule_id: str
+    job_id: str | None = None
+    """The job the decision was made for; the executor skips the command if the application moved."""
 
 
 class ArchiveApplication(Payload):
@@ -32,6 +34,8 @@ class ArchiveApplication(Payload):
     rule_set_version: int | None = None
     rule_id: str | None = None
     decided_by: str | None = None
+    job_id: str | None = None
+    """The job the decision was made for; the executor skips the command if the application moved."""
 
 
 class ProposeRejection(Payload):

@@ -2,6 +2,8 @@
 
 `TransientError`: try again later (NAK with a growing delay). `PermanentError`: retrying cannot
 help (dead-letter queue, then TERM). Anything else is treated as transient up to MaxDeliver.
+`Waiting`: this delivery did nothing because someone else is working on the same thing; it is
+tried again later without spending a delivery.
 `error_body` / `ErrorBody`: the one shape of an HTTP error answer.
 """
 
@@ -12,6 +14,17 @@ from pydantic import BaseModel
 
 class TransientError(Exception):
     """A failure that may pass: a timeout, a 429, a 5xx, a dependency restarting."""
+
+
+class Waiting(TransientError):
+    """Nothing was attempted: another holder is working on this message's subject matter (a live
+    lease elsewhere). An effect consumer keeps the message in progress and calls the handler again
+    after `retry_after` seconds, so waiting never counts toward CONSUMER_MAX_DELIVER: a long, healthy
+    attempt elsewhere cannot dead-letter its duplicate as failed."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class OutcomeUnknown(TransientError):

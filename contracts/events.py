@@ -217,6 +217,107 @@ class FeedbackEscalated(Payload):
     sent_at: str
 
 
+# --- undo window for archives and merged/moved candidates (issue 21, parts 2 and 3) ----------
+
+
+class ArchiveScheduled(Payload):
+    """An archive waits `delay_s` before it is handed to the executor; Undo in Slack cancels it until `due_at`."""
+
+    command_id: str
+    application_id: str
+    decision_id: str
+    stage_id: str
+    job_id: str | None = None
+    archive_reason_id: str | None = None
+    archive_email_template_id: str | None = None
+    decided_by: str
+    proposal_command_id: str | None = None
+    rule_id: str | None = None
+    delay_s: float
+    due_at: str
+    explanation: dict[str, Any] = Field(default_factory=dict)
+
+
+class ArchiveReleased(Payload):
+    """The undo window ended: the archive command went to the executor (Undo is too late from now on)."""
+
+    command_id: str
+    application_id: str
+    due_at: str
+    released_at: str
+
+
+class ArchiveUndoRequested(Payload):
+    """Someone pressed Undo on a scheduled archive in Slack."""
+
+    archive_command_id: str
+    application_id: str
+    slack_user_id: str
+    slack_user_name: str | None = None
+    action_ts: str | None = None
+    channel: str | None = None
+    message_ts: str | None = None
+
+
+class ArchiveUndone(Payload):
+    """An Undo came within the window: the archive was cancelled, nothing was sent to Ashby."""
+
+    command_id: str
+    application_id: str
+    undone_by: str
+    undone_at: str
+    due_at: str
+
+
+class ArchiveUndoRefused(Payload):
+    """An Undo that could not cancel the archive, with the reason (`too_late`: already handed to the
+    executor at `released_at`; `already_undone`; `cancelled`; `unknown`: no such scheduled archive)."""
+
+    command_id: str
+    application_id: str
+    slack_user_id: str
+    reason: Literal["too_late", "already_undone", "cancelled", "unknown"]
+    detail: str
+    released_at: str | None = None
+    channel: str | None = None
+    message_ts: str | None = None
+
+
+class CandidateMerged(Payload):
+    """Ashby's candidateMerge webhook: `deleted_candidate_id` was merged into `merged_candidate_id`."""
+
+    webhook_action_id: str | None = None
+    deleted_candidate_id: str
+    merged_candidate_id: str
+    data: dict[str, Any]
+
+
+class ApplicationMerged(Payload):
+    """An application of a merged-away candidate, as Ashby showed it after the merge: gone and
+    continued by `surviving_application_id` (None: no surviving application was found), or kept
+    (`surviving_application_id` == `application_id`, now under the merged candidate)."""
+
+    application_id: str
+    surviving_application_id: str | None = None
+    deleted_candidate_id: str
+    merged_candidate_id: str
+    job_id: str | None = None
+    reason: str
+
+
+class DecisionsCancelled(Payload):
+    """What the evaluator had pending for an application (a wait, a scheduled archive) was cancelled
+    because the application was merged away or moved to another job or plan."""
+
+    application_id: str
+    reason: str
+    cause: Literal["merged", "moved"]
+    surviving_application_id: str | None = None
+    stage_id: str | None = None
+    cancelled_command_ids: list[str] = Field(default_factory=list)
+    waiting_for: list[dict[str, Any]] = Field(default_factory=list)
+
+
 # --- privacy: erasure (issue 20, part 4) ------------------------------------------------------
 
 
@@ -291,6 +392,26 @@ _SPECS = [
               ("projectors", "evaluator", "notifier"),
               "A command ended in failure (a permanent error, or retries spent): it is in the DLQ and "
               "the admins were alerted."),
+    # --- undo window for archives and merged/moved candidates (issue 21, parts 2 and 3) ---
+    EventSpec("ArchiveScheduled", ArchiveScheduled, 1, "evaluator", "evaluator", ("projectors", "evaluator", "notifier"),
+              "An archive waits for its undo window before it is handed to the executor."),
+    EventSpec("ArchiveReleased", ArchiveReleased, 1, "evaluator", "evaluator", ("projectors", "evaluator", "notifier"),
+              "The undo window ended and the archive command went to the executor."),
+    EventSpec("ArchiveUndoRequested", ArchiveUndoRequested, 1, "slack", "ingest (Slack interactions)",
+              ("evaluator", "projectors"), "Someone pressed Undo on a scheduled archive."),
+    EventSpec("ArchiveUndone", ArchiveUndone, 1, "evaluator", "evaluator", ("projectors", "evaluator", "notifier"),
+              "An Undo within the window cancelled the archive; nothing was sent to Ashby."),
+    EventSpec("ArchiveUndoRefused", ArchiveUndoRefused, 1, "evaluator", "evaluator", ("projectors", "notifier"),
+              "An Undo came too late (or for an archive already undone or cancelled), with the reason."),
+    EventSpec("CandidateMerged", CandidateMerged, 1, "ashby", "ingest (webhook)", ("projectors", "ingest (poller)"),
+              "Ashby merged a candidate into another (candidateMerge webhook)."),
+    EventSpec("ApplicationMerged", ApplicationMerged, 1, "ashby", "ingest (poller)",
+              ("projectors", "evaluator"),
+              "After a candidate merge, where an application of the merged-away candidate went."),
+    EventSpec("DecisionsCancelled", DecisionsCancelled, 1, "evaluator", "evaluator", ("projectors", "notifier"),
+              "Pending decisions of an application merged away or moved to another job/plan were cancelled."),
+
+
     # privacy: erasure (issue 20, part 4)
     EventSpec("CandidateErased", CandidateErased, 1, "privacy", "privacy (operator API/CLI, retention job)",
               ("projectors",), "A candidate's personal data was erased (their key destroyed); ids only, no "

@@ -119,6 +119,28 @@ class CommandStatus:
     stamp: Stamp
 
 
+@dataclass(frozen=True, slots=True)
+class ArchiveWindow:
+    """An archive's undo window (issue 21): scheduled, then released to the executor, undone by
+    someone, or cancelled (merged / moved). A settled window never goes back to scheduled."""
+
+    command_id: str
+    stage_id: str | None
+    status: str
+    due_at: datetime | None
+    by: str | None
+    stamp: Stamp
+
+
+@dataclass(frozen=True, slots=True)
+class MergeFact:
+    """The application was merged away in Ashby: `surviving_application_id` continues it (None: gone)."""
+
+    surviving_application_id: str | None
+    reason: str
+    stamp: Stamp
+
+
 @quick_init
 @dataclass(frozen=True, slots=True)
 class Position:
@@ -140,6 +162,13 @@ class AppState:
     decisions: Mapping[str, DecisionRecord] = field(default_factory=dict)
     choices: Mapping[str, RecruiterChoice] = field(default_factory=dict)
     commands: Mapping[str, CommandStatus] = field(default_factory=dict)
+    windows: Mapping[str, ArchiveWindow] = field(default_factory=dict)
+    merged: MergeFact | None = None
+
+    def window_in(self, stage_id: str, status: str | None = None) -> ArchiveWindow | None:
+        """The newest archive window of the stage (with that status, when given)."""
+        found = [w for w in self.windows.values() if w.stage_id == stage_id and (status is None or w.status == status)]
+        return max(found, key=lambda w: w.stamp, default=None)
 
     def position(self) -> Position | None:
         """Where the application stands: the newest snapshot, moved on by any advance or archive
@@ -193,7 +222,8 @@ class AppState:
         return AppState(get("application_id", self.application_id), get("snapshot", self.snapshot),
                         get("stage_seen", self.stage_seen), get("schedules", self.schedules),
                         get("feedback", self.feedback), get("decisions", self.decisions),
-                        get("choices", self.choices), get("commands", self.commands))
+                        get("choices", self.choices), get("commands", self.commands),
+                        get("windows", self.windows), get("merged", self.merged))
 
 
 _STATE_FIELD_SET = frozenset(f.name for f in fields(AppState))
@@ -377,6 +407,44 @@ def _command_outcome(state: AppState, event: EventRecord) -> AppState:
     return state.updated(commands={**state.commands, outcome.command_id: outcome})
 
 
+_WINDOW_STATUS = {"ArchiveScheduled": "scheduled", "ArchiveReleased": "released", "ArchiveUndone": "undone"}
+
+
+def _archive_window(state: AppState, event: EventRecord) -> AppState:
+    """Scheduled, then settled once (released, undone or cancelled): a settled window stays settled."""
+    p = event.payload
+    if not _about(state, p.get("application_id")):
+        return state
+    status = _WINDOW_STATUS.get(event.event_type)
+    ids = [p.get("command_id")] if status else list(p.get("cancelled_command_ids") or [])
+    windows = dict(state.windows)
+    for command_id in ids:
+        if not command_id:
+            continue
+        known = windows.get(str(command_id))
+        if (known is not None and known.status != "scheduled") or (known is None and not status):
+            continue  # settled already; or a cancelled proposal, not a window
+        windows[str(command_id)] = ArchiveWindow(
+            str(command_id), (known.stage_id if known else None) or p.get("stage_id"), status or "cancelled",
+            parse_time(p.get("due_at")) or (known.due_at if known else None),
+            p.get("undone_by") or p.get("decided_by") or p.get("reason"), stamp(event))
+    if windows == state.windows:
+        return state
+    return state.updated(windows=windows)
+
+
+def _application_merged(state: AppState, event: EventRecord) -> AppState:
+    """Merged away into another application (or gone); an application kept under the merged
+    candidate (surviving id == its own) goes on as before."""
+    p = event.payload
+    if not _about(state, p.get("application_id")) or p.get("surviving_application_id") == state.application_id:
+        return state
+    if state.merged is not None:
+        return state
+    return state.updated(merged=MergeFact(p.get("surviving_application_id"), str(p.get("reason") or "merged"),
+                                          stamp(event)))
+
+
 _STEPS: dict[str, Callable[[AppState, EventRecord], AppState]] = {
     "InterviewScheduleUpdated": _schedule_updated,
     "FeedbackSubmitted": _feedback_submitted,
@@ -386,5 +454,11 @@ _STEPS: dict[str, Callable[[AppState, EventRecord], AppState]] = {
     "CommandSucceeded": _command_outcome,
     "CommandSkipped": _command_outcome,
     "CommandFailed": _command_outcome,
+    # undo window and merges (issue 21)
+    "ArchiveScheduled": _archive_window,
+    "ArchiveReleased": _archive_window,
+    "ArchiveUndone": _archive_window,
+    "DecisionsCancelled": _archive_window,
+    "ApplicationMerged": _application_merged,
 }
 APPLICATION_EVENT_TYPES = frozenset(_STEPS)

@@ -83,6 +83,10 @@ Evaluation = Decision | Wait | NoRule | NotApplicable
 def decide(state: AppState, catalog: Catalog, rules: RuleSet | None, now: datetime) -> Evaluation:
     """Decide for the application's current stage only; a stage is decided once per rule-set version."""
     now = as_utc(now)
+    if state.merged is not None:
+        survivor = state.merged.surviving_application_id
+        return NotApplicable(f"application {state.application_id} no longer exists in Ashby: {state.merged.reason}"
+                             + (f"; application {survivor} continues it" if survivor else ""))
     pos = state.position()
     if pos is None:
         return Wait((WaitReason("application_snapshot", "the application's job, plan and stage are not known yet"),),
@@ -99,7 +103,8 @@ def decide(state: AppState, catalog: Catalog, rules: RuleSet | None, now: dateti
         return NoRule(f"no rule for plan {pos.plan_id}, stage {pos.stage_id}, job {pos.job_id}", pos.stage_id)
     version = rules.version if rules.version is not None else DRAFT_VERSION
     if state.decided(version, pos.stage_id):
-        return NotApplicable(f"stage {pos.stage_id} was already decided under rule set v{version}", pos.stage_id)
+        return NotApplicable(f"stage {pos.stage_id} was already decided under rule set v{version}"
+                             + _window_note(state, pos.stage_id), pos.stage_id)
     return _evaluate(state, catalog, rules, rule, version, pos, now)
 
 
@@ -152,6 +157,10 @@ def _reject(state: AppState, rules: RuleSet, rule: Rule, version: int, pos: Posi
     if on_fail.action == "nothing":
         return NotApplicable("requirements not met; the rule's on_fail is 'nothing'", pos.stage_id,
                              {**explanation, "outcome": None})
+    undone = state.window_in(pos.stage_id, "undone")
+    if undone is not None:
+        return NotApplicable(f"an archive in stage {pos.stage_id} was undone (by {undone.by}); nothing more is "
+                             "proposed or archived in this stage", pos.stage_id, {**explanation, "outcome": None})
     earlier = _live_proposals(state, pos.stage_id)
     if earlier:
         latest = earlier[-1]
@@ -182,6 +191,18 @@ def _wait_or_time_out(state: AppState, rules: RuleSet, rule: Rule, version: int,
     return Wait(tuple(waits), deadline if armed else None, pos.stage_id, rule.id)
 
 
+def _window_note(state: AppState, stage_id: str) -> str:
+    """What became of the stage's archive, if it had an undo window (empty when it had none)."""
+    window = state.window_in(stage_id)
+    if window is None:
+        return ""
+    due = window.due_at.isoformat() if window.due_at else "its time"
+    return {"scheduled": f"; the archive waits for its undo window until {due}",
+            "released": f"; the archive was sent to the executor when its undo window ended ({due})",
+            "undone": f"; the archive was undone by {window.by} before {due}",
+            "cancelled": f"; the scheduled archive was cancelled ({window.by})"}.get(window.status, "")
+
+
 def _live_proposals(state: AppState, stage_id: str) -> list[DecisionRecord]:
     """Rejection proposals that reached a recruiter for this stage, oldest first."""
     found = [d for d in state.decisions.values()
@@ -203,7 +224,12 @@ def _recruiter_follow_up(state: AppState, stage_id: str) -> Evaluation | None:
     if answer is None or answer.choice != "archive":
         return None
     if state.decided(latest.rule_set_version, stage_id, frozenset({"archive"})):
-        return NotApplicable(f"already archived on the recruiter's decision for stage {stage_id}", stage_id)
+        window = state.window_in(stage_id)
+        if window is None or window.status in ("released", "cancelled"):
+            return NotApplicable(f"the recruiter's archive for stage {stage_id} was sent to the executor"
+                                 + _window_note(state, stage_id), stage_id)
+        return NotApplicable(f"the recruiter asked to archive in stage {stage_id}" + _window_note(state, stage_id),
+                             stage_id)
     if any(d.outcome == "advance" and d.stage_id == stage_id and d.stamp > latest.stamp
            for d in state.decisions.values()):
         return None  # a later rule set advanced the candidate: the proposal is superseded

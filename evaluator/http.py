@@ -24,6 +24,8 @@ from contracts.envelope import Envelope
 from contracts.errors import ErrorBody, TransientError, error_body
 from contracts.events import EvaluationRequested, RuleSetActivated
 from contracts.ids import derive_id
+from evaluator import api_models
+from evaluator.api_models import DecisionView, PendingView
 from evaluator.queries import (
     DecisionFilter,
     decisions_page,
@@ -32,6 +34,7 @@ from evaluator.queries import (
     pending_page,
     rule_set_versions,
 )
+from evaluator.rule_warnings import warnings_for
 from evaluator.rules import Problem, RuleSetInvalid, parse_document, validate_document
 from evaluator.rules_text import MAX_BYTES
 from evaluator.store import knows_application
@@ -173,15 +176,16 @@ def overdue_list(rows: list[dict[str, Any]], nudges: dict[str, list[dict[str, An
 def evaluator_router(pool: asyncpg.Pool, sink: EventSink, guards: list[Guard],
                      clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Router:
 
-    @post("/rulesets/validate", summary="Validate a rule set (YAML or JSON) without activating it", status_code=200,
+    @post("/rulesets/validate", summary="Validate a rule set (YAML or JSON) without activating it; `warnings` "
+          "name rules the synced interview plans show can never act", status_code=200,
           responses=_errors(s400="not a valid rule set: the first problems, each with its location",
                             s401="the admin bearer token is missing or wrong", s413="larger than 1 MiB"),
           request_max_body_size=MAX_BYTES, operation_class=_RuleSetOperation)
     async def validate_ruleset(request: Request) -> Response:
-        _, problems = await asyncio.to_thread(_checked, await request.body(), request.headers.get("content-type", ""))
+        doc, problems = await asyncio.to_thread(_checked, await request.body(), request.headers.get("content-type", ""))
         if problems:
             return _invalid(problems)
-        return Response({"valid": True, "problems": []}, status_code=200)
+        return Response({"valid": True, "problems": [], "warnings": await warnings_for(pool, doc)}, status_code=200)
 
     @post("/rulesets", summary="Validate and activate a rule set; activation is an event, versions immutable",
           responses=_errors(s400="not a valid rule set: the first problems, each with its location",
@@ -192,11 +196,13 @@ def evaluator_router(pool: asyncpg.Pool, sink: EventSink, guards: list[Guard],
         doc, problems = await asyncio.to_thread(_checked, await request.body(), request.headers.get("content-type", ""))
         if problems:
             return _invalid(problems)
+        warnings = await warnings_for(pool, doc)
         try:
             version, event_id, digest = await activate_document(pool, sink, doc, activated_by="admin-api")
         except TransientError:
             return Response(error_body(503, "event store unavailable, retry later"), status_code=503)
-        return Response({"version": version, "event_id": event_id, "digest": digest}, status_code=201)
+        return Response({"version": version, "event_id": event_id, "digest": digest, "warnings": warnings},
+                        status_code=201)
 
     @get("/rulesets", summary="Activated rule-set versions, newest first (the first is live)",
          responses=_errors(s401="the admin bearer token is missing or wrong"))
@@ -223,10 +229,10 @@ def evaluator_router(pool: asyncpg.Pool, sink: EventSink, guards: list[Guard],
     @get("/decisions", summary="Decisions with explanations and status",
          responses=_errors(s401="the admin bearer token is missing or wrong"))
     async def list_decisions(application_id: MaybeId = None,
-                             limit: Annotated[int, Parameter(ge=1, le=2000)] = 200) -> list[dict[str, Any]]:
+                             limit: Annotated[int, Parameter(ge=1, le=2000)] = 200) -> list[DecisionView]:
         async with pool.acquire() as conn:
             rows, _ = await decisions_page(conn, DecisionFilter(application_id=application_id), limit=limit)
-        return rows
+        return api_models.decisions(rows)
 
     @get("/overdue", summary="Applications blocked by feedback past its due time, latest first",
          responses=_errors(s401="the bearer token is missing or wrong"))
@@ -239,9 +245,9 @@ def evaluator_router(pool: asyncpg.Pool, sink: EventSink, guards: list[Guard],
 
     @get("/pending", summary="Evaluations waiting: for what, until when, and the feedback nudges sent",
          responses=_errors(s401="the admin bearer token is missing or wrong"))
-    async def list_pending(application_id: MaybeId = None) -> list[dict[str, Any]]:
+    async def list_pending(application_id: MaybeId = None) -> list[PendingView]:
         async with pool.acquire() as conn:
-            return await pending_page(conn, application_id=application_id)
+            return api_models.pending(await pending_page(conn, application_id=application_id))
 
     return Router(path="/api", route_handlers=[validate_ruleset, activate_ruleset, list_rulesets, evaluate_now,
                                                list_decisions, list_pending, list_overdue], guards=guards,

@@ -19,7 +19,7 @@ from contracts.commands import COMMAND_SPECS, SendAlert
 from contracts.consumers import Delivered
 from contracts.envelope import Envelope, parse_time
 from contracts.ids import derive_id
-from evaluator import store
+from evaluator import store, windows
 from evaluator.all_facts import application_of
 from evaluator.application_state import APPLICATION_EVENT_TYPES
 from evaluator.business_hours import BusinessCalendar
@@ -50,6 +50,8 @@ class Evaluator:
     """Holds the catalog and active rule set in memory, refreshed from its tables each batch."""
 
     force_dry_run: bool = False
+    archive_delay_s: float = 0.0
+    """The undo window of an archive (`ARCHIVE_DELAY`); 0 sends it to the executor at once."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     catalog: Catalog = field(default_factory=Catalog)
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar.parse)
@@ -94,6 +96,8 @@ class Evaluator:
             elif env.event_type in _NUDGE_EVENTS:
                 await store.nudge_status(conn, env.payload["command_id"], "sent", None,
                                          parse_time(env.payload.get("sent_at")) or env.occurred_at)
+            elif env.event_type == "ArchiveUndoRequested":
+                await windows.undo(conn, env, self.clock())
         await store.add_application_events(conn, app_rows)
         await self._refresh(conn)
         if everyone:
@@ -126,6 +130,10 @@ class Evaluator:
         for env in await _own_decisions(conn, application_id):
             state = evolve(state, env)
         evaluation = decide(state, self.catalog, self._rules, now)
+        await windows.cancel_if_gone(conn, state, cause, now)
+        if state.merged is not None:  # nothing is pending for an application that no longer exists
+            await store.clear_pending(conn, application_id)
+            return evaluation
         if isinstance(evaluation, Decision):
             if self.force_dry_run:
                 evaluation = replace(evaluation, dry_run=True)
@@ -149,16 +157,20 @@ class Evaluator:
                                       and not self.force_dry_run)
                 if nudging is not None and nudging.next_at is not None and (until is None or nudging.next_at < until):
                     until = nudging.next_at
+            pos = state.position()
             await store.set_pending(conn, application_id, summary.get("stage_id"), summary.get("rule_id"),
-                                    waiting, until, now, nudging.feedback_due_at if nudging else None,
-                                    nudging.late if nudging else None)
+                                    waiting, until, now, job_id=pos.job_id if pos else None,
+                                    plan_id=pos.plan_id if pos else None,
+                                    feedback_due_at=nudging.feedback_due_at if nudging else None,
+                                    late=nudging.late if nudging else None)
         return evaluation
 
     async def _record(self, conn: asyncpg.Connection, state: AppState, decision: Decision,
                       cause: Envelope | None, now: datetime) -> None:
         app = state.application_id
         payload = decision_made(decision, app, decided_at=now)
-        command = command_for(decision, app, job_id=state.snapshot.job_id if state.snapshot else None)
+        job_id = state.snapshot.job_id if state.snapshot else None
+        command = command_for(decision, app, job_id=job_id)
         inserted = await store.record_decision(conn, {
             **payload, "command_type": command.command_type if command else None,
             "status": "pending" if command else ("shadow" if decision.mode == "shadow" else "dry_run"),
@@ -176,7 +188,11 @@ class Evaluator:
             env = Envelope(event_id=command.command_id, event_type=command.command_type, key=app, occurred_at=now,
                            recorded_at=now, correlation_id=correlation, causation_id=payload["decision_id"],
                            source="evaluator", payload=command.payload)
-            await store.enqueue(conn, subjects.command_subject(spec.target, spec.verb, app), env)
+            subject = subjects.command_subject(spec.target, spec.verb, app)
+            if command.command_type == "ArchiveApplication" and self.archive_delay_s > 0:
+                await windows.schedule(conn, subject, env, payload, job_id, self.archive_delay_s, now)
+            else:
+                await store.enqueue(conn, subject, env)
         log.info("decision_recorded", key=app, outcome=decision.outcome, rule_id=decision.rule_id,
                  rule_set_version=decision.rule_set_version, mode=decision.mode, dry_run=decision.dry_run,
                  command_id=command.command_id if command else None)
@@ -198,8 +214,10 @@ class Evaluator:
         await store.enqueue(conn, subjects.command_subject("slack", "alert", application_id), env)
 
     async def fire_timers(self, pool: asyncpg.Pool) -> int:
-        """Re-evaluate applications whose quiet period or timeout has passed (durable timers)."""
+        """Re-evaluate applications whose quiet period or timeout has passed, and hand archives whose
+        undo window ended to the executor (durable timers)."""
         now = self.clock()
+        await windows.release_due(pool, now)
         async with pool.acquire() as conn:
             due = await store.due_timers(conn, now)
         for app_id in due:

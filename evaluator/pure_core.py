@@ -119,7 +119,7 @@ def command_for(decision: Decision, application_id: str, *, job_id: str | None =
     model: Payload
     if decision.outcome == "advance":
         model = AdvanceApplication(**common, **trace, from_stage_id=decision.stage_id,
-                                        to_stage_id=str(decision.target_stage_id))
+                                   to_stage_id=str(decision.target_stage_id), job_id=job_id)
     elif decision.outcome == "propose_rejection":
         model = ProposeRejection(**common, **trace, stage_id=decision.stage_id, job_id=job_id,
                                  archive_reason_id=str(decision.archive_reason_id),
@@ -129,7 +129,8 @@ def command_for(decision: Decision, application_id: str, *, job_id: str | None =
         model = ArchiveApplication(**common, **trace, from_stage_id=decision.stage_id,
                                    archive_reason_id=str(decision.archive_reason_id),
                                    archive_email_template_id=decision.archive_email_template_id,
-                                   decided_by=f"recruiter:{by}" if by else f"rule:{decision.rule_id}")
+                                   decided_by=f"recruiter:{by}" if by else f"rule:{decision.rule_id}",
+                                   job_id=job_id)
     elif decision.outcome == "timeout":
         waiting = decision.explanation.get("waiting_for") or []
         model = SendAlert(**common, kind="rule_timeout", text=(

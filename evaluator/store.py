@@ -79,18 +79,20 @@ async def decision_status(conn: asyncpg.Connection, command_id: str, status: str
 
 
 async def set_pending(conn: asyncpg.Connection, application_id: str, stage_id: str | None, rule_id: str | None,
-                      waiting_for: list, fire_at: datetime | None, now: datetime,
-                      feedback_due_at: datetime | None = None, late: list | None = None) -> None:
+                      waiting_for: list, fire_at: datetime | None, now: datetime, *, job_id: str | None = None,
+                      plan_id: str | None = None, feedback_due_at: datetime | None = None,
+                      late: list | None = None) -> None:
     """`feedback_due_at`, `late`: the earliest due time of the feedback still missing, and each
     interviewer's (feedback nudges; None when the rule has none)."""
     await conn.execute(
         """INSERT INTO evaluator_pending (application_id, stage_id, rule_id, waiting_for, fire_at, updated_at,
-               feedback_due_at, late)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                          job_id, plan_id, feedback_due_at, late)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
            ON CONFLICT (application_id) DO UPDATE SET stage_id = EXCLUDED.stage_id, rule_id = EXCLUDED.rule_id,
                waiting_for = EXCLUDED.waiting_for, fire_at = EXCLUDED.fire_at, updated_at = EXCLUDED.updated_at,
-               feedback_due_at = EXCLUDED.feedback_due_at, late = EXCLUDED.late""",
-        application_id, stage_id, rule_id, waiting_for, fire_at, now, feedback_due_at, late)
+               job_id = EXCLUDED.job_id, plan_id = EXCLUDED.plan_id, feedback_due_at = EXCLUDED.feedback_due_at,
+               late = EXCLUDED.late""",
+        application_id, stage_id, rule_id, waiting_for, fire_at, now, job_id, plan_id, feedback_due_at, late)
 
 
 async def clear_pending(conn: asyncpg.Connection, application_id: str) -> None:
@@ -138,3 +140,51 @@ async def nudge_status(conn: asyncpg.Connection, command_id: str, status: str, r
                        sent_at: datetime | None) -> None:
     await conn.execute("UPDATE evaluator_nudges SET status = $2, status_reason = $3, sent_at = $4 "
                        "WHERE command_id = $1", command_id, status, reason, sent_at)
+
+
+# --- archive undo windows (issue 21) ------------------------------------------------------------
+
+
+async def schedule_archive(conn: asyncpg.Connection, command_id: str, application_id: str, stage_id: str,
+                           job_id: str | None, due_at: datetime, subject: str, env: Envelope, now: datetime) -> bool:
+    """The archive command kept back until `due_at`; False if it was scheduled before."""
+    result = await conn.fetchval(
+        """INSERT INTO evaluator_archive_windows (command_id, application_id, stage_id, job_id, due_at, status,
+               subject, envelope, scheduled_at)
+           VALUES ($1, $2, $3, $4, $5, 'scheduled', $6, $7, $8) ON CONFLICT DO NOTHING RETURNING command_id""",
+        command_id, application_id, stage_id, job_id, due_at, subject, env.model_dump(mode="json"), now)
+    return result is not None
+
+
+async def due_archives(conn: asyncpg.Connection, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
+    rows = await conn.fetch("""SELECT command_id, application_id FROM evaluator_archive_windows
+                               WHERE status = 'scheduled' AND due_at <= $1 ORDER BY due_at LIMIT $2""", now, limit)
+    return [(r["command_id"], r["application_id"]) for r in rows]
+
+
+async def archive_window(conn: asyncpg.Connection, command_id: str) -> asyncpg.Record | None:
+    """The window's row, locked (call under the application's lock)."""
+    return await conn.fetchrow("SELECT * FROM evaluator_archive_windows WHERE command_id = $1 FOR UPDATE", command_id)
+
+
+async def open_archive_windows(conn: asyncpg.Connection, application_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch("""SELECT * FROM evaluator_archive_windows WHERE application_id = $1
+                               AND status = 'scheduled' ORDER BY due_at FOR UPDATE""", application_id)
+
+
+async def settle_archive(conn: asyncpg.Connection, command_id: str, status: str, now: datetime, by: str | None,
+                         reason: str | None) -> None:
+    await conn.execute("""UPDATE evaluator_archive_windows SET status = $2, settled_at = $3, settled_by = $4,
+                          reason = $5 WHERE command_id = $1 AND status = 'scheduled'""",
+                       command_id, status, now, by, reason)
+
+
+async def pending_row(conn: asyncpg.Connection, application_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM evaluator_pending WHERE application_id = $1", application_id)
+
+
+async def open_proposals(conn: asyncpg.Connection, application_id: str) -> list[asyncpg.Record]:
+    """Rejection proposals still waiting for (or posted to) a recruiter."""
+    return await conn.fetch("""SELECT command_id, stage_id FROM evaluator_decisions WHERE application_id = $1
+                               AND outcome = 'propose_rejection' AND command_id IS NOT NULL
+                               AND status IN ('pending', 'succeeded', 'awaiting_recruiter')""", application_id)

@@ -19,12 +19,12 @@ import structlog
 
 from contracts.consumers import Delivered
 from contracts.envelope import Envelope
-from contracts.errors import OutcomeUnknown, PermanentError, TransientError
+from contracts.errors import OutcomeUnknown, PermanentError, TransientError, Waiting
 from contracts.ids import derive_id
 from contracts.outcomes import outcome_event
 from executor import store
 from executor.lease import LeaseKeeper, LeaseLost
-from executor.plan import LeaseTimes, Step, archived_stages, classify
+from executor.plan import GONE_REASON, LeaseTimes, Step, archived_stages, classify, is_gone
 
 log = structlog.get_logger(__name__)
 DURABLE = "executor-ashby-v1"
@@ -39,12 +39,21 @@ class Publisher(Protocol):
     async def publish(self, subject: str, envelope: Envelope) -> tuple[int, bool]: ...
 
 
-class CommandBusy(TransientError):
-    """Another holder has this command's lease (or a lost write is still settling): try later."""
+class CommandBusy(Waiting):
+    """Another holder has this command's lease (or a lost write is still settling): this delivery
+    waits, without spending a delivery, and tries again once the lease may have ended."""
+
+    def __init__(self, command_id: str, retry_after: float) -> None:
+        super().__init__(f"command {command_id} is leased for {retry_after:.1f}s more", retry_after=retry_after)
+
+
+class OutcomeSettling(TransientError):
+    """This attempt's write may have landed: the command is retried (a read first) once the settle
+    time has passed. A failed attempt, so it counts toward CONSUMER_MAX_DELIVER."""
 
     def __init__(self, command_id: str, retry_after: float) -> None:
         self.retry_after = retry_after
-        super().__init__(f"command {command_id} is leased for {retry_after:.1f}s more")
+        super().__init__(f"command {command_id}: outcome unknown, read again in {retry_after:.1f}s")
 
 
 @dataclass
@@ -128,7 +137,7 @@ async def _release_after(pool: asyncpg.Pool, publisher: Publisher, attempt: Atte
                 reason=str(getattr(exc, "reason", reason))[:300]))
         log.warning("command_outcome_unknown", command_id=command_id, attempt=attempt.number, error=reason[:200])
         if isinstance(exc, Exception):
-            raise CommandBusy(command_id, times.settle_s) from exc
+            raise OutcomeSettling(command_id, times.settle_s) from exc
         return
     status = "unknown" if attempt.reconcile_first else "pending"
     async with pool.acquire() as conn:
@@ -154,14 +163,22 @@ async def _carry_out(api: AshbyCalls, publisher: Publisher, attempt: Attempt,
     (raising LeaseLost if it is not ours), so no write starts under a lease that has ended."""
     cmd = attempt.cmd
     p = cmd.payload
-    info = await api.call("application.info", {"applicationId": p["application_id"]})
+    try:
+        info = await api.call("application.info", {"applicationId": p["application_id"]})
+    except PermanentError as exc:  # merged away or deleted: there is nothing to write to
+        if not is_gone(getattr(exc, "code", None)):
+            raise
+        if attempt.reconcile_first:
+            await _reconciled(publisher, attempt, Step("skipped", GONE_REASON), None, None, None, clock())
+        return "skipped", GONE_REASON, {}
     stage = info.get("currentInterviewStage") or {}
     plan_id = stage.get("interviewPlanId")
     archived: set[str] = set()
     if cmd.event_type == "ArchiveApplication" and plan_id:
         archived = archived_stages(await api.call("interviewStage.list", {"interviewPlanId": plan_id}) or [])
     reason_id = (info.get("archiveReason") or {}).get("id")
-    step = classify(cmd.event_type, p, stage.get("id"), info.get("status"), archived, reason_id)
+    step = classify(cmd.event_type, p, stage.get("id"), info.get("status"), archived, reason_id,
+                    (info.get("job") or {}).get("id"))
     if attempt.reconcile_first:
         await _reconciled(publisher, attempt, step, stage.get("id"), info.get("status"), reason_id, clock())
         attempt.reconcile_first = None

@@ -20,15 +20,28 @@ class Step:
         return {"succeeded": "applied", "call": "not_applied", "skipped": "moved"}[self.action]  # type: ignore[return-value]
 
 
+GONE_CODES = frozenset({"application_not_found", "not_found", "applicationnotfound"})
+"""Ashby error codes saying the application does not exist (any more): merged away or deleted."""
+GONE_REASON = ("application no longer exists in Ashby (merged into another application, or deleted); "
+               "nothing was sent")
+
+
+def is_gone(code: object) -> bool:
+    return isinstance(code, str) and code.lower().replace("-", "_") in GONE_CODES
+
+
 def classify(command_type: str, payload: dict[str, Any], current_stage_id: str | None,
              application_status: str | None, archived_stage_ids: set[str],
-             archive_reason_id: str | None = None) -> Step:
+             archive_reason_id: str | None = None, current_job_id: str | None = None) -> Step:
     """The stale-decision guard: act only if the application is still where the decision saw it.
 
     An application already at the target (our earlier call landed before a crash or a lost answer)
     counts as done; archived with another reason means someone else archived it, so it is skipped.
     """
     from_stage = payload.get("from_stage_id")
+    decided_for = payload.get("job_id")
+    if decided_for and current_job_id and decided_for != current_job_id:
+        return Step("skipped", f"application moved to job {current_job_id} (the decision was for job {decided_for})")
     if command_type == "AdvanceApplication" and current_stage_id == payload.get("to_stage_id"):
         return Step("succeeded", "already in the target stage")
     if command_type == "ArchiveApplication" and (current_stage_id in archived_stage_ids

@@ -243,7 +243,7 @@ def _errors(**described: str) -> dict[int, ResponseSpec]:
 
 
 def slack_handlers(sink: EventSink, *, signing_secret: str | None) -> list[HTTPRouteHandler]:
-    from ingest.slack import recruiter_decided_envelope, verify_slack_request
+    from ingest.slack import click_envelope, verify_slack_request
 
     @post("/slack/interactions", status_code=200, request_max_body_size=256 * 1024, tags=["ingest"],
           summary="Slack button presses (signed block_actions)", operation_class=_SlackOperation,
@@ -259,7 +259,7 @@ def slack_handlers(sink: EventSink, *, signing_secret: str | None) -> list[HTTPR
             log.warning("slack_signature_rejected")
             return _error(401, "invalid Slack signature or timestamp")
         try:
-            env = recruiter_decided_envelope(body, datetime.now(UTC))
+            env = click_envelope(body, datetime.now(UTC))
         except InvalidInput as exc:
             return _error(400, exc.reason)
         if env is not None:
@@ -267,7 +267,8 @@ def slack_handlers(sink: EventSink, *, signing_secret: str | None) -> list[HTTPR
                 await sink.publish_event(env)
             except TransientError:
                 return _error(503, "event store unavailable, retry later")
-            log.info("recruiter_decided", event_id=env.event_id, key=env.key, choice=env.payload["choice"])
+            log.info("slack_click_stored", event_id=env.event_id, event_type=env.event_type, key=env.key,
+                     choice=env.payload.get("choice", "undo"))
         return Response("", status_code=200, media_type=MediaType.TEXT)
 
     return [slack_interactions]

@@ -20,6 +20,7 @@ from contracts.envelope import Envelope
 from contracts.errors import PermanentError, TransientError
 from ingest import store
 from ingest.ashby_budget import Priority, using_priority
+from ingest.ashby_client import AshbyError
 from ingest.ashby_events import (
     application_envelope,
     content_hash,
@@ -27,6 +28,7 @@ from ingest.ashby_events import (
     metadata_envelope,
     submitters,
 )
+from ingest.merges import is_gone, merged_applications
 from ingest.polling import Decay, after_feedback_poll, after_snapshot, feedback_check_due, merge_after_poll
 
 log = structlog.get_logger(__name__)
@@ -164,12 +166,62 @@ class AshbyPoller:
             merged = merge_after_poll(loaded, watch, current, self.clock())
             await store.save_watch(conn, merged)
 
+    # --- candidate merges (issue 21) ----------------------------------------------------------
+
+    async def resolve_merges_once(self) -> int:
+        """Read Ashby for each candidate merge not resolved yet and publish where the merged-away
+        candidate's applications went; a failure is tried again later (with a growing pause)."""
+        now = self.clock()
+        async with self.pool.acquire() as conn:
+            due = await store.claim_merges(conn, now, now + timedelta(seconds=60))
+        for row in due:
+            try:
+                with using_priority(Priority.PROMPT):
+                    await self._resolve_merge(row["event_id"], row["deleted_candidate_id"],
+                                              row["merged_candidate_id"])
+            except (TransientError, PermanentError, OSError) as exc:
+                retry = self.clock() + timedelta(seconds=min(300, 2 ** min(int(row["attempts"]), 8)))
+                async with self.pool.acquire() as conn:
+                    await store.merge_failed(conn, row["event_id"], retry, f"{type(exc).__name__}: {exc}"[:300])
+                log.warning("candidate_merge_not_resolved", event_id=row["event_id"], error=type(exc).__name__)
+        return len(due)
+
+    async def _info_or_gone(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            return dict(await self.api.call(endpoint, body) or {})
+        except AshbyError as exc:
+            if is_gone(exc.code):
+                return None
+            raise
+
+    async def _resolve_merge(self, event_id: str, deleted: str, merged: str) -> None:
+        async with self.pool.acquire() as conn:
+            old = await store.applications_of(conn, deleted)
+        candidate = await self._info_or_gone("candidate.info", {"id": merged}) or {}
+        survivors: dict[str, dict[str, Any]] = {}
+        for app_id in candidate.get("applicationIds") or []:
+            info = await self._info_or_gone("application.info", {"applicationId": str(app_id)})
+            if info is not None:
+                survivors[str(app_id)] = info
+        still: dict[str, dict[str, Any] | None] = {}
+        for app_id, _ in old:
+            still[app_id] = survivors.get(app_id) or await self._info_or_gone("application.info",
+                                                                              {"applicationId": app_id})
+        now = self.clock()
+        snapshots = {app_id: info for app_id, info in [*survivors.items(), *still.items()] if info is not None}
+        await self._publish_all([application_envelope(info, now) for info in snapshots.values()]
+                                + merged_applications(event_id, deleted, merged, old, still, survivors, now))
+        async with self.pool.acquire() as conn:
+            await store.merge_done(conn, event_id)
+        log.info("candidate_merge_resolved", event_id=event_id, applications=len(old), survivors=len(survivors))
+
     # --- loops -------------------------------------------------------------------------------
 
     async def run_watches(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 n = await self.poll_due_once()
+                n += await self.resolve_merges_once()
             except (TransientError, OSError, asyncpg.PostgresError) as exc:
                 log.warning("poll_cycle_failed", error=type(exc).__name__)
                 n = 0

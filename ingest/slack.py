@@ -17,17 +17,21 @@ from slack_sdk.signature import Clock, SignatureVerifier
 
 from contracts.envelope import Envelope
 from contracts.errors import InvalidInput
-from contracts.events import RecruiterDecided
+from contracts.events import ArchiveUndoRequested, RecruiterDecided
 from contracts.ids import derive_id
 
 # These must match notifier/message.py (components share no code; a unit test checks they agree).
 ARCHIVE_ACTION = "autoadvance_archive"
 KEEP_ACTION = "autoadvance_keep"
 ACTIONS_BLOCK_PREFIX = "autoadvance_proposal:"
-CHOICES: dict[str, Literal["archive", "keep"]] = {ARCHIVE_ACTION: "archive", KEEP_ACTION: "keep"}
+UNDO_ACTION = "autoadvance_undo_archive"
+UNDO_BLOCK_PREFIX = "autoadvance_undo:"
+"""The Undo button of a scheduled archive: its value is the archive's command id (issue 21)."""
+CHOICES: dict[str, Literal["archive", "keep", "undo"]] = {ARCHIVE_ACTION: "archive", KEEP_ACTION: "keep",
+                                                          UNDO_ACTION: "undo"}
 MAX_AGE_S = 300
 
-Choice = Literal["archive", "keep"]
+Choice = Literal["archive", "keep", "undo"]
 
 
 class _FixedClock(Clock):
@@ -103,7 +107,8 @@ class _BlockActions(_Model):
 
 @dataclass(frozen=True, slots=True)
 class Interaction:
-    """A recruiter's click on Archive or Keep in a proposal."""
+    """A click on Archive or Keep in a proposal, or on Undo of a scheduled archive (then
+    `proposal_command_id` is the archive's command id)."""
 
     choice: Choice
     action_id: str
@@ -164,7 +169,8 @@ def parse_interaction(body: bytes) -> Interaction | None:
         raise InvalidInput(f"payload.actions: button {action.action_id} carries no proposal id")
     container = payload.container or _Container()
     block_id = action.block_id or ""
-    application_id = block_id[len(ACTIONS_BLOCK_PREFIX):] if block_id.startswith(ACTIONS_BLOCK_PREFIX) else None
+    prefix = UNDO_BLOCK_PREFIX if action.action_id == UNDO_ACTION else ACTIONS_BLOCK_PREFIX
+    application_id = block_id[len(prefix):] if block_id.startswith(prefix) else None
     return Interaction(
         choice=CHOICES[action.action_id], action_id=action.action_id, proposal_command_id=action.value,
         user_id=payload.user.id, user_name=payload.user.username or payload.user.name,
@@ -180,11 +186,23 @@ def to_recruiter_decided(interaction: Interaction, application_id: str | None = 
     app_id = application_id or interaction.application_id
     if not app_id:
         raise InvalidInput("the click does not say which application it is about")
+    if interaction.choice == "undo":
+        raise InvalidInput("an Undo click is not a recruiter's decision on a proposal")
     return RecruiterDecided(
         proposal_command_id=interaction.proposal_command_id, application_id=app_id, choice=interaction.choice,
         slack_user_id=interaction.user_id, slack_user_name=interaction.user_name,
         action_ts=interaction.action_ts, channel=interaction.channel_id, message_ts=interaction.message_ts,
     )
+
+
+def to_undo_requested(interaction: Interaction) -> ArchiveUndoRequested:
+    """The event for a click on Undo of a scheduled archive."""
+    if interaction.choice != "undo" or not interaction.application_id:
+        raise InvalidInput("the Undo click does not say which application it is about")
+    return ArchiveUndoRequested(
+        archive_command_id=interaction.proposal_command_id, application_id=interaction.application_id,
+        slack_user_id=interaction.user_id, slack_user_name=interaction.user_name, action_ts=interaction.action_ts,
+        channel=interaction.channel_id, message_ts=interaction.message_ts)
 
 
 def recruiter_decided_envelope(body: bytes, now: datetime) -> Envelope | None:
@@ -200,3 +218,19 @@ def recruiter_decided_envelope(body: bytes, now: datetime) -> Envelope | None:
     return Envelope(event_id=event_id, event_type="RecruiterDecided", key=decided.application_id,
                     occurred_at=now, recorded_at=now, correlation_id=decided.proposal_command_id,
                     source="slack", payload=decided.model_dump())
+
+
+def click_envelope(body: bytes, now: datetime) -> Envelope | None:
+    """A signed interaction's body as its event: `RecruiterDecided` for Archive / Keep,
+    `ArchiveUndoRequested` for Undo of a scheduled archive; None when it is not one of our buttons.
+    One id per click (Slack's retry of the same click is one event). Raises `InvalidInput`."""
+    interaction = parse_interaction(body)
+    if interaction is None:
+        return None
+    if interaction.choice != "undo":
+        return recruiter_decided_envelope(body, now)
+    undo = to_undo_requested(interaction)
+    event_id = derive_id("archive-undo-requested", undo.archive_command_id, undo.slack_user_id, undo.action_ts)
+    return Envelope(event_id=event_id, event_type="ArchiveUndoRequested", key=undo.application_id,
+                    occurred_at=now, recorded_at=now, correlation_id=undo.archive_command_id,
+                    source="slack", payload=undo.model_dump())

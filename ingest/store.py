@@ -26,11 +26,28 @@ async def load_watch(conn: asyncpg.Connection, application_id: str, *, lock: boo
     return Watch.from_json(application_id, row["state"], row["next_poll_at"]) if row else None
 
 
+async def load_watches(conn: asyncpg.Connection, application_ids: list[str], *, lock: bool = False
+                       ) -> dict[str, Watch]:
+    """The watches of `application_ids` in one round trip (locked in id order, as every batch locks them)."""
+    rows = await conn.fetch(
+        "SELECT application_id, state, next_poll_at FROM poll_watch WHERE application_id = ANY($1::text[]) "
+        "ORDER BY application_id" + (" FOR UPDATE" if lock else ""), sorted(set(application_ids)))
+    return {r["application_id"]: Watch.from_json(r["application_id"], r["state"], r["next_poll_at"]) for r in rows}
+
+
+_SAVE_WATCH = """INSERT INTO poll_watch (application_id, state, next_poll_at) VALUES ($1, $2, $3)
+    ON CONFLICT (application_id) DO UPDATE SET state = EXCLUDED.state, next_poll_at = EXCLUDED.next_poll_at"""
+
+
 async def save_watch(conn: asyncpg.Connection, watch: Watch) -> None:
-    await conn.execute(
-        """INSERT INTO poll_watch (application_id, state, next_poll_at) VALUES ($1, $2, $3)
-           ON CONFLICT (application_id) DO UPDATE SET state = EXCLUDED.state, next_poll_at = EXCLUDED.next_poll_at""",
-        watch.application_id, watch.to_json(), watch.next_poll_at)
+    await conn.execute(_SAVE_WATCH, watch.application_id, watch.to_json(), watch.next_poll_at)
+
+
+async def save_watches(conn: asyncpg.Connection, watches: list[Watch]) -> None:
+    """Several watches in one pipelined round trip, in id order."""
+    if watches:
+        await conn.executemany(_SAVE_WATCH, [(w.application_id, w.to_json(), w.next_poll_at)
+                                             for w in sorted(watches, key=lambda w: w.application_id)])
 
 
 async def claim_due(conn: asyncpg.Connection, now: datetime, lease_until: datetime, limit: int) -> list[str]:
@@ -62,6 +79,46 @@ async def known_record(conn: asyncpg.Connection, kind: str, record_id: str) -> b
     """Whether a metadata record of this kind was ever published."""
     return bool(await conn.fetchval("SELECT 1 FROM poller_metadata_hashes WHERE kind = $1 AND record_id = $2",
                                     kind, record_id))
+
+
+# --- candidate merges (issue 21) -----------------------------------------------------------------
+
+
+async def remember_application(conn: asyncpg.Connection, application_id: str, candidate_id: str | None,
+                               job_id: str | None) -> None:
+    await conn.execute(
+        """INSERT INTO ingest_applications (application_id, candidate_id, job_id, updated_at) VALUES ($1, $2, $3, now())
+           ON CONFLICT (application_id) DO UPDATE SET candidate_id = COALESCE(EXCLUDED.candidate_id,
+               ingest_applications.candidate_id), job_id = COALESCE(EXCLUDED.job_id, ingest_applications.job_id),
+               updated_at = now()""", application_id, candidate_id, job_id)
+
+
+async def applications_of(conn: asyncpg.Connection, candidate_id: str) -> list[tuple[str, str | None]]:
+    rows = await conn.fetch("SELECT application_id, job_id FROM ingest_applications WHERE candidate_id = $1 "
+                            "ORDER BY application_id", candidate_id)
+    return [(r["application_id"], r["job_id"]) for r in rows]
+
+
+async def add_merge(conn: asyncpg.Connection, event_id: str, deleted: str, merged: str) -> None:
+    await conn.execute("""INSERT INTO ingest_merges (event_id, deleted_candidate_id, merged_candidate_id)
+                          VALUES ($1, $2, $3) ON CONFLICT DO NOTHING""", event_id, deleted, merged)
+
+
+async def claim_merges(conn: asyncpg.Connection, now: datetime, lease_until: datetime, limit: int = 10) -> list:
+    return await conn.fetch(
+        """UPDATE ingest_merges SET next_at = $2, attempts = attempts + 1 WHERE event_id IN (
+               SELECT event_id FROM ingest_merges WHERE status = 'pending' AND next_at <= $1
+               ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+           RETURNING event_id, deleted_candidate_id, merged_candidate_id, attempts""", now, lease_until, limit)
+
+
+async def merge_done(conn: asyncpg.Connection, event_id: str) -> None:
+    await conn.execute("UPDATE ingest_merges SET status = 'done', last_error = NULL WHERE event_id = $1", event_id)
+
+
+async def merge_failed(conn: asyncpg.Connection, event_id: str, retry_at: datetime, error: str) -> None:
+    await conn.execute("UPDATE ingest_merges SET next_at = $2, last_error = $3 WHERE event_id = $1",
+                       event_id, retry_at, error)
 
 
 async def forget_rejected(conn: asyncpg.Connection, needle: str) -> int:

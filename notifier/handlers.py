@@ -2,9 +2,10 @@
 after a recruiter's click. One message per command id; outcomes are events.
 
 A proposal is recorded as 'started' before posting. If the process dies after Slack accepted the
-message and before it was recorded, the redelivered command posts it again (at-least-once; see
-docs/decisions/0002-slack-post-then-crash.md): a duplicate message is harmless because both carry
-the same proposal id and only the first click counts.
+message and before it was recorded, the redelivered command first looks for the earlier message
+by its metadata and adopts it (notifier/dedupe.py, docs/decisions/0006-slack-dedupe-by-metadata.md);
+only when Slack will not show the history does it post again (at-least-once, decision 0002): a
+duplicate is harmless because both carry the same proposal id and only the first click counts.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from contracts.ids import derive_id
 from contracts.outcomes import alert_command, outcome_event
 from contracts.pii import candidate_token, fill_candidate_names, token_ids
 from notifier import store
+from notifier.dedupe import OncePoster
 from notifier.message import (
     build_alert,
     build_already_decided,
     build_archive_outcome,
     build_decided,
     build_proposal,
+    build_window,
 )
 from notifier.nudges import NUDGE_COMMANDS, carry_out
 from notifier.slack import RecruiterDirectory, SlackApi
@@ -84,6 +87,7 @@ def command_handler(slack: SlackApi, ashby: AshbyCalls, publisher: Publisher, *,
                     fallback_channel: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                     names: CandidateNames = no_names):
     directory = RecruiterDirectory(slack, fallback_channel=fallback_channel)
+    poster = OncePoster(slack)
 
     async def notify(pool: asyncpg.Pool, d: Delivered) -> None:
         cmd = d.envelope
@@ -93,15 +97,20 @@ def command_handler(slack: SlackApi, ashby: AshbyCalls, publisher: Publisher, *,
         if earlier in ("posted", "skipped") or (earlier == "failed" and not d.retried):
             log.info("slack_command_already_done", command_id=p["command_id"], status=earlier)
             return
+        # an earlier attempt may have posted without living to record it: look before posting again
+        look_first = earlier is not None or d.num_delivered > 1
         try:
             if cmd.event_type in NUDGE_COMMANDS:  # feedback nudges (issue 21): their own message and event
-                await carry_out(pool, slack, ashby, directory, publisher, cmd, clock, fallback_channel)
+                await carry_out(pool, poster, ashby, directory, publisher, cmd, clock, fallback_channel,
+                                look_first=look_first)
                 return
             if cmd.event_type == "ProposeRejection":
-                channel, ts = await _propose(pool, slack, ashby, directory, cmd, fallback_channel, names)
+                channel, ts = await _propose(pool, poster, ashby, directory, cmd, fallback_channel, names,
+                                             look_first)
             elif cmd.event_type == "SendAlert":
                 text, blocks = await _named(names, *build_alert(p["kind"], p["text"], p.get("application_id")))
-                posted = await slack.post_message(admin_channel, text, blocks)
+                posted = await poster.post(admin_channel, text, blocks, command_id=p["command_id"],
+                                           command_type=cmd.event_type, look_first=look_first)
                 channel, ts = posted.channel, posted.ts
             else:
                 raise PermanentError(f"the notifier does not carry out {cmd.event_type}")
@@ -124,8 +133,8 @@ def command_handler(slack: SlackApi, ashby: AshbyCalls, publisher: Publisher, *,
     return notify
 
 
-async def _propose(pool: asyncpg.Pool, slack: SlackApi, ashby: AshbyCalls, directory: RecruiterDirectory,
-                   cmd: Envelope, fallback_channel: str, names: CandidateNames) -> tuple[str, str]:
+async def _propose(pool: asyncpg.Pool, poster: OncePoster, ashby: AshbyCalls, directory: RecruiterDirectory,
+                   cmd: Envelope, fallback_channel: str, names: CandidateNames, look_first: bool) -> tuple[str, str]:
     """The stored copy of the proposal names the candidate by token only; Slack gets the name."""
     p = cmd.payload
     info = await ashby.call("application.info", {"applicationId": p["application_id"]})
@@ -141,7 +150,8 @@ async def _propose(pool: asyncpg.Pool, slack: SlackApi, ashby: AshbyCalls, direc
         recruiter_user_id=recipient.user_id, rule_label=p.get("rule_id"),
         interviewer_names=await _interviewer_names(ashby, p.get("explanation") or {}))
     shown_text, shown_blocks = await _named(names, text, blocks, {str(candidate.get("id")): candidate.get("name")})
-    posted = await slack.post_message(recipient.channel or fallback_channel, shown_text, shown_blocks)
+    posted = await poster.post(recipient.channel or fallback_channel, shown_text, shown_blocks,
+                               command_id=p["command_id"], command_type=cmd.event_type, look_first=look_first)
     async with pool.acquire() as conn:
         await store.save_proposal(conn, p["command_id"], p["application_id"], posted.channel, posted.ts, text, blocks)
     return posted.channel, posted.ts
@@ -200,6 +210,13 @@ async def _show(slack: SlackApi, proposal: Any, names: CandidateNames) -> None:
     if proposal["outcome"]:
         text, blocks = build_archive_outcome(proposal["blocks"], proposal["decided_by"], proposal["outcome"],
                                              proposal["outcome_reason"])
+    elif proposal["window_state"]:  # an archive with an undo window that Ashby has not answered yet
+        due = proposal["archive_due_at"]
+        text, blocks = build_window(proposal["blocks"], state=proposal["window_state"],
+                                    application_id=proposal["application_id"],
+                                    archive_command_id=proposal["archive_command_id"],
+                                    due_at=due.isoformat() if due else None, asked_by=proposal["decided_by"],
+                                    settled_by=proposal["window_by"], reason=proposal["window_reason"])
     else:
         text, blocks = build_decided(proposal["blocks"], proposal["decided_by"], proposal["choice"])
     await slack.update_message(proposal["channel"], proposal["ts"], *await _named(names, text, blocks))
@@ -237,7 +254,8 @@ def click_handler(slack: SlackApi, names: CandidateNames = no_names):
             await _show(slack, proposal, names)
             async with pool.acquire() as conn:  # Ashby may have answered while Slack was being updated
                 latest = await store.proposal(conn, p["proposal_command_id"])
-            if latest is not None and latest["outcome"] and not proposal["outcome"]:
+            if latest is not None and (latest["outcome"] and not proposal["outcome"]
+                                       or latest["window_state"] != proposal["window_state"]):
                 await _show(slack, latest, names)
             log.info("proposal_decided", command_id=p["proposal_command_id"], choice=p["choice"])
         else:

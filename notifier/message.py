@@ -15,6 +15,11 @@ KEEP_ACTION = "autoadvance_keep"
 ACTIONS_BLOCK_PREFIX = "autoadvance_proposal:"
 """The actions block's id is this prefix + the application id, so a click names its application."""
 
+UNDO_ACTION = "autoadvance_undo_archive"
+UNDO_BLOCK_PREFIX = "autoadvance_undo:"
+"""The Undo button of a scheduled archive: value = the archive's command id, block id = prefix +
+application id (issue 21)."""
+
 ASHBY_APP_URL = "https://app.ashbyhq.com"
 REDACTED = "[redacted]"
 _MAX_REQUIREMENTS = 40  # Slack allows 50 blocks per message; the rest of the message needs a few
@@ -233,3 +238,73 @@ def build_already_decided(choice: str | None, decided_by_slack_user_id: str | No
     verb = {"archive": "archived", "keep": "kept in process"}.get(choice or "", "decided")
     who = f" by <@{_escape(decided_by_slack_user_id)}>" if decided_by_slack_user_id else ""
     return f"This proposal was already {verb}{who}; your click changed nothing."
+
+
+# --- the undo window of an archive (issue 21) ------------------------------------------------------
+
+
+def build_archive_notice(*, application_id: str, candidate_name: str | None, job_title: str | None,
+                         stage_title: str | None, explanation: Mapping[str, Any], candidate_id: str | None = None,
+                         recruiter_user_id: str | None = None, rule_label: str | None = None,
+                         interviewer_names: Mapping[str, str] | None = None) -> tuple[str, list[Block]]:
+    """(text, blocks) telling the recruiter that a rule archives a candidate on its own; the window
+    part (`build_window`) is added below it."""
+    name, job, stage = _safe(candidate_name, "A candidate"), _safe(job_title, "a job"), _safe(stage_title, "a stage")
+    mention = f"<@{recruiter_user_id}> " if recruiter_user_id else ""
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Automatic archive", "emoji": True}},
+        _section(f"{mention}*{name}* did not meet the feedback thresholds for *{job}* in stage *{stage}*; "
+                 "the rule archives such candidates automatically."),
+        *_requirement_blocks(explanation, interviewer_names),
+        _section(f"<{application_url(candidate_id, application_id)}|Open the application in Ashby>"),
+    ]
+    if rule_label:
+        blocks.append(_context(f"Rule: {_safe(rule_label)}"))
+    return f"Automatic archive: {name} for {job} ({stage})", blocks
+
+
+def build_window(original_blocks: Sequence[Block], *, state: str, application_id: str, archive_command_id: str,
+                 due_at: str | None, asked_by: str | None, settled_by: str | None = None,
+                 reason: str | None = None) -> tuple[str, list[Block]]:
+    """(text, blocks) for a message whose archive has an undo window, as the window stands:
+    `scheduled` (with the Undo button), `released` (sent to Ashby, its answer not known yet),
+    `undone` or `cancelled` (nothing was sent to Ashby). `asked_by` is a Slack user id, or None for
+    a rule's own archive."""
+    kept = _without_buttons(original_blocks)
+    when = _escape(_when(due_at))
+    by = f" asked by <@{_escape(asked_by)}>" if asked_by else " by the rule"
+    if state == "scheduled":
+        kept.append(_section(f":hourglass: *Archive scheduled*{by}: the candidate will be archived in Ashby at "
+                             f"*{when}* unless someone presses Undo before then."))
+        kept.append(_context("Nothing has been sent to Ashby yet, and no rejection email."))
+        kept.append({"type": "actions", "block_id": f"{UNDO_BLOCK_PREFIX}{application_id}",
+                     "elements": [_button("Undo", UNDO_ACTION, archive_command_id)]})
+        return f"Archive scheduled{by} for {when}", kept
+    if state == "undone":
+        who = f"<@{_escape(settled_by)}>" if settled_by else "someone"
+        kept.append(_section(f":leftwards_arrow_with_hook: *Archive undone* by {who}"))
+        kept.append(_context("Nothing was sent to Ashby and no rejection email went out; the candidate stays "
+                             "in the process."))
+        return f"Archive undone by {who}", kept
+    if state == "cancelled":
+        why = _safe(reason, "no reason given")
+        kept.append(_section(":arrow_right: *Not archived*: the scheduled archive was cancelled"))
+        kept.append(_context(f"{why}. Nothing was sent to Ashby."))
+        return f"Not archived (cancelled): {why}", kept
+    kept.append(_section(f":hourglass_flowing_sand: *Archiving…*{by}: the undo window ended at {when}"))
+    kept.append(_context("Sent to Ashby; waiting for Ashby to confirm the archive."))
+    return f"Archiving…{by} (undo window ended {when})", kept
+
+
+def build_undo_refused(reason: str, detail: str, outcome: str | None, outcome_reason: str | None) -> str:
+    """Ephemeral answer to an Undo that came too late (or for an archive already settled), saying
+    what really happened to the candidate."""
+    head = {"too_late": "Too late to undo", "already_undone": "Nothing to undo",
+            "cancelled": "Nothing to undo"}.get(reason, "Cannot undo")
+    if reason != "too_late":
+        return f"{head}: {_safe(detail)}."
+    truth = {"succeeded": "Ashby confirmed the archive.",
+             "failed": f"Ashby did not archive the candidate: {_safe(outcome_reason, 'no reason given')}.",
+             "skipped": f"The archive was skipped: {_safe(outcome_reason, 'no reason given')}."}.get(
+        outcome or "", "Ashby has not answered yet; this message will show its answer.")
+    return f"{head}: {_safe(detail)}. {truth} Your click changed nothing."

@@ -22,8 +22,9 @@ from contracts.events import FeedbackEscalated, FeedbackNudgeSent
 from contracts.ids import derive_id
 from contracts.outcomes import outcome_event
 from notifier import store
+from notifier.dedupe import OncePoster
 from notifier.nudge_message import build_escalation, build_nudge, feedback_url
-from notifier.slack import RecruiterDirectory, SlackApi
+from notifier.slack import RecruiterDirectory
 
 log = structlog.get_logger(__name__)
 NUDGE_COMMANDS = frozenset({"NudgeInterviewer", "EscalateFeedback"})
@@ -37,16 +38,19 @@ class Publisher(Protocol):
     async def publish_event(self, envelope: Envelope) -> tuple[int, bool]: ...
 
 
-async def carry_out(pool: asyncpg.Pool, slack: SlackApi, ashby: AshbyCalls, directory: RecruiterDirectory,
-                    publisher: Publisher, cmd: Envelope, now: Callable[[], datetime], fallback_channel: str) -> None:
+async def carry_out(pool: asyncpg.Pool, poster: OncePoster, ashby: AshbyCalls, directory: RecruiterDirectory,
+                    publisher: Publisher, cmd: Envelope, now: Callable[[], datetime], fallback_channel: str, *,
+                    look_first: bool) -> None:
+    """`look_first`: a redelivery: a message an earlier attempt posted (found by its metadata) is
+    adopted instead of posted again (`notifier/dedupe.py`)."""
     if cmd.event_type == "NudgeInterviewer":
-        await _nudge(pool, slack, ashby, directory, publisher, cmd, now)
+        await _nudge(pool, poster, ashby, directory, publisher, cmd, now, look_first)
     else:
-        await _escalate(pool, slack, ashby, directory, publisher, cmd, now, fallback_channel)
+        await _escalate(pool, poster, ashby, directory, publisher, cmd, now, fallback_channel, look_first)
 
 
-async def _nudge(pool: asyncpg.Pool, slack: SlackApi, ashby: AshbyCalls, directory: RecruiterDirectory,
-                 publisher: Publisher, cmd: Envelope, now: Callable[[], datetime]) -> None:
+async def _nudge(pool: asyncpg.Pool, poster: OncePoster, ashby: AshbyCalls, directory: RecruiterDirectory,
+                 publisher: Publisher, cmd: Envelope, now: Callable[[], datetime], look_first: bool) -> None:
     p = cmd.payload
     user = await ashby.call("user.info", {"userId": p["interviewer_id"]}) or {}
     recipient = await directory.resolve(user.get("email"), time.monotonic())
@@ -59,7 +63,8 @@ async def _nudge(pool: asyncpg.Pool, slack: SlackApi, ashby: AshbyCalls, directo
                                interview_title=await _interview_title(ashby, p.get("interview_id")),
                                due_at=p["due_at"], interviewer_slack_id=recipient.user_id,
                                link=feedback_url(p.get("feedback_link"), candidate.get("id"), p["application_id"]))
-    posted = await slack.post_message(recipient.channel, text, blocks)
+    posted = await poster.post(recipient.channel, text, blocks, command_id=p["command_id"],
+                               command_type=cmd.event_type, look_first=look_first)
     async with pool.acquire() as conn:
         await store.posted(conn, p["command_id"], posted.channel, posted.ts)
     at = now()
@@ -75,8 +80,9 @@ async def _nudge(pool: asyncpg.Pool, slack: SlackApi, ashby: AshbyCalls, directo
 _ESCALATE_TO = (("Recruiter", ("Recruiter", "Coordinator")), ("Hiring Manager", ("Hiring Manager",)))
 
 
-async def _escalate(pool: asyncpg.Pool, slack: SlackApi, ashby: AshbyCalls, directory: RecruiterDirectory,
-                    publisher: Publisher, cmd: Envelope, now: Callable[[], datetime], fallback_channel: str) -> None:
+async def _escalate(pool: asyncpg.Pool, poster: OncePoster, ashby: AshbyCalls, directory: RecruiterDirectory,
+                    publisher: Publisher, cmd: Envelope, now: Callable[[], datetime], fallback_channel: str,
+                    look_first: bool) -> None:
     p = cmd.payload
     info = await ashby.call("application.info", {"applicationId": p["application_id"]}) or {}
     candidate = info.get("candidate") or {}
@@ -97,7 +103,8 @@ async def _escalate(pool: asyncpg.Pool, slack: SlackApi, ashby: AshbyCalls, dire
         targets[fallback_channel] = "fallback channel"
     channels = []
     for channel in targets:
-        posted = await slack.post_message(channel, text, blocks)
+        posted = await poster.post(channel, text, blocks, command_id=p["command_id"], command_type=cmd.event_type,
+                                   look_first=look_first)
         channels.append(posted.channel)
     async with pool.acquire() as conn:
         await store.posted(conn, p["command_id"], channels[0], "")

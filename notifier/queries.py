@@ -24,11 +24,15 @@ async def messages_for(conn: asyncpg.Connection, application_id: str) -> list[di
 
 
 async def open_proposals(conn: asyncpg.Connection, limit: int = 50) -> list[dict[str, Any]]:
-    """Rejection proposals posted to a recruiter and not answered yet, oldest first."""
+    """Rejection proposals posted to a recruiter and not answered yet, oldest first. A proposal is
+    saved only after its ProposeRejection was claimed in the inbox, so walking the inbox's
+    proposals in posting order (index `notifier_inbox_proposals_posted`) finds every open one and
+    stops after `limit`, instead of sorting all the open ones."""
     rows = await conn.fetch(
         """SELECT p.command_id, p.application_id, p.channel, i.updated_at AS posted_at
-           FROM notifier_proposals p LEFT JOIN notifier_inbox i USING (command_id)
-           WHERE p.decided_at IS NULL ORDER BY i.updated_at NULLS LAST LIMIT $1""", limit)
+           FROM notifier_inbox i JOIN notifier_proposals p USING (command_id)
+           WHERE i.command_type = 'ProposeRejection' AND p.decided_at IS NULL
+           ORDER BY i.updated_at LIMIT $1""", limit)
     return [_plain(r) for r in rows]
 
 

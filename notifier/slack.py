@@ -52,7 +52,10 @@ class SlackRejected(PermanentError):
 
 
 class SlackApi(Protocol):
-    async def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> PostedMessage: ...
+    async def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]], *,
+                           metadata: dict[str, Any] | None = None) -> PostedMessage: ...
+
+    async def history(self, channel: str, *, limit: int) -> list[dict[str, Any]]: ...
 
     async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None: ...
 
@@ -124,10 +127,17 @@ class SlackWebAdapter:
             raise mapped from exc
         return response.data if isinstance(response.data, dict) else {}
 
-    async def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> PostedMessage:
+    async def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]], *,
+                           metadata: dict[str, Any] | None = None) -> PostedMessage:
         data = await self._call("chat.postMessage", channel=channel, text=text, blocks=blocks,
-                                unfurl_links=False, unfurl_media=False)
+                                unfurl_links=False, unfurl_media=False, metadata=metadata)
         return PostedMessage(channel=str(data.get("channel") or channel), ts=str(data["ts"]))
+
+    async def history(self, channel: str, *, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` messages of a channel with their metadata (needs `*:history`)."""
+        data = await self._call("conversations.history", channel=channel, limit=limit, include_all_metadata=True)
+        messages = data.get("messages")
+        return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
 
     async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         await self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)

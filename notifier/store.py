@@ -62,3 +62,45 @@ async def archive_outcome(conn: asyncpg.Connection, application_id: str, outcome
                                WHERE application_id = $1 AND (choice = 'archive' OR choice IS NULL)
                                ORDER BY decided_at DESC NULLS LAST LIMIT 1)
            RETURNING *""", application_id, outcome, reason)
+
+
+# --- the undo window of an archive (issue 21) --------------------------------------------------
+
+
+async def schedule_window(conn: asyncpg.Connection, proposal_command_id: str, archive_command_id: str, due_at):
+    """The proposal whose Archive click scheduled this archive now shows its window; the row or None."""
+    return await conn.fetchrow(
+        """UPDATE notifier_proposals SET archive_command_id = $2, archive_due_at = $3,
+                  window_state = COALESCE(window_state, 'scheduled')
+           WHERE command_id = $1 RETURNING *""", proposal_command_id, archive_command_id, due_at)
+
+
+async def save_notice(conn: asyncpg.Connection, archive_command_id: str, application_id: str, channel: str, ts: str,
+                      text: str, blocks: list, due_at) -> asyncpg.Record:
+    """The message announcing a rule's own archive, kept like a proposal the rule decided itself."""
+    return await conn.fetchrow(
+        """INSERT INTO notifier_proposals (command_id, application_id, channel, ts, text, blocks, choice, decided_at,
+                                           kind, archive_command_id, archive_due_at, window_state)
+           VALUES ($1, $2, $3, $4, $5, $6, 'archive', now(), 'archive_notice', $1, $7, 'scheduled')
+           ON CONFLICT (command_id) DO UPDATE SET channel = EXCLUDED.channel, ts = EXCLUDED.ts
+           RETURNING *""", archive_command_id, application_id, channel, ts, text, blocks, due_at)
+
+
+async def settle_window(conn: asyncpg.Connection, archive_command_id: str, state: str, by: str | None,
+                        reason: str | None):
+    """Released, undone or cancelled, once (from scheduled); the row or None."""
+    return await conn.fetchrow(
+        """UPDATE notifier_proposals SET window_state = $2, window_by = $3, window_reason = $4
+           WHERE archive_command_id = $1 AND window_state = 'scheduled' RETURNING *""",
+        archive_command_id, state, by, reason)
+
+
+async def by_archive(conn: asyncpg.Connection, archive_command_id: str):
+    return await conn.fetchrow("SELECT * FROM notifier_proposals WHERE archive_command_id = $1", archive_command_id)
+
+
+async def supersede_proposal(conn: asyncpg.Connection, command_id: str, reason: str):
+    """A proposal nobody answered that no longer applies (merged away, moved): it says so; the row or None."""
+    return await conn.fetchrow(
+        """UPDATE notifier_proposals SET outcome = 'skipped', outcome_reason = $2
+           WHERE command_id = $1 AND choice IS NULL AND outcome IS NULL RETURNING *""", command_id, reason)

@@ -14,6 +14,7 @@ from notifier.handlers import (
     dead_letter_hook,
     no_names,
 )
+from notifier.windows import WINDOWS_DURABLE, window_handler
 
 
 def subscriptions(slack, ashby, publisher, *, admin_channel: str, fallback_channel: str,
@@ -28,4 +29,7 @@ def subscriptions(slack, ashby, publisher, *, admin_channel: str, fallback_chann
                      click_handler(slack, names), transactional=False, batch_size=16, role="notifier"),
         Subscription(OUTCOMES_DURABLE, subjects.EVENTS_STREAM, subjects.events_from("executor"),
                      archive_outcome_handler(slack, names), transactional=False, batch_size=16, role="notifier"),
+        Subscription(WINDOWS_DURABLE, subjects.EVENTS_STREAM, subjects.events_from("evaluator"),
+                     window_handler(slack, ashby, publisher, fallback_channel=fallback_channel, names=names),
+                     transactional=False, batch_size=16, role="notifier"),
     ]

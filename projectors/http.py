@@ -12,11 +12,15 @@ from litestar.params import Parameter
 from litestar.types import Guard
 
 from contracts.errors import ErrorBody
+from projectors import api_models
+from projectors.api_models import ApplicationView, EventPage
 from projectors.queries import (
     METADATA_KINDS,
     application_view,
     events_for_key,
     form_fields,
+    merged_from,
+    merged_into,
     metadata_list,
     plan_stages,
 )
@@ -37,18 +41,19 @@ def _responses(*codes: int) -> dict[int, ResponseSpec]:
 def query_router(pool: asyncpg.Pool, guards: list[Guard]) -> Router:
     @get("/applications/{application_id:str}", summary="What we know about an application",
          responses=_responses(401, 404))
-    async def get_application(application_id: Id) -> dict[str, Any]:
+    async def get_application(application_id: Id) -> ApplicationView:
         async with pool.acquire() as conn:
             view = await application_view(conn, application_id)
         if view is None:
             raise NotFoundException(f"no events about application {application_id}")
-        return view
+        return api_models.application(view)
 
     @get("/events", summary="The audit trail: an entity's events in log order", responses=_responses(401))
-    async def list_events(key: Id, after_seq: Seq = 0, limit: Limit = 500) -> dict[str, Any]:
+    async def list_events(key: Id, after_seq: Seq = 0, limit: Limit = 500) -> EventPage:
         async with pool.acquire() as conn:
             events = await events_for_key(conn, key, after_seq=after_seq, limit=limit)
-        return {"key": key, "events": events, "next_after_seq": events[-1]["stream_seq"] if events else after_seq}
+            merged_away, merged_in = await merged_from(conn, key), await merged_into(conn, key)
+        return api_models.event_page(key, events, after_seq, merged_from=merged_away, merged_into=merged_in)
 
     @get("/metadata/stages", summary="Interview stages in plan order (for a rule builder)", responses=_responses(401))
     async def list_stages(interview_plan_id: MaybeId = None) -> list[dict[str, Any]]:

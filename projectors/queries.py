@@ -84,13 +84,33 @@ def _command_stories(rows: list) -> list[dict[str, Any]]:
 
 
 async def events_for_key(conn: asyncpg.Connection, key: str, *, after_seq: int = 0, limit: int = 500) -> list[dict]:
+    """The entity's events in log order; for an application, with the events of the applications
+    merged into it (a candidate merge in Ashby), so its story follows the surviving id."""
     rows = await conn.fetch(
         """SELECT stream_seq, event_id, event_type, schema_version, key, source, occurred_at, recorded_at,
                   correlation_id, causation_id, payload
-           FROM event_log WHERE key = $1 AND stream_seq > $2 ORDER BY stream_seq LIMIT $3""",
-        key, after_seq, limit,
+           FROM event_log WHERE key = ANY($1::text[]) AND stream_seq > $2 ORDER BY stream_seq LIMIT $3""",
+        [key, *await merged_from(conn, key)], after_seq, limit,
     )
     return [{k: _iso(v) for k, v in dict(r).items()} for r in rows]
+
+
+async def merged_from(conn: asyncpg.Connection, application_id: str) -> list[str]:
+    """Applications that were merged away into this one (index `event_log_merged_into`)."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT payload->>'application_id' AS app FROM event_log
+           WHERE event_type = 'ApplicationMerged' AND payload->>'surviving_application_id' = $1
+             AND payload->>'application_id' <> $1""", application_id)
+    return sorted(r["app"] for r in rows)
+
+
+async def merged_into(conn: asyncpg.Connection, application_id: str) -> str | None:
+    """The application that continues this one after a candidate merge, if it was merged away."""
+    return await conn.fetchval(
+        """SELECT payload->>'surviving_application_id' FROM event_log
+           WHERE event_type = 'ApplicationMerged' AND key = $1
+             AND payload->>'surviving_application_id' IS DISTINCT FROM $1
+           ORDER BY stream_seq DESC LIMIT 1""", application_id)
 
 
 METADATA_KINDS = {"jobs": "job", "interview-plans": "interview_plan", "feedback-forms": "feedback_form",
@@ -123,3 +143,13 @@ async def form_fields(conn: asyncpg.Connection, form_id: str | None) -> list[dic
         """SELECT form_definition_id, path, title, type, is_required, selectable_values FROM feedback_form_fields
            WHERE $1::text IS NULL OR form_definition_id = $1 ORDER BY form_definition_id, path""", form_id)
     return [dict(r) for r in rows]
+
+
+async def stage_titles(conn: asyncpg.Connection, stage_ids: list[str]) -> dict[str, str]:
+    """Each stage's title in Ashby, from the interview-plan read model; stages never synced (or
+    untitled) are left out, so a caller shows their id."""
+    if not stage_ids:
+        return {}
+    rows = await conn.fetch("SELECT stage_id, title FROM interview_stages WHERE stage_id = ANY($1::text[]) "
+                            "AND title IS NOT NULL", list(set(stage_ids)))
+    return {r["stage_id"]: r["title"] for r in rows}

@@ -132,6 +132,13 @@ async def log_extent(conn: asyncpg.Connection) -> tuple[int, int]:
     return int(row["n"]), int(row["last"])
 
 
+async def events_up_to(conn: asyncpg.Connection, until: datetime | None) -> int:
+    """How many events a replay up to `until` reads (a progress bar's end; partitioned reads
+    count the shared catalog and rule-set events once per worker, so a bar clamps at its end)."""
+    return int(await conn.fetchval("SELECT count(*) FROM event_log WHERE $1::timestamptz IS NULL "
+                                   "OR recorded_at <= $1", until))
+
+
 async def stream_batches(js: Any, *, until: datetime | None = None, batch_size: int = 1000,
                          progress: Progress | None = None) -> AsyncIterator[list[Envelope]]:
     """Envelopes straight from JetStream EVENTS (ordered ephemeral consumer, no acks), up to the

@@ -48,10 +48,11 @@ def _page(row: asyncpg.Record) -> Response[Any]:
 
 
 def replay_router(pool: asyncpg.Pool, guards: list[Guard], *, database_url: str | None = None,
-                  min_group_size: int = DEFAULT_MIN_GROUP_SIZE) -> Router:
+                  min_group_size: int = DEFAULT_MIN_GROUP_SIZE, runs: Runs | None = None) -> Router:
     """`database_url`: see `Runs` (worker processes of their own for a large replay);
-    `min_group_size`: the impact tables' (IMPACT_MIN_GROUP_SIZE)."""
-    runs = Runs(pool, database_url, min_group_size=min_group_size)
+    `min_group_size`: the impact tables' (IMPACT_MIN_GROUP_SIZE); `runs`: the process's one
+    `Runs`, shared with the console's /ui/replays (the other two arguments are then its own)."""
+    runs = runs or Runs(pool, database_url, min_group_size=min_group_size)
 
     @post("/replays", summary="Replay the log with a rule set (what-if) or check fidelity; returns its id")
     async def start_replay(request: Request[Any, Any, Any]) -> Response[Any]:

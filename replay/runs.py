@@ -15,12 +15,12 @@ import structlog
 
 from compliance.impact import DEFAULT_MIN_GROUP_SIZE
 from replay import store
-from replay.history import run_request
+from replay.history import events_up_to, run_request
 from replay.report import to_html
 from replay.request import ReplayRequest
 
 log = structlog.get_logger(__name__)
-HEARTBEAT_SECONDS = 5.0
+HEARTBEAT_SECONDS = 1.0  # also how often a progress bar (the console's) can move
 STALE_AFTER_SECONDS = 60.0
 
 
@@ -38,7 +38,8 @@ class Runs:
         """Store the request as a `running` row and run it in the background; the replay's id."""
         replay_id = uuid.uuid4().hex
         async with self.pool.acquire() as conn:
-            await store.insert_running(conn, replay_id, document)
+            total = await events_up_to(conn, request.until)
+            await store.insert_running(conn, replay_id, document, total)
         task = asyncio.create_task(self._execute(replay_id, request, limit), name=f"replay-{replay_id}")
         self._running.add(task)
         task.add_done_callback(self._running.discard)

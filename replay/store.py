@@ -7,13 +7,14 @@ from typing import Any
 
 import asyncpg
 
-LISTED = "replay_id, status, created_at, finished_at, heartbeat_at, events_read, summary, error"
+LISTED = "replay_id, status, created_at, finished_at, heartbeat_at, events_read, events_total, summary, error"
 """What a listing shows of each replay: not its result or page (megabytes for a large log)."""
 
 
-async def insert_running(conn: asyncpg.Connection, replay_id: str, request: dict[str, Any]) -> None:
-    await conn.execute("INSERT INTO replays (replay_id, status, request, heartbeat_at) "
-                       "VALUES ($1, 'running', $2, now())", replay_id, request)
+async def insert_running(conn: asyncpg.Connection, replay_id: str, request: dict[str, Any],
+                         events_total: int | None = None) -> None:
+    await conn.execute("INSERT INTO replays (replay_id, status, request, heartbeat_at, events_total) "
+                       "VALUES ($1, 'running', $2, now(), $3)", replay_id, request, events_total)
 
 
 async def beat(conn: asyncpg.Connection, replay_id: str, events_read: int) -> None:
@@ -53,6 +54,12 @@ async def one(conn: asyncpg.Connection, replay_id: str, *, page: bool) -> asyncp
     return row
 
 
+async def progress(conn: asyncpg.Connection, replay_id: str) -> asyncpg.Record | None:
+    """What a progress bar needs: the listed columns, without the request, result or page."""
+    row: asyncpg.Record | None = await conn.fetchrow(f"SELECT {LISTED} FROM replays WHERE replay_id = $1", replay_id)
+    return row
+
+
 async def recent(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
         f"SELECT {LISTED} FROM replays ORDER BY created_at DESC LIMIT $1", limit)
@@ -63,7 +70,7 @@ def as_json(r: asyncpg.Record, *, full: bool) -> dict[str, Any]:
     out = {"replay_id": r["replay_id"], "status": r["status"], "created_at": r["created_at"].isoformat(),
            "finished_at": r["finished_at"].isoformat() if r["finished_at"] else None,
            "heartbeat_at": r["heartbeat_at"].isoformat() if r["heartbeat_at"] else None,
-           "events_read": r["events_read"], "summary": r["summary"], "error": r["error"]}
+           "events_read": r["events_read"], "events_total": r["events_total"], "summary": r["summary"], "error": r["error"]}
     if full:
         out["request"] = r["request"]
         out["result"] = r["result"]

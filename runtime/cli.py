@@ -1,4 +1,4 @@
-"""The `autoadvance` command: dev (everything in one process), http, worker <role>, migrate."""
+"""The `autoadvance` command: dev (HTTP, its worker roles in a child process), http, worker <role>, migrate."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import sys
+from typing import Any
 
 import structlog
 
@@ -19,10 +20,10 @@ from runtime.settings import Settings
 log = structlog.get_logger("autoadvance")
 
 
-async def _wait_for_signal() -> None:
+async def _wait_for_signal(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in signals:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutdown_requested")
@@ -30,13 +31,17 @@ async def _wait_for_signal() -> None:
 
 async def _serve(settings: Settings, *, http: bool, role_names: list[str], sandboxes: bool = False,
                  sockets: list[socket.socket] | None = None, run_migrations: bool = True,
-                 announce: bool = False) -> None:
-    """One process: HTTP (on `sockets` if given, else binding HTTP_HOST:HTTP_PORT) and/or worker roles."""
+                 announce: bool = False, worker_process: bool = False,
+                 stop_signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> int:
+    """One process: HTTP (on `sockets` if given, else binding HTTP_HOST:HTTP_PORT) and/or worker roles,
+    the roles in supervised child processes with `worker_process` (runtime/worker_process.py).
+    Returns the exit status: 1 when such a child died."""
     import uvicorn
 
     from runtime.app import open_services, persistent_secret
     from runtime.devsandbox import DevSandboxes, connect_webhooks, start_sandboxes
     from runtime.http import create_http_app
+    from runtime.worker_process import WorkerProcess, process_groups
     from runtime.workers import create_worker
 
     dev = DevSandboxes()
@@ -47,10 +52,17 @@ async def _serve(settings: Settings, *, http: bool, role_names: list[str], sandb
     except BaseException:
         await dev.stop()
         raise
-    worker = create_worker(role_names, services) if role_names else None
+    children: list[WorkerProcess] = []
+    if worker_process:  # the servers are up and migrated: the children only connect
+        connected = settings.model_copy(update={"nats_url": services.nats_url, "database_url": services.database_url})
+        children = [WorkerProcess(connected, group) for group in process_groups(role_names)]
+    worker = create_worker(role_names, services) if role_names and not children else None
     server = None
     server_task = None
+    status = 0
     try:
+        for child in children:
+            child.start()
         if worker:
             await worker.start()
             log.info("worker_started", roles=role_names)
@@ -67,9 +79,15 @@ async def _serve(settings: Settings, *, http: bool, role_names: list[str], sandb
                              or persistent_secret(settings.data_dir, "webhook_secret"))
         gc.collect()
         gc.freeze()  # the long-lived objects built at start are never scanned again: shorter GC pauses
-        waiter = asyncio.create_task(_wait_for_signal())
-        watched = [waiter] + ([server_task] if server_task else [])
+        waiter = asyncio.create_task(_wait_for_signal(stop_signals))
+        watched: list[asyncio.Future[Any]] = [waiter, *([server_task] if server_task else [])]
+        watched.extend(child.exited for child in children if child.exited is not None)
         await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        for child in children if not waiter.done() else []:
+            if child.exited is not None and child.exited.done():
+                log.error("worker_process_exited", exit_code=child.exited.result(), roles=child.role_names,
+                          action="stopping: webhooks would be acknowledged but not processed")
+                status = 1
         waiter.cancel()
     finally:
         if server is not None:
@@ -78,9 +96,11 @@ async def _serve(settings: Settings, *, http: bool, role_names: list[str], sandb
                 await asyncio.wait([server_task], timeout=15)
         if worker:
             await worker.stop()
+        await asyncio.gather(*(child.stop() for child in children))
         await services.close()
         await dev.stop()
         log.info("stopped")
+    return status
 
 
 def bound_or_explained(host: str, port: int) -> socket.socket | None:
@@ -194,13 +214,13 @@ async def _migrate(settings: Settings) -> None:
         await services.close()
 
 
-def _run(coro) -> None:
+def _run(coro) -> Any:
     try:
         import uvloop
 
-        uvloop.run(coro)
+        return uvloop.run(coro)
     except ImportError:  # pragma: no cover
-        asyncio.run(coro)
+        return asyncio.run(coro)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="autoadvance", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("dev", help="HTTP and every worker role in one process (embedded servers if no URLs)")
+    sub.add_parser("dev", help="HTTP, with every worker role in a child process (embedded servers if no URLs)")
     sub.add_parser("http", help="the HTTP role: webhooks, Slack interactions, query API")
     worker = sub.add_parser("worker", help="one worker role")
     worker.add_argument("role", choices=roles())
@@ -235,10 +255,11 @@ def main(argv: list[str] | None = None) -> int:
         listener = bound_or_explained(settings.http_host, settings.http_port)
         if listener is None:
             return 1
-        _run(_serve(settings, http=True, role_names=roles() if args.command == "dev" else [],
-                    sandboxes=args.command == "dev", sockets=[listener], announce=True))
+        dev = args.command == "dev"
+        return int(_run(_serve(settings, http=True, role_names=roles() if dev else [], sandboxes=dev,
+                               sockets=[listener], announce=True, worker_process=dev and settings.dev_worker_process)))
     elif args.command == "worker":
-        _run(_serve(settings, http=False, role_names=[args.role]))
+        return int(_run(_serve(settings, http=False, role_names=[args.role])))
     elif args.command == "migrate":
         _run(_migrate(settings))
     elif args.command == "demo":

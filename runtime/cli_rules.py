@@ -1,9 +1,11 @@
 """`autoadvance rules validate|activate|show`.
 
-`validate` works offline. `activate` and `show` talk to the running service's operator API
-(`POST`/`GET /api/rulesets`), so there is one activation path (validation, immutable version,
-`RuleSetActivated` event) whether a rule set comes from the CLI or over HTTP, and the CLI works
-next to `make run`, whose embedded servers belong to that process.
+`validate` checks the document offline, then asks the running service, when it is reachable, for
+the warnings only the synced interview plans can give (`POST /api/rulesets/validate`: a rule on a
+plan's last stage without `target_stage_id`); `--offline` skips that. `activate` and `show` talk
+to the running service's operator API (`POST`/`GET /api/rulesets`), so there is one activation path
+(validation, immutable version, `RuleSetActivated` event) whether a rule set comes from the CLI or
+over HTTP, and the CLI works next to `make run`, whose embedded servers belong to that process.
 """
 
 from __future__ import annotations
@@ -29,18 +31,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     verbs = rules.add_subparsers(dest="rules_command", required=True)
     validate = verbs.add_parser("validate", help="check a YAML/JSON rule set; every problem with its location")
     validate.add_argument("file", type=Path)
+    validate.add_argument("--offline", action="store_true", help="do not ask the service about the interview plans")
     activate = verbs.add_parser("activate", help="validate, then activate as a new immutable version")
     activate.add_argument("file", type=Path)
     show = verbs.add_parser("show", help="the active rule set")
     show.add_argument("--json", action="store_true", help="print the API's answer as JSON")
-    for parser in (activate, show):
+    for parser in (validate, activate, show):
         parser.add_argument("--url", help="the service (default http://HTTP_HOST:HTTP_PORT)")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.rules_command == "validate":
-        return 0 if _load(args.file) is not None else 1
     url = service_url(settings, args.url)
+    if args.rules_command == "validate":
+        doc = _load(args.file)
+        if doc is None:
+            return 1
+        if not args.offline:
+            _plan_check(settings, url, doc)
+        return 0
     try:
         with admin_client(settings, url) as api:
             if args.rules_command == "activate":
@@ -77,6 +85,30 @@ def _load(path: Path) -> Any | None:
     return doc
 
 
+def _print_warnings(warnings: list[dict[str, Any]]) -> None:
+    if warnings:
+        print(f"{len(warnings)} warning(s) from the synced interview plans:", file=sys.stderr)
+    for w in warnings[:MAX_SHOWN]:
+        print(f"  warning: {w['location']}: {w['message']}", file=sys.stderr)
+
+
+def _plan_check(settings: Settings, url: str, doc: Any) -> None:
+    """The service's warnings about a valid document; a note, not a failure, when it cannot answer."""
+    try:
+        with admin_client(settings, url) as api:
+            resp = api.post("/api/rulesets/validate", content=orjson.dumps(doc),
+                            headers={"Content-Type": "application/json"}, timeout=5)
+    except httpx.HTTPError as exc:
+        print(f"note: the interview plans were not checked: the service at {url} is not reachable "
+              f"({type(exc).__name__}); pass --url, or --offline to skip this", file=sys.stderr)
+        return
+    if resp.status_code != 200:
+        print(f"note: the interview plans were not checked: {url} answered HTTP {resp.status_code}"
+              f"{' (set ADMIN_API_TOKEN)' if resp.status_code == 401 else ''}", file=sys.stderr)
+        return
+    _print_warnings(resp.json().get("warnings") or [])
+
+
 def _activate(api: httpx.Client, path: Path) -> int:
     doc = _load(path)
     if doc is None:
@@ -85,6 +117,7 @@ def _activate(api: httpx.Client, path: Path) -> int:
     body = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
     if resp.status_code == 201:
         print(f"activated rule set version {body['version']} (event {body['event_id']})")
+        _print_warnings(body.get("warnings") or [])
         return 0
     print(f"activation refused (HTTP {resp.status_code}): {body.get('detail') or resp.text[:300]}", file=sys.stderr)
     for p in (body.get("extra") or {}).get("problems") or []:

@@ -4,13 +4,15 @@ Per batch: parse envelopes (unparsable → DLQ), then in ONE transaction drop al
 events, run the handler, write processed marks and the checkpoint; ack only after commit.
 TransientError/unknown → NAK with a growing delay (DLQ once MaxDeliver is reached);
 PermanentError → the batch is retried message by message and the poison one goes to the DLQ.
+Waiting (effect handlers) → the message is kept in progress and handed to the handler again later,
+without a redelivery: waiting for another holder never counts toward MaxDeliver.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, cast
 
 import asyncpg
@@ -34,13 +36,15 @@ from contracts.consumers import (
     TxHandler,
 )
 from contracts.envelope import parse_envelope
-from contracts.errors import PermanentError
+from contracts.errors import PermanentError, Waiting
 from runtime.dead_letters import RETRY_HEADER, generic_alert
 
 log = structlog.get_logger(__name__)
 
 _YIELD_EVERY = 256
 """Decoding a batch gives the event loop a turn after every this many messages."""
+MAX_PARKED = 256
+"""At most this many waiting messages are kept in progress per consumer; beyond, a wait is a NAK."""
 
 
 def nak_delay(num_delivered: int) -> float:
@@ -119,6 +123,19 @@ def next_fetch_size(msgs: Sequence[Msg], batch_size: int, max_batch_size: int) -
     return max(batch_size, min(max_batch_size, waiting_after(msgs[-1])))
 
 
+def fetch_delay(fetched: int, batch_size: int, linger_s: float) -> float:
+    """How long to wait before the next fetch: `linger_s` after a small batch, else none.
+
+    A consumer that keeps up fetches whatever has arrived since its last batch, often a handful of
+    messages, and each batch costs a fixed number of round trips and a transaction: at a few
+    hundred events/s that fixed cost, not the events, was most of the worker processes' CPU
+    (decision 0007), CPU a 2-core machine's HTTP process then lacks. Waiting a few milliseconds
+    after a small batch lets the next one gather what arrives meanwhile. Not after an empty fetch
+    (the next event after a quiet spell is fetched at once) nor a full one (a backlog is drained
+    without pause)."""
+    return linger_s if 0 < fetched < batch_size else 0.0
+
+
 class ConsumerRunner:
     """Runs one Subscription's batches; used by the FastStream subscriber and by tests."""
 
@@ -129,6 +146,8 @@ class ConsumerRunner:
         self.js = js
         self.max_deliver = max_deliver
         self.ack_wait_s = ack_wait_s
+        self._parked: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     async def on_batch(self, msgs: Sequence[Msg]) -> None:
         await self.settle(*await self.decode(msgs))
@@ -165,6 +184,11 @@ class ConsumerRunner:
         except asyncio.CancelledError:
             await asyncio.shield(self._nak_all(batch, delay=None))
             raise
+        except Waiting as exc:
+            if len(batch) == 1 and self._park(*batch[0], exc.retry_after):
+                return
+            await self._retry_later(batch, exc)
+            return
         except PermanentError as exc:
             if len(batch) == 1:
                 await self._dead_letter(batch[0][0], batch[0][1], f"{type(exc).__name__}: {exc}")
@@ -226,6 +250,35 @@ class ConsumerRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    def _park(self, msg: Msg, d: Delivered, delay: float) -> bool:
+        """Keep a waiting message in progress and run its handler again after `delay`: no NAK, so
+        JetStream does not count a delivery for a wait. False when this consumer cannot park it
+        (transactional, no ack wait known, or too many parked already): it is NAKed instead."""
+        if self.sub.transactional or not self.ack_wait_s or self._closing or len(self._parked) >= MAX_PARKED:
+            return False
+        task = asyncio.create_task(self._wake_later(msg, d, delay))
+        self._parked.add(task)
+        task.add_done_callback(self._parked.discard)
+        return True
+
+    async def _wake_later(self, msg: Msg, d: Delivered, delay: float) -> None:
+        try:
+            async with self._still_working(msg):
+                await asyncio.sleep(max(0.05, delay))
+        except asyncio.CancelledError:  # shutting down: hand it back for another replica now
+            await asyncio.shield(self._nak_all([(msg, d)], delay=None))
+            raise
+        await self.settle([(msg, d)])  # waits again (a new task) if the other holder is still at it
+
+    async def close(self) -> None:
+        """Hand back the messages parked while waiting (the worker is stopping); a wait from now on
+        is a NAK."""
+        self._closing = True
+        tasks = list(self._parked)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def _retry_later(self, batch: list[tuple[Msg, Delivered]], exc: Exception) -> None:
         """NAK with a growing delay, or the error's own `retry_after` (a 429's, a busy lease's) if longer."""
         reason = f"{type(exc).__name__}: {exc}"
@@ -282,7 +335,7 @@ async def _claim(conn: asyncpg.Connection, consumer: str, delivered: list[Delive
 
 async def pull_loop(js, sub: Subscription, runner: ConsumerRunner, stop: asyncio.Event, *, batch_size: int,
                     ack_wait_s: float, max_deliver: int, fetch_wait_s: float = 1.0,
-                    max_batch_size: int | None = None) -> None:
+                    max_batch_size: int | None = None, linger_s: float = 0.0) -> None:
     """A durable pull consumer for transactional batches, on nats-py directly.
 
     FastStream 0.7.8's batch pull loop keeps fetching until the batch is full or its timeout
@@ -292,6 +345,8 @@ async def pull_loop(js, sub: Subscription, runner: ConsumerRunner, stop: asyncio
     decoded while the current one's transaction runs (Python and Postgres work at the same time,
     on two cores); batches still commit strictly in order, each acked after its own commit.
     A fetch asks for what the consumer has waiting, up to `max_batch_size` (`next_fetch_size`).
+    After a fetch that found fewer than `batch_size` (but some), the next one waits `linger_s`
+    first (`fetch_delay`), so that what arrives meanwhile makes one batch, not several.
     """
     max_batch_size = max(batch_size, max_batch_size or batch_size)
     config = ConsumerConfig(
@@ -306,7 +361,9 @@ async def pull_loop(js, sub: Subscription, runner: ConsumerRunner, stop: asyncio
     else:
         psub = await js.pull_subscribe(sub.subject, durable=sub.durable, stream=sub.stream, config=config)
 
-    async def fetch(size: int) -> list[Msg]:
+    async def fetch(size: int, delay: float = 0.0) -> list[Msg]:
+        if delay:
+            await asyncio.sleep(delay)
         try:
             return await psub.fetch(size, timeout=fetch_wait_s)
         except (TimeoutError, nats.errors.TimeoutError):
@@ -322,7 +379,8 @@ async def pull_loop(js, sub: Subscription, runner: ConsumerRunner, stop: asyncio
     try:
         while not stop.is_set():
             msgs = await pending
-            pending = asyncio.create_task(fetch(next_fetch_size(msgs, batch_size, max_batch_size)))
+            pending = asyncio.create_task(fetch(next_fetch_size(msgs, batch_size, max_batch_size),
+                                                fetch_delay(len(msgs), batch_size, linger_s)))
             if not msgs:
                 continue
             batch, prepared = await runner.decode(msgs)  # while the previous batch's transaction runs
@@ -352,8 +410,9 @@ async def pull_loop(js, sub: Subscription, runner: ConsumerRunner, stop: asyncio
 
 
 def attach_effect(broker: NatsBroker, sub: Subscription, pool: asyncpg.Pool, *, max_deliver: int = 10,
-                  ack_wait_s: float = 30.0) -> None:
-    """A FastStream pull subscriber for effect handlers (one message at a time, own transactions)."""
+                  ack_wait_s: float = 30.0) -> Callable[[], Awaitable[None]]:
+    """A FastStream pull subscriber for effect handlers (one message at a time, own transactions).
+    Returns what stops it cleanly: handing back the messages it keeps while they wait."""
     runner_box: dict[str, ConsumerRunner] = {}
 
     async def decoder(msg, original=None):  # hand the raw nats message to the runner
@@ -375,3 +434,9 @@ def attach_effect(broker: NatsBroker, sub: Subscription, pool: asyncpg.Pool, *, 
         await runner.on_batch([msg])
 
     subscriber(handle)
+
+    async def close() -> None:
+        if (runner := runner_box.get("r")) is not None:
+            await runner.close()
+
+    return close

@@ -62,6 +62,7 @@ class Demo:
                                      trust_env=False, event_hooks={"response": [self._refused]})
         self.plain = httpx.AsyncClient(timeout=10, trust_env=False)
         self.deadline = time.monotonic() + timeout
+        self.archive_delay = float(info.get("archive_delay_s", settings.archive_delay))  # the service's window
         self.say = say
         self.run = uuid.uuid4().hex[:6]
         self.candidates = [Candidate(f"{key}-{self.run}", name, scores) for key, name, scores in CANDIDATES]
@@ -112,6 +113,10 @@ class Demo:
                 "target_url": f"{self.http}/slack/interactions", "ts": message["ts"], "action": "archive",
                 "user_id": RECRUITER_SLACK_ID})
             self.say("✓ the recruiter clicked \"Archive\" in Slack")
+            if self.archive_delay > 0:  # the undo window: nothing reaches Ashby before it ends
+                self.say(f"… the archive waits {self.archive_delay:g} s (ARCHIVE_DELAY, the undo window) before it "
+                         "is sent to Ashby; Undo in Slack would cancel it")
+                self.deadline += self.archive_delay
             await self._until("the weak candidate to be archived", lambda: self._at(weak, _archived))
             weak.outcome = "archived"
             self.say(f"✓ {weak.name}: archived in Ashby with reason \"Not a fit for the role\"")

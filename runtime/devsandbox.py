@@ -40,6 +40,11 @@ class DevSandboxes:
                 self.file.unlink()
 
 
+SANDBOX_ARCHIVE_DELAY_S = 20.0
+"""ARCHIVE_DELAY when Ashby is the sandbox and it is not set: long enough to click Undo, short enough for
+`autoadvance demo` to show the archive reach Ashby (the default for a real Ashby is 5 minutes)."""
+
+
 async def start_sandboxes(settings: Settings) -> tuple[Settings, DevSandboxes]:
     """Start the sandboxes whose credentials are missing; the settings that point at them."""
     sandboxes = DevSandboxes()
@@ -53,6 +58,8 @@ async def start_sandboxes(settings: Settings) -> tuple[Settings, DevSandboxes]:
         url = await sandboxes.ashby.start(settings.http_host)
         updates |= {"ashby_api_url": url, "ashby_api_key": SecretStr(sandboxes.ashby.api_key)}
         sandboxes.info["ashby"] = url
+        if "archive_delay" not in settings.model_fields_set:  # the demo shows the window without a 5-minute wait
+            updates["archive_delay"] = SANDBOX_ARCHIVE_DELAY_S
         log.warning("sandbox_ashby_started", url=url, reason="ASHBY_API_KEY is not set: Ashby calls go to the sandbox")
     if not settings.secret("slack_bot_token"):
         from sandbox.slack import SandboxSlack
@@ -75,7 +82,7 @@ def connect_webhooks(sandboxes: DevSandboxes, settings: Settings, webhook_secret
     if sandboxes.info:
         sandboxes.file = settings.data_dir.resolve() / SANDBOX_FILE
         sandboxes.file.parent.mkdir(parents=True, exist_ok=True)
-        doc = {**sandboxes.info, "http": http_url, "pid": os.getpid()}
+        doc = {**sandboxes.info, "http": http_url, "pid": os.getpid(), "archive_delay_s": settings.archive_delay}
         sandboxes.file.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
 
 

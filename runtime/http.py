@@ -26,8 +26,10 @@ from ingest.http import slack_handlers, webhook_documentation, webhook_endpoint
 from ingest.ratelimit import TokenBuckets
 from projectors.http import query_router
 from replay.http import replay_router
+from replay.runs import Runs
 from runtime import dead_letters
 from runtime.app import Services, persistent_secret
+from runtime.ashby_stats import for_health, reported
 from runtime.console import Access, console_handlers
 from runtime.http_dlq import dlq_router
 from runtime.http_privacy import privacy_router
@@ -65,8 +67,12 @@ async def health_report(services: Services) -> tuple[int, dict[str, Any]]:
         if failed:
             report["nats"]["error"] = f"consumers of {', '.join(failed)} could not be read"
     report["consumers"] = consumers
-    ashby = services.ashby_stats()
-    if ashby is not None:  # requests by endpoint/priority/outcome and the budget's waits (this process)
+    # requests by endpoint/priority/outcome and the budget's waits: this process's, or those the
+    # processes calling Ashby report (the worker roles' process of `autoadvance dev`)
+    local = services.ashby_stats()
+    ashby = for_health(local, await reported(services.nc.jetstream())
+                       if local is None and services.nc.is_connected else {})
+    if ashby is not None:
         report["ashby"] = ashby
     healthy = report["nats"]["connected"] and report["postgres"]["ok"] and "error" not in report["nats"]
     behind = lagging(consumers, services.settings.health_max_consumer_lag_s)
@@ -189,19 +195,20 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
     webhook = webhook_endpoint(services.publisher, secret=webhook_secret, rejected=keep_rejected,
                                limiter=TokenBuckets(settings.webhook_rate_limit_per_s, settings.webhook_rate_burst),
                                max_body_bytes=settings.webhook_max_body_bytes)
+    # one per process: the API's and the console's
+    replays = Runs(services.pool, services.database_url, min_group_size=settings.impact_min_group_size)
     handlers = [
         *slack_handlers(services.publisher, signing_secret=settings.secret("slack_signing_secret")),
         query_router(services.pool, [guard]),
         evaluator_router(services.pool, services.publisher, [guard], clock=lambda: services.clock()),
-        replay_router(services.pool, [guard], database_url=services.database_url,
-                      min_group_size=settings.impact_min_group_size),  # no publisher: a replay cannot publish
+        replay_router(services.pool, [guard], runs=replays),  # no publisher: a replay cannot publish
         dlq_router(services, [guard]),
         privacy_router(services, [guard]),
         compliance_router(services.pool, [guard], min_group_size=settings.impact_min_group_size,
                           interviewer_names=settings.explanation_interviewer_names,
                           candidate_names=services.publisher.vault.name),
         *console_handlers(services.pool, services.publisher, access, lambda: health_report(services),
-                          candidate_name=services.publisher.vault.name),
+                          candidate_name=services.publisher.vault.name, runs=replays),
         webhook_documentation(WEBHOOK_PATH),
         health,
         stats,

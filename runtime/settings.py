@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +19,8 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     http_workers: int = Field(default=1, ge=0, description="`autoadvance http` processes; 0 = one per CPU")
+    dev_worker_process: bool = Field(
+        default=True, description="`autoadvance dev` runs its worker roles in a child process (false: one process)")
 
     ashby_api_url: str = "https://api.ashbyhq.com"
     ashby_api_key: SecretStr | None = None
@@ -50,6 +54,8 @@ class Settings(BaseSettings):
     consumer_batch_size: int = 256
     consumer_max_batch_size: int = Field(default=4096, ge=1,
                                          description="a consumer's batch grows up to this with its backlog")
+    consumer_linger_s: float = Field(default=0.02, ge=0, le=1,
+                                     description="after a batch smaller than CONSUMER_BATCH_SIZE, wait this long before the next fetch")
     consumer_max_deliver: int = 10
     consumer_ack_wait_s: float = 30.0
     health_max_consumer_lag_s: float = Field(
@@ -71,6 +77,21 @@ class Settings(BaseSettings):
     dry_run: bool = False
     outbox_relay: bool = True
     evaluator_timer_interval_s: float = 0.25
+    archive_delay: float = Field(
+        default=300.0, ge=0, le=7 * 86400,
+        description="the undo window before an archive is sent to Ashby, in seconds or as 30s / 5m / 1h; 0 = at once")
+
+    @field_validator("archive_delay", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        """`ARCHIVE_DELAY=5m` as well as `300`: a number and a unit (h, m, s), or plain seconds."""
+        if isinstance(value, str):
+            text = value.strip().replace(" ", "")
+            parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?", text)
+            if text and parts and any(parts.groups()):
+                hours, minutes, seconds = parts.groups()
+                return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+        return value
     impact_min_group_size: int = Field(
         default=5, ge=1, description="impact reports: a category with fewer decisions is shown but not judged")
     explanation_interviewer_names: bool = Field(

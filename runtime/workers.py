@@ -19,6 +19,7 @@ from faststream.nats import NatsBroker
 from contracts.consumers import Subscription
 from projectors.subscribers import subscriptions as projector_subscriptions
 from runtime.app import Services
+from runtime.ashby_stats import reporter
 from runtime.broker import server_list
 from runtime.consumers import ConsumerRunner, attach_effect, pull_loop
 
@@ -69,8 +70,8 @@ def _evaluator(services: Services) -> RoleParts:
     from evaluator.subscribers import subscriptions, timer_loop
     from runtime.outbox import OutboxRelay
 
-    evaluator = Evaluator(force_dry_run=services.settings.dry_run, clock=services.clock,
-                          calendar=services.settings.calendar())
+    evaluator = Evaluator(force_dry_run=services.settings.dry_run, archive_delay_s=services.settings.archive_delay,
+                          clock=services.clock, calendar=services.settings.calendar())
     relay = OutboxRelay(services.pool, services.publisher)
     loops = [("evaluator-timers", timer_loop(evaluator, services.pool,
                                              services.settings.evaluator_timer_interval_s))]
@@ -128,6 +129,8 @@ def roles() -> list[str]:
 class Worker:
     broker: NatsBroker | None
     loops: list[tuple[str, Loop]]
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Hand back what effect consumers keep in progress while it waits (before the broker stops)."""
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
@@ -154,6 +157,8 @@ class Worker:
     async def stop(self) -> None:
         """Stop fetching; a batch in flight either commits and acks, or is NAKed for redelivery."""
         self._stop.set()
+        for close in self.closers:
+            await close()
         if self.broker is not None:
             await self.broker.stop()
         for task in self._tasks:
@@ -172,6 +177,7 @@ def create_worker(role_names: list[str], services: Services) -> Worker:
     settings = services.settings
     broker: NatsBroker | None = None
     loops: list[tuple[str, Loop]] = []
+    closers: list[Callable[[], Awaitable[None]]] = []
     js = services.nc.jetstream()
     for role in role_names:
         parts = ROLE_BUILDERS[role](services)
@@ -184,10 +190,12 @@ def create_worker(role_names: list[str], services: Services) -> Worker:
                                     max_reconnect_attempts=-1,
                                     # FastStream annotates it int; nats-py takes seconds as a float
                                     reconnect_time_wait=0.5)  # type: ignore[arg-type]
-            attach_effect(broker, sub, services.pool, max_deliver=settings.consumer_max_deliver,
-                          ack_wait_s=settings.consumer_ack_wait_s)
+            closers.append(attach_effect(broker, sub, services.pool, max_deliver=settings.consumer_max_deliver,
+                                         ack_wait_s=settings.consumer_ack_wait_s))
         loops.extend(parts.loops)
-    return Worker(broker, loops)
+    if role_names:  # the budget's counters for /health, served by another process (runtime/ashby_stats.py)
+        loops.append(("ashby-stats", reporter(js, services.ashby_stats, replicas=int(settings.stream_replicas))))
+    return Worker(broker, loops, closers)
 
 
 def _pull(js, sub: Subscription, services: Services, settings) -> Loop:
@@ -196,6 +204,6 @@ def _pull(js, sub: Subscription, services: Services, settings) -> Loop:
     async def run(stop: asyncio.Event) -> None:
         await pull_loop(js, sub, runner, stop, batch_size=max(1, min(sub.batch_size, settings.consumer_batch_size)),
                         ack_wait_s=settings.consumer_ack_wait_s, max_deliver=settings.consumer_max_deliver,
-                        max_batch_size=settings.consumer_max_batch_size)
+                        max_batch_size=settings.consumer_max_batch_size, linger_s=settings.consumer_linger_s)
 
     return run

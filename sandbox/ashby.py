@@ -396,6 +396,51 @@ class SandboxAshby:
         self.send_webhook("candidateStageChange", {"application": self.application_info(app["id"])})
         return app
 
+    def merge_candidates(self, deleted: str, merged: str) -> Json:
+        """Merge candidate `deleted` into `merged`, as a recruiter does in Ashby's UI, and send the
+        `candidateMerge` webhook. The deleted candidate's applications move to the merged one; an
+        application for a job the merged candidate already applied to is merged into that one and
+        no longer exists (its feedback goes with it). Returns {application id: surviving id}."""
+        deleted_id = self._id("candidates", deleted, "candidate")
+        merged_id = self._id("candidates", merged, "candidate")
+        apps = self.data["applications"]
+        by_job = {a["jobId"]: a["id"] for a in apps.values() if a["candidateId"] == merged_id}
+        outcome: Json = {}
+        for app in [a for a in apps.values() if a["candidateId"] == deleted_id]:
+            survivor = by_job.get(app["jobId"])
+            if survivor is None:
+                self._put("applications", {**app, "candidateId": merged_id, "updatedAt": self._now()})
+                outcome[app["id"]] = app["id"]
+                continue
+            del apps[app["id"]]
+            for item in self.data["feedback"].values():
+                if item.get("applicationId") == app["id"]:
+                    item["applicationId"] = survivor
+            outcome[app["id"]] = survivor
+        del self.data["candidates"][deleted_id]
+        self._current_version = next(self._version)
+        self.send_webhook("candidateMerge", {"deletedCandidate": {"id": deleted_id},
+                                             "mergedCandidate": {"id": merged_id}})
+        return outcome
+
+    def change_job(self, application: str, job: str, stage: str) -> Json:
+        """Move an application to another job (and so, maybe, another plan), as Ashby's "change job"
+        does, and send the `applicationUpdate` webhook."""
+        app = self._app(application)
+        job_id = self._id("jobs", job, "job")
+        app = self._put("applications", {**app, "jobId": job_id, "stageId": self.stage_id(job_id, stage),
+                                          "updatedAt": self._now()})
+        self.send_webhook("applicationUpdate", {"application": self.application_info(app["id"])})
+        return app
+
+    def candidate_info(self, candidate_id: str) -> Json:
+        candidate = self._get("candidates", candidate_id)
+        emails = [candidate["primaryEmailAddress"]] if candidate.get("primaryEmailAddress") else []
+        return {**candidate, "emailAddresses": emails, "phoneNumbers": [], "socialLinks": [], "tags": [],
+                "fileHandles": [], "profileUrl": f"https://app.ashbyhq.com/candidates/{candidate_id}",
+                "applicationIds": sorted(a["id"] for a in self.data["applications"].values()
+                                         if a["candidateId"] == candidate_id)}
+
     # --- API shapes ------------------------------------------------------------------------------
 
     def application_info(self, application_id: str) -> Json:
@@ -523,6 +568,8 @@ class SandboxAshby:
             return self._list(endpoint, req)
         if endpoint == "application.info":
             return _ok(self.application_info(_required(req, "applicationId")))
+        if endpoint == "candidate.info":
+            return _ok(self.candidate_info(_required(req, "id")))
         if endpoint == "application.changeStage":
             app = self.move(_required(req, "applicationId"), _required(req, "interviewStageId"),
                             archive_reason_id=req.get("archiveReasonId"), by="api",
@@ -737,6 +784,11 @@ class SandboxAshby:
                                                      doc["values"])}
         if len(parts) == 3 and parts[0] == "applications" and parts[2] == "move":
             app = self.move(parts[1], doc["stage"], archive_reason_id=doc.get("archive_reason_id"))
+            return {"application": self.application_info(app["id"])}
+        if path == "candidates/merge":
+            return {"merged": self.merge_candidates(doc["deleted"], doc["merged"])}
+        if len(parts) == 3 and parts[0] == "applications" and parts[2] == "job":
+            app = self.change_job(parts[1], doc["job"], doc["stage"])
             return {"application": self.application_info(app["id"])}
         if path == "faults":
             self.fail_next(doc.get("endpoint", "*"), status=int(doc.get("status", 200)), code=doc.get("code"),

@@ -7,6 +7,7 @@ process read the messages and trigger clicks.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import time
@@ -23,7 +24,8 @@ from sandbox._server import AsgiServer, read_body, send_response
 DEFAULT_TOKEN = "xoxb-sandbox-bot-token"
 DEFAULT_SIGNING_SECRET = "sandbox-signing-secret"
 TEAM_ID, BOT_USER_ID, BOT_ID = "T0SANDBOX", "U0AUTOADV", "B0AUTOADV"
-ACTION_IDS = {"archive": "autoadvance_archive", "keep": "autoadvance_keep"}  # as notifier/message.py
+ACTION_IDS = {"archive": "autoadvance_archive", "keep": "autoadvance_keep",
+              "undo": "autoadvance_undo_archive"}  # as notifier/message.py
 
 Json = dict[str, Any]
 
@@ -100,6 +102,11 @@ class SandboxSlack:
         self._failures: dict[str, list[_Failure]] = {}
         self._seq = itertools.count(1)
         self._epoch = int(time.time())
+        self.history_scopes = True
+        """False: `conversations.history` answers `missing_scope` (a bot without `*:history`)."""
+        self._late: dict[str, float] = {}
+        self.in_flight = 0
+        """Calls whose effect is stored while their answer is still held back (`answer_late`)."""
 
     # --- set-up -----------------------------------------------------------------------------
 
@@ -115,6 +122,19 @@ class SandboxSlack:
         """The next `times` calls of `method` fail: `ratelimited` is HTTP 429, other errors HTTP 200."""
         code = status if status is not None else 429 if error == "ratelimited" else 200
         self._failures.setdefault(method, []).append(_Failure(error, code, retry_after, times))
+
+    def answer_late(self, method: str, delay: float) -> None:
+        """Every call of `method` takes effect at once and is answered `delay` seconds later (0: on
+        time again), so a caller that dies meanwhile cannot know its message exists."""
+        if delay > 0:
+            self._late[method] = delay
+        else:
+            self._late.pop(method, None)
+
+    def posts_of(self, command_id: str) -> list[Json]:
+        """The messages posted for one command, by the command id in their metadata."""
+        return [m for m in self.messages
+                if ((m.get("metadata") or {}).get("event_payload") or {}).get("command_id") == command_id]
 
     def channel_id(self, name: str) -> str:
         """The id of a channel by name (`#name` or `name`), created on first use."""
@@ -175,7 +195,14 @@ class SandboxSlack:
         extra: dict[str, str] = {}
         if path.startswith("/api/"):
             params = _params(scope.get("query_string", b""), body)
-            status, doc, extra = self._api(path[len("/api/"):], params, headers)
+            method = path[len("/api/"):]
+            status, doc, extra = self._api(method, params, headers)
+            if late := self._late.get(method):
+                self.in_flight += 1
+                try:
+                    await asyncio.sleep(late)
+                finally:
+                    self.in_flight -= 1
         elif path.startswith("/_sandbox/"):
             status, doc = await self._control(scope["method"], path[len("/_sandbox/"):], body, headers)
         else:
@@ -224,6 +251,8 @@ class SandboxSlack:
             return {"ok": False, "error": "no_text"}
         ts = f"{self._epoch}.{next(self._seq):06d}"
         message = {"channel": channel, "ts": ts, "text": p.get("text") or "", "blocks": _blocks(p.get("blocks"))}
+        if metadata := _metadata(p.get("metadata")):
+            message["metadata"] = metadata
         self.messages.append(message)
         return {"ok": True, "channel": channel, "ts": ts,
                 "message": {**message, "type": "message", "bot_id": BOT_ID, "user": BOT_USER_ID}}
@@ -246,6 +275,27 @@ class SandboxSlack:
         self.ephemerals.append({"channel": channel, "user": p["user"], "ts": ts, "text": p.get("text") or "",
                                 "blocks": _blocks(p.get("blocks"))})
         return {"ok": True, "message_ts": ts}
+
+    def _conversations_history(self, p: Json) -> Json:
+        """Newest first, `limit` (default 100) messages; metadata only with `include_all_metadata`.
+        Like Slack, it takes a channel id only (a `#name` is `channel_not_found`)."""
+        if not self.history_scopes:
+            return {"ok": False, "error": "missing_scope", "needed": "channels:history,groups:history,im:history",
+                    "provided": "chat:write,im:write,users:read,users:read.email"}
+        channel = str(p.get("channel") or "")
+        if channel not in self._dms.values() and channel not in self._channels.values():
+            return {"ok": False, "error": "channel_not_found"}
+        try:
+            limit = max(1, min(999, int(p.get("limit") or 100)))
+        except ValueError:
+            return {"ok": False, "error": "invalid_limit"}
+        with_meta = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
+        found = [self.current(m["channel"], m["ts"]) or m for m in reversed(self.messages) if m["channel"] == channel]
+        out = [{"type": "message", "ts": m["ts"], "text": m["text"], "blocks": m["blocks"], "bot_id": BOT_ID,
+                "user": BOT_USER_ID, **({"metadata": m["metadata"]} if with_meta and m.get("metadata") else {})}
+               for m in found[:limit]]
+        return {"ok": True, "messages": out, "has_more": len(found) > limit,
+                "response_metadata": {"next_cursor": ""}}
 
     def _users_lookupByEmail(self, p: Json) -> Json:
         email = str(p.get("email") or "").strip().lower()
@@ -310,6 +360,19 @@ def _params(query: bytes, body: bytes) -> Json:
             return params
     params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     return params
+
+
+def _metadata(raw: Any) -> Json | None:
+    """Message metadata as Slack keeps it: an `event_type` and an object `event_payload`."""
+    if isinstance(raw, str):
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("event_type"), str):
+        return None
+    payload = raw.get("event_payload")
+    return {"event_type": raw["event_type"], "event_payload": payload if isinstance(payload, dict) else {}}
 
 
 def _blocks(raw: Any) -> list[Json]:

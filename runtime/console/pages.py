@@ -21,9 +21,10 @@ from evaluator.http import EventSink, request_evaluation
 from executor import queries as executor_q
 from notifier import queries as notifier_q
 from projectors import queries as projectors_q
-from runtime.console import rules_page
+from replay.runs import Runs
+from runtime.console import replays_page, rules_page
 from runtime.console.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Access, Principal, behind_tls
-from runtime.console.story import timeline
+from runtime.console.story import stage_ids, timeline
 from runtime.console.web import HERE, Pages, acting_admin, signed_in_guard
 
 PAGE_SIZE = 50
@@ -38,7 +39,7 @@ async def _no_name(candidate_id: str | None) -> str | None:
 
 
 def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health: HealthProbe,
-                     candidate_name: CandidateName = _no_name) -> list[Any]:
+                     candidate_name: CandidateName = _no_name, runs: Runs | None = None) -> list[Any]:
     pages = Pages(access)
     signed_in = signed_in_guard(access)
 
@@ -87,9 +88,10 @@ def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health
                                              rule_set_version=int(version) if version and version.isdigit() else None)
         async with pool.acquire() as conn:
             rows, cursor = await decisions_q.decisions_page(conn, filters, after=after or None, limit=PAGE_SIZE)
+            stages = await projectors_q.stage_titles(conn, [d["stage_id"] for d in rows])
         query = {k: v for k, v in (("outcome", outcome), ("job", job), ("stage", stage), ("version", version)) if v}
         return {"decisions": rows, "next_url": f"?{urlencode({**query, 'after': cursor})}" if cursor else None,
-                "filters": query}
+                "filters": query, "stages": stages}
 
     @get(["/", "/inbox"], summary="Inbox: recent decisions, proposals waiting, failed commands", guards=[signed_in])
     async def inbox(request: Request, outcome: str | None = None, job: str | None = None, stage: str | None = None,
@@ -116,13 +118,14 @@ def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health
             pending = await decisions_q.pending_page(conn, application_id=application_id)
             commands = await executor_q.commands_for(conn, application_id)
             messages = await notifier_q.messages_for(conn, application_id)
+            stages = await projectors_q.stage_titles(conn, sorted(stage_ids(events, decisions, view, pending)))
         if view is None and not decisions:
             return pages.render(request, "refused.html", status_code=404, title="Not found",
                                 reason=f"Nothing is recorded about application {application_id}.")
         name = await candidate_name((view or {}).get("candidate_id"))
         return pages.render(request, "story.html", application_id=application_id, view=view or {}, ashby_url=ASHBY_APP_URL,
-                            candidate_name=name,
-                            entries=timeline(events), decisions={d["decision_id"]: d for d in decisions},
+                            candidate_name=name, entries=timeline(events, stages), stages=stages,
+                            decisions={d["decision_id"]: d for d in decisions},
                             pending=pending[0] if pending else None, commands=commands, messages=messages)
 
     @post("/applications/{application_id:str}/evaluate", summary="Re-evaluate now (admin)", guards=[signed_in],
@@ -138,12 +141,21 @@ def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health
                             text=f"Evaluation requested (event {event_id}); reload to see its outcome.")
 
     @get("/pending", summary="What is waiting, and for whom", guards=[signed_in])
-    async def pending(request: Request) -> Response:
-        async with pool.acquire() as conn:
-            rows = await decisions_q.pending_page(conn, limit=500)
-            total = await decisions_q.pending_count(conn)
-        now = datetime.now(UTC).isoformat()
-        return pages.render(request, "pending.html", rows=rows, total=total, now=now)
+    async def pending(request: Request, after: str | None = None) -> Response:
+        try:
+            async with pool.acquire() as conn:
+                rows = await decisions_q.pending_page(conn, limit=PAGE_SIZE + 1, after=after or None)
+                stages = await projectors_q.stage_titles(conn, [r["stage_id"] for r in rows if r["stage_id"]])
+                total = None if after else await decisions_q.pending_count(conn)
+        except ValueError as exc:
+            return pages.render(request, "refused.html", status_code=400, reason=str(exc), title="Bad request")
+        more = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        context: dict[str, Any] = {"rows": rows, "now": datetime.now(UTC).isoformat(), "stages": stages,
+                   "next_url": f"pending?{urlencode({'after': decisions_q.pending_cursor(rows[-1])})}" if more else None}
+        if request.headers.get("hx-request") and after:
+            return pages.render(request, "_pending_rows.html", **context)
+        return pages.render(request, "pending.html", total=total, **context)
 
     @get("/health", summary="Consumers, streams, dependencies", guards=[signed_in])
     async def health_page(request: Request) -> Response:
@@ -151,9 +163,10 @@ def console_handlers(pool: asyncpg.Pool, sink: EventSink, access: Access, health
         return pages.render(request, "health.html", status=status, report=report)
 
     rules = rules_page.handlers(pool, sink, pages, access, signed_in)
+    replays = replays_page.handlers(pool, runs or Runs(pool), pages, signed_in)
     static = create_static_files_router(path="/ui/static", directories=[HERE / "static"], name="console-static",
                                         include_in_schema=False)
     router = Router(path="/ui", route_handlers=[login_form, login, logout, inbox, story, evaluate, pending,
-                                                health_page, *rules], tags=["console"], include_in_schema=False,
+                                                health_page, *rules, *replays], tags=["console"], include_in_schema=False,
                     exception_handlers={NotAuthorizedException: to_login, PermissionDeniedException: refused})
     return [router, static]

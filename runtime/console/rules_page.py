@@ -14,8 +14,10 @@ from litestar.datastructures import UploadFile
 from contracts.errors import TransientError
 from evaluator import queries as decisions_q
 from evaluator.http import EventSink, activate_document
+from evaluator.rule_warnings import warnings_for
 from evaluator.rules import parse_document, validate_document
 from evaluator.rules_diff import diff_rule_sets, line_of
+from projectors import queries as projectors_q
 from runtime.console.auth import Access
 from runtime.console.web import Pages, acting_admin
 
@@ -23,10 +25,11 @@ MAX_UPLOAD_BYTES = 1_048_576
 
 
 def _yaml(doc: dict[str, Any]) -> str:
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    # libyaml's emitter when PyYAML has it: the pure-Python one takes ~50 ms for a 25-rule set
+    return yaml.dump(doc, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False, allow_unicode=True)
 
 
-async def _uploaded_text(request: Request) -> str:
+async def uploaded_text(request: Request) -> str:
     form = await request.form()
     upload = form.get("file")
     if isinstance(upload, UploadFile) and upload.filename:
@@ -58,6 +61,11 @@ def handlers(pool: asyncpg.Pool, sink: EventSink, pages: Pages, access: Access,
         async with pool.acquire() as conn:
             return await decisions_q.rule_set_versions(conn)
 
+    async def _titles(document: dict[str, Any] | None) -> dict[str, str]:
+        ids = [r.get("stage_id") for r in (document or {}).get("rules") or [] if isinstance(r, dict)]
+        async with pool.acquire() as conn:
+            return await projectors_q.stage_titles(conn, [i for i in ids if isinstance(i, str)])
+
     @get("/rules", summary="Rule sets: active, history, diff, upload", guards=[signed_in])
     async def rules(request: Request, a: int | None = None, b: int | None = None) -> Response:
         versions = await _versions()
@@ -70,7 +78,7 @@ def handlers(pool: asyncpg.Pool, sink: EventSink, pages: Pages, access: Access,
                                     reason=f"rule-set version {a if a not in by_version else b} was never activated")
             diff = diff_rule_sets(by_version[a], by_version[b])
         context: dict[str, Any] = {"versions": versions, "active": active, "active_yaml": _yaml(active["document"]) if active else "",
-                   "diff": diff, "a": a, "b": b}
+                   "diff": diff, "a": a, "b": b, "stages": await _titles(active["document"] if active else None)}
         if diff is not None and request.headers.get("hx-request"):
             return pages.render(request, "_diff.html", **context)
         return pages.render(request, "rules.html", **context)
@@ -79,7 +87,7 @@ def handlers(pool: asyncpg.Pool, sink: EventSink, pages: Pages, access: Access,
           guards=[signed_in], status_code=200)
     async def validate(request: Request) -> Response:
         try:
-            text = await _uploaded_text(request)
+            text = await uploaded_text(request)
         except ValueError as exc:
             return pages.render(request, "_validation.html", status_code=400, text="", doc=None,
                                 problems=[{"location": "file", "message": str(exc), "line": None}])
@@ -87,8 +95,10 @@ def handlers(pool: asyncpg.Pool, sink: EventSink, pages: Pages, access: Access,
         versions = await _versions()
         active = versions[0] if versions else None
         diff = diff_rule_sets(active["document"] if active else None, doc) if doc is not None else None
+        warnings = [{**w, "line": line_of(text, w["location"])} for w in await warnings_for(pool, doc)] if doc else []
         return pages.render(request, "_validation.html", status_code=200 if doc is not None else 400, text=text,
-                            lines=text.splitlines(), doc=doc, problems=problems, diff=diff, active=active)
+                            lines=text.splitlines(), doc=doc, problems=problems, diff=diff, active=active,
+                            warnings=warnings)
 
     @post("/rules/activate", summary="Activate a validated rule set (admin)", guards=[signed_in], status_code=201)
     async def activate(request: Request) -> Response:

@@ -13,6 +13,7 @@ from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from markupsafe import Markup, escape
 
 from runtime.console.auth import CSRF_FIELD, CSRF_HEADER, Access, Principal
 
@@ -24,7 +25,19 @@ def _environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["when"] = lambda v: (v or "")[:19].replace("T", " ")
     env.globals["quote"] = quote
+    env.globals["stage"] = stage_label
     return env
+
+
+def stage_label(stage_id: Any, titles: Any = None) -> Markup:
+    """A stage as the console shows it: its title in Ashby with the id on hover, or the id alone
+    when the interview-plan read model does not know it."""
+    if not stage_id:
+        return Markup("—")
+    title = titles.get(stage_id) if isinstance(titles, dict) else None
+    if not title:
+        return escape(str(stage_id))
+    return Markup(f'<span class="stage" title="{escape(str(stage_id))}">{escape(title)}</span>')
 
 
 class Pages:

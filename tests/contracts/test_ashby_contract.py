@@ -68,6 +68,16 @@ async def exercised(sandbox_ashby):
             attempt = Attempt(cmd, 1, "contract-test", None)
             assert await _carry_out(client, sink, attempt, _lease_is_ours, False,  # type: ignore[arg-type]
                                     lambda: NOW)
+        # a candidate merge and a job change, as a recruiter does them (issue 21)
+        sandbox_ashby.load_scenario({"applications": [{"key": "weak-twin", "candidate": "Wes Weak", "job": "backend",
+                                                       "stage": "technical"}]})
+        await client.call("candidate.info", {"id": sandbox_id("candidate", "weak-twin")})
+        sandbox_ashby.merge_candidates("weak-twin", "weak")
+        merged = await client.call("candidate.info", {"id": sandbox_id("candidate", "weak")})
+        assert merged["applicationIds"] == [weak]
+        with pytest.raises(AshbyError):
+            await client.call("application.info", {"applicationId": sandbox_id("application", "weak-twin")})
+        sandbox_ashby.change_job(strong, "backend", "onsite")
         with pytest.raises(AshbyError):
             await client.call("application.changeStage", {"applicationId": weak, "interviewStageId":
                                                           stage("archived")})  # no archive reason
@@ -98,7 +108,7 @@ async def test_every_sandbox_answer_matches_the_response_schema(exercised):
 
 async def test_every_webhook_the_sandbox_sends_matches_the_webhook_schema(exercised):
     actions = {d.action for d in exercised.deliveries}
-    assert actions == {"ping", "interviewScheduleUpdate", "candidateStageChange"}
+    assert actions == {"ping", "interviewScheduleUpdate", "candidateStageChange", "candidateMerge", "applicationUpdate"}
     problems = {f"{d.action}#{i}": webhook_problems(d.summary()["payload"]) for i, d in enumerate(exercised.deliveries)}
     assert {k: p for k, p in problems.items() if p} == {}
 

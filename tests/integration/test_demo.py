@@ -12,7 +12,7 @@ from support import running_service
 async def test_demo_walks_both_candidates_to_their_outcomes(infra, sandbox_ashby, sandbox_slack, capsys):
     async with running_service(infra, ashby_api_url=sandbox_ashby.base_url, ashby_api_key=sandbox_ashby.api_key,
                                slack_api_url=sandbox_slack.base_url, slack_bot_token=sandbox_slack.token,
-                               slack_signing_secret=sandbox_slack.signing_secret) as svc:
+                               slack_signing_secret=sandbox_slack.signing_secret, archive_delay=0) as svc:
         dev = DevSandboxes(ashby=sandbox_ashby, slack=sandbox_slack,
                            info={"ashby": sandbox_ashby.root_url, "slack": sandbox_slack.root_url})
         connect_webhooks(dev, svc.settings, svc.settings.secret("ashby_webhook_secret"))

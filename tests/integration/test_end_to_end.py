@@ -22,7 +22,9 @@ NOT_A_FIT = sandbox_id("archive-reason", "not-a-fit")
 @asynccontextmanager
 async def pipeline(infra, ashby, slack, *, rules: dict | None = None, roles: list[str] | None = None,
                    preload: bool = True, **settings):
-    """The service with every role, wired to the sandboxes, with the demo scenario and rules loaded."""
+    """The service with every role, wired to the sandboxes, with the demo scenario and rules loaded.
+    Archives are carried out at once (`archive_delay=0`) unless a test asks for an undo window."""
+    settings.setdefault("archive_delay", 0)
     ids = ashby.load_scenario(demo_scenario()) if preload else {}
     slack.add_user(RECRUITER_SLACK_ID, RECRUITER_EMAIL, "Rita Recruiter")
     async with running_service(infra, roles=roles, ashby_api_url=ashby.base_url, ashby_api_key=ashby.api_key,

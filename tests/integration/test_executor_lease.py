@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import nats.js.errors
 import pytest
 
 from executor import store
@@ -70,3 +71,59 @@ async def test_an_attempt_whose_lease_was_taken_over_stops_and_never_starts_its_
         assert writes == []
         with pytest.raises(LeaseLost):  # and a check right before a write refuses too
             await keeper.renew()
+
+
+async def test_a_duplicate_waiting_on_a_long_healthy_attempt_spends_no_delivery_and_never_fails_it(
+        infra, sandbox_ashby):
+    """Two replicas; one works a command for seconds (Ashby answers its write 429 with `Retry-After`
+    eight times), while a second copy of the same command (an outbox re-publish after the duplicate
+    window) reaches the other replica and finds the lease live. With two deliveries allowed, a wait
+    that NAKed would dead-letter the copy and record a false `CommandFailed`; a waiting delivery is
+    kept in progress instead and acked once the holder is done."""
+    from test_exactly_once import applications, command
+
+    from contracts import subjects
+    from contracts.envelope import MSG_ID_HEADER
+    from sandbox.scenarios import base_scenario
+
+    [app_id] = applications(1)
+    sandbox_ashby.load_scenario(base_scenario([{"key": "c0", "candidate": "C0", "job": "backend",
+                                                "stage": "technical"}]))
+    sandbox_ashby.fail_next("application.changeStage", status=429, retry_after=0.5, times=8)
+    fast = {"ashby_timeout_s": 0.3, "ashby_max_retries": 10, "ashby_retry_after_max_s": 1.0,
+            "executor_lease_ttl_s": 0.6, "consumer_ack_wait_s": 1.0, "consumer_max_deliver": 2,
+            "ashby_api_url": sandbox_ashby.base_url, "ashby_api_key": sandbox_ashby.api_key}
+    async with running_service(infra, roles=["executor", "projectors"], replica_id="a", **fast) as svc, \
+            running_service(infra, roles=["executor"], replica_id="b", **fast):
+        subject, env = command(0, app_id)
+        await svc.services.publisher.publish(subject, env)
+
+        async def held() -> bool:
+            return bool(await svc.fetchval("SELECT count(*) FROM executor_inbox WHERE status = 'started'"))
+
+        await eventually(held, timeout=20, interval=0.01, message="no replica took the command")
+        js = svc.services.nc.jetstream()
+        await js.publish(subject, env.to_bytes(), headers={**env.headers(), MSG_ID_HEADER: "republished-copy"})
+
+        async def both_acked() -> bool:
+            info = await js.consumer_info(subjects.COMMANDS_STREAM, "executor-ashby-v1")
+            return info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.stream_seq >= 2
+
+        await eventually(both_acked, timeout=60, message="the command or its copy was never acked")
+        outcomes = await svc.fetch("SELECT status FROM executor_inbox")
+        assert [r["status"] for r in outcomes] == ["succeeded"]
+
+        async def logged() -> list[str]:
+            rows = await svc.fetch("SELECT event_type FROM event_log WHERE key = $1 AND event_type IN "
+                                   "('CommandSucceeded', 'CommandFailed')", app_id)
+            return [r["event_type"] for r in rows]
+
+        assert await eventually(logged, message="no outcome in the log") == ["CommandSucceeded"]
+        info = await js.consumer_info(subjects.COMMANDS_STREAM, "executor-ashby-v1")
+        assert info.num_redelivered == 0  # the copy waited in progress: no delivery spent
+        try:
+            dlq = (await js.stream_info(subjects.DLQ_STREAM)).state.messages
+        except nats.js.errors.NotFoundError:
+            dlq = 0
+        assert dlq == 0
+        assert sandbox_ashby.applied_count(application_id=app_id) == 1

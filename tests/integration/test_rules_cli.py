@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
 import yaml
 
 from contracts import subjects
 from runtime.cli import main
 from sandbox.scenarios import demo_rules
-from support import ADMIN_TOKEN, running_service, stream_messages
+from support import ADMIN_TOKEN, eventually, publish, running_service, scenario, stream_messages
 
 BAD = {"name": "broken", "rules": [
     {"id": "a", "stage_id": "s", "requirements": [], "on_fail": {"action": "archive"}},
@@ -74,3 +75,45 @@ async def test_activate_without_a_service_says_so(tmp_path, capsys):
     good.write_text(json.dumps(demo_rules()))
     assert await cli("rules", "activate", str(good), "--url", "http://127.0.0.1:9") == 2
     assert "is it running" in capsys.readouterr().err
+
+
+async def test_validate_and_activate_warn_about_a_rule_on_a_plans_last_stage_from_the_synced_plans(
+        infra, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ADMIN_API_TOKEN", ADMIN_TOKEN)
+    doc = scenario.rules()
+    doc["rules"][0]["stage_id"] = "stage-offer"  # the plan's last stage before Archived; no target
+    path = tmp_path / "last.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    assert await cli("rules", "validate", str(path), "--offline") == 0
+    assert "warning" not in capsys.readouterr().err  # offline, the plan order is unknown
+    async with running_service(infra, roles=["projectors", "evaluator"]) as svc:
+        url = str(svc.client.base_url)
+        await publish(svc, *scenario.catalog_events())
+
+        async def synced() -> bool:
+            return bool(await svc.fetchval("SELECT count(*) FROM interview_stages WHERE stage_id = 'stage-offer'"))
+
+        await eventually(synced, message="the interview plan was not projected")
+        assert await cli("rules", "validate", str(path), "--url", url) == 0
+        err = capsys.readouterr().err
+        assert "warning: rules[0].on_pass.target_stage_id" in err and "last stage of interview plan" in err, err
+
+        assert await cli("rules", "activate", str(path), "--url", url) == 0
+        out, err = capsys.readouterr()
+        assert "activated rule set version 1" in out and "last stage of interview plan" in err, err
+        async with httpx.AsyncClient(base_url=url) as browser:  # the console's rules page says the same
+            await browser.post("/ui/login", data={"token": ADMIN_TOKEN})
+            page = (await browser.get("/ui/rules")).text
+            csrf = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+            shown = await browser.post("/ui/rules/validate", data={"csrf_token": csrf, "document": path.read_text()})
+            assert shown.status_code == 200 and "last stage of interview plan" in shown.text, shown.text[-2000:]
+
+        doc["rules"][0]["on_pass"] = {"action": "advance", "target_stage_id": "stage-screen"}
+        path.write_text(yaml.safe_dump(doc))
+        assert await cli("rules", "validate", str(path), "--url", url) == 0
+        assert "warning" not in capsys.readouterr().err
+        resp = await svc.client.post("/api/rulesets/validate", json=scenario.rules())
+        assert resp.status_code == 200 and resp.json()["warnings"] == []
+
+    assert await cli("rules", "validate", str(path), "--url", url) == 0  # the service is gone now
+    assert "interview plans were not checked" in capsys.readouterr().err

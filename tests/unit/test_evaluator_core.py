@@ -403,3 +403,55 @@ def test_the_newest_plan_sync_decides_the_next_stage_whatever_the_arrival_order(
     for order in ((old, new), (new, old)):
         result = evaluate(*order, snapshot(), schedule(), *BOTH_PASS)
         assert isinstance(result, Decision) and result.target_stage_id == "stg-4"
+
+
+# --- the undo window and merged applications (issue 21) -----------------------------------------
+
+
+def _window_events(archive: Decision, *, undone: bool) -> tuple[Envelope, ...]:
+    cid = command_id(archive.rule_set_version, APP, "stg-2", "archive")
+    scheduled = env("ArchiveScheduled", {"command_id": cid, "application_id": APP, "decision_id": "d",
+                                         "stage_id": "stg-2", "decided_by": "rule:r", "delay_s": 300.0,
+                                         "due_at": (LATER + timedelta(minutes=5)).isoformat()}, source="evaluator")
+    settled = env("ArchiveUndone", {"command_id": cid, "application_id": APP, "undone_by": "U9",
+                                    "undone_at": LATER.isoformat(), "due_at": LATER.isoformat()}, source="evaluator") \
+        if undone else env("ArchiveReleased", {"command_id": cid, "application_id": APP, "due_at": LATER.isoformat(),
+                                               "released_at": LATER.isoformat()}, source="evaluator")
+    return scheduled, settled
+
+
+def test_an_undone_automatic_archive_is_not_archived_again_by_a_new_rule_set():
+    auto = rule_set(on_fail={"action": "archive", "auto_archive": True, "archive_reason_id": "ar-1"})
+    fail = (feedback("fb-1", "usr-1", {"overall": 1}), BOTH_PASS[1])
+    archive = evaluate(*BASE, *fail, rules=auto)
+    assert isinstance(archive, Decision) and archive.outcome == "archive"
+    made = env("DecisionMade", decision_made(archive, APP, decided_at=LATER), source="evaluator")
+    scheduled, undone = _window_events(archive, undone=True)
+    newer = rule_set(version=4, on_fail={"action": "archive", "auto_archive": True, "archive_reason_id": "ar-1"})
+    again = evaluate(*BASE, *fail, made, scheduled, undone, rules=newer)
+    assert isinstance(again, NotApplicable) and "undone (by U9)" in again.reason
+    # without the undo, a new version may decide the stage again (as before the undo window)
+    _, released = _window_events(archive, undone=False)
+    assert isinstance(evaluate(*BASE, *fail, made, scheduled, released, rules=newer), Decision)
+
+
+def test_a_recruiters_undone_archive_says_so_and_is_not_repeated():
+    events, proposal = proposal_events()
+    archive = evaluate(*events, click(proposal, "archive"))
+    made = env("DecisionMade", decision_made(archive, APP, decided_at=LATER), source="evaluator")
+    scheduled, undone = _window_events(archive, undone=True)
+    waiting = evaluate(*events, click(proposal, "archive"), made, scheduled)
+    assert isinstance(waiting, NotApplicable) and "waits for its undo window" in waiting.reason
+    after = evaluate(*events, click(proposal, "archive"), made, scheduled, undone)
+    assert isinstance(after, NotApplicable) and "undone by U9" in after.reason
+
+
+def test_a_merged_away_application_is_never_decided_and_says_who_continues_it():
+    merged = env("ApplicationMerged", {"application_id": APP, "surviving_application_id": "app-9",
+                                       "deleted_candidate_id": "c2", "merged_candidate_id": "c1",
+                                       "reason": "candidate c2 was merged into c1"})
+    result = evaluate(*BASE, *BOTH_PASS, merged)
+    assert isinstance(result, NotApplicable) and "app-9 continues it" in result.reason
+    kept = env("ApplicationMerged", {"application_id": APP, "surviving_application_id": APP,
+                                     "deleted_candidate_id": "c2", "merged_candidate_id": "c1", "reason": "kept"})
+    assert isinstance(evaluate(*BASE, *BOTH_PASS, kept), Decision)  # kept under the merged candidate: goes on

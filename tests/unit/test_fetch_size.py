@@ -3,7 +3,7 @@
 import pytest
 from nats.aio.msg import Msg
 
-from runtime.consumers import next_fetch_size
+from runtime.consumers import fetch_delay, next_fetch_size
 
 
 def _delivered(pending: int) -> Msg:
@@ -18,3 +18,8 @@ def test_the_next_fetch_grows_with_what_waits_and_stops_at_the_cap(waiting, expe
 
 def test_an_empty_fetch_asks_for_the_batch_size_again():
     assert next_fetch_size([], 256, 4096) == 256
+
+
+@pytest.mark.parametrize(("fetched", "delay"), [(0, 0.0), (1, 0.02), (255, 0.02), (256, 0.0), (4096, 0.0)])
+def test_only_a_small_batch_makes_the_next_fetch_wait_to_gather_more(fetched, delay):
+    assert fetch_delay(fetched, 256, 0.02) == delay

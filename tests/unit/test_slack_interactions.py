@@ -104,8 +104,22 @@ def test_a_keep_click_becomes_a_recruiter_decided_event():
 
 
 def test_ingest_and_notifier_agree_on_action_ids_and_block_prefix():
-    assert set(ingest_slack.CHOICES) == {message.ARCHIVE_ACTION, message.KEEP_ACTION}
+    assert set(ingest_slack.CHOICES) == {message.ARCHIVE_ACTION, message.KEEP_ACTION, message.UNDO_ACTION}
     assert ingest_slack.ACTIONS_BLOCK_PREFIX == message.ACTIONS_BLOCK_PREFIX
+    assert ingest_slack.UNDO_BLOCK_PREFIX == message.UNDO_BLOCK_PREFIX
+
+
+def test_an_undo_click_names_the_archive_and_its_application():
+    text, blocks = message.build_window([], state="scheduled", application_id="app-7", archive_command_id="cmd-9",
+                                        due_at="2026-11-02T12:35:00+00:00", asked_by="U100")
+    payload = block_actions_payload({"text": text, "blocks": blocks, "ts": "1764000000.000100",
+                                     "channel": "D00000001"}, "undo", "U100", action_ts="1764000001.5")
+    click = parse_interaction(signed_request(payload, "s")[0])
+    assert click is not None and click.choice == "undo"
+    undo = ingest_slack.to_undo_requested(click)
+    assert (undo.archive_command_id, undo.application_id, undo.slack_user_id) == ("cmd-9", "app-7", "U100")
+    with pytest.raises(InvalidInput):
+        to_recruiter_decided(click)
 
 
 def test_interactions_that_are_not_our_buttons_are_ignored():

@@ -150,3 +150,47 @@ def test_each_requirement_lists_every_interviewers_submission_with_name_value_an
     ivan, iris = section.splitlines()[1:]
     assert "Ivan Interviewer" in ivan and "= 2" in ivan and "2026-11-02 10:05 UTC" in ivan and ":x:" in ivan
     assert "= 4" in iris and "11:30 UTC" in iris and "example.com" not in iris
+
+
+# --- the undo window (issue 21) -----------------------------------------------------------------
+
+
+def _window_buttons(blocks: list) -> dict:
+    return {e["action_id"]: e for b in blocks if b.get("type") == "actions" for e in b["elements"]}
+
+
+def test_an_open_window_offers_undo_and_says_nothing_reached_ashby_yet():
+    from notifier.message import UNDO_ACTION, UNDO_BLOCK_PREFIX, build_window
+
+    _, original = _proposal()
+    text, blocks = build_window(original, state="scheduled", application_id="app-7", archive_command_id="cmd-9",
+                                due_at="2026-11-02T12:35:00+00:00", asked_by="U1")
+    assert text == "Archive scheduled asked by <@U1> for 2026-11-02 12:35 UTC"
+    buttons = _window_buttons(blocks)
+    assert set(buttons) == {UNDO_ACTION} and buttons[UNDO_ACTION]["value"] == "cmd-9"
+    assert [b["block_id"] for b in blocks if b.get("type") == "actions"] == [f"{UNDO_BLOCK_PREFIX}app-7"]
+    assert "Nothing has been sent to Ashby yet" in orjson.dumps(blocks).decode()
+
+
+@pytest.mark.parametrize(("state", "head", "says"), [
+    ("undone", "Archive undone by <@U2>", "Nothing was sent to Ashby"),
+    ("released", "Archiving… by the rule", "waiting for Ashby"),
+    ("cancelled", "Not archived (cancelled): merged into app-9", "Nothing was sent to Ashby"),
+])
+def test_a_settled_window_says_what_became_of_it_without_buttons(state, head, says):
+    from notifier.message import build_window
+
+    text, blocks = build_window([], state=state, application_id="app-7", archive_command_id="cmd-9",
+                                due_at="2026-11-02T12:35:00Z", asked_by=None, settled_by="U2",
+                                reason="merged into app-9")
+    assert text.startswith(head) and says in orjson.dumps(blocks).decode() and _window_buttons(blocks) == {}
+
+
+def test_a_late_undo_is_told_what_really_happened():
+    from notifier.message import build_undo_refused
+
+    done = build_undo_refused("too_late", "the undo window ended at T", "succeeded", None)
+    assert done.startswith("Too late to undo") and "Ashby confirmed the archive" in done
+    assert "has not answered yet" in build_undo_refused("too_late", "ended", None, None)
+    assert "did not archive" in build_undo_refused("too_late", "ended", "failed", "Ashby 400 invalid_input")
+    assert build_undo_refused("already_undone", "undone by U2", None, None).startswith("Nothing to undo")

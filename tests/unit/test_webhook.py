@@ -119,3 +119,20 @@ async def test_an_unexpected_error_while_storing_is_a_bare_500_that_names_nothin
     answer = b"".join(m.get("body", b"") for m in sent[1:])
     assert orjson.loads(answer) == {"status_code": 500, "detail": "internal error"}
     assert WEBHOOK_SECRET.encode() not in answer
+
+
+def test_a_candidate_merge_is_stored_with_both_candidates_keyed_by_the_deleted_one():
+    body = {"action": "candidateMerge", "webhookActionId": "wa-9",
+            "data": {"deletedCandidate": {"id": "cand-old"}, "mergedCandidate": {"id": "cand-new"}}}
+    env = to_envelope(orjson.dumps(body), NOW)
+    assert (env.event_type, env.key) == ("CandidateMerged", "cand-old")
+    assert (env.payload["deleted_candidate_id"], env.payload["merged_candidate_id"]) == ("cand-old", "cand-new")
+
+
+@pytest.mark.parametrize("data", [{}, {"deletedCandidate": {"id": "a"}}, {"deletedCandidate": {"id": "a"},
+                                                                        "mergedCandidate": {"id": "a"}},
+                                  {"deletedCandidate": "a", "mergedCandidate": {"id": "b"}}])
+def test_a_candidate_merge_without_two_distinct_candidates_is_refused_with_the_reason(data):
+    with pytest.raises(InvalidInput) as err:
+        to_envelope(orjson.dumps({"action": "candidateMerge", "data": data}), NOW)
+    assert "Candidate" in err.value.reason
