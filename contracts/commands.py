@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import Field
 
-from contracts.events import Payload
+from contracts.events import LateFeedback, Payload
 
 
 class AdvanceApplication(Payload):
@@ -57,6 +57,35 @@ class SendAlert(Payload):
     application_id: str | None = None
 
 
+# --- feedback nudges and stage SLAs (issue 21) ---------------------------------------------------
+
+
+class NudgeInterviewer(Payload):
+    """DM an interviewer whose feedback is past its due time (id: one per event, interviewer and due time)."""
+
+    command_id: str
+    application_id: str
+    stage_id: str
+    interviewer_id: str
+    interview_event_id: str
+    interview_id: str | None = None
+    feedback_link: str | None = None
+    due_at: str
+    rule_id: str
+    rule_set_version: int
+
+
+class EscalateFeedback(Payload):
+    """Tell the recruiter / hiring manager whose feedback is late past `escalate_after`."""
+
+    command_id: str
+    application_id: str
+    stage_id: str
+    late: list[LateFeedback]
+    rule_id: str
+    rule_set_version: int
+
+
 @dataclass(frozen=True, slots=True)
 class CommandSpec:
     command_type: str
@@ -72,5 +101,7 @@ COMMAND_SPECS: dict[str, CommandSpec] = {
         CommandSpec("ArchiveApplication", ArchiveApplication, "ashby", "archive"),
         CommandSpec("ProposeRejection", ProposeRejection, "slack", "propose_rejection"),
         CommandSpec("SendAlert", SendAlert, "slack", "alert"),
+        CommandSpec("NudgeInterviewer", NudgeInterviewer, "slack", "nudge"),  # issue 21
+        CommandSpec("EscalateFeedback", EscalateFeedback, "slack", "escalate"),  # issue 21
     )
 }

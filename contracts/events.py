@@ -194,6 +194,47 @@ class CommandReconciled(Payload):
     reason: str | None = None
 
 
+# --- feedback nudges and stage SLAs (issue 21) ---------------------------------------------------
+
+
+class LateFeedback(Payload):
+    """One interviewer's feedback for one interview event, still missing after its due time."""
+
+    interviewer_id: str
+    interview_event_id: str
+    interview_id: str | None = None
+    due_at: str
+
+
+class FeedbackNudgeSent(Payload):
+    """Slack accepted the DM that reminded an interviewer of their missing feedback (once per due time)."""
+
+    command_id: str
+    application_id: str
+    stage_id: str
+    interviewer_id: str
+    interview_event_id: str
+    interview_id: str | None = None
+    due_at: str
+    slack_user_id: str
+    channel: str
+    ts: str
+    sent_at: str
+
+
+class FeedbackEscalated(Payload):
+    """Slack accepted the message telling the recruiter / hiring manager whose feedback is late.
+    `recipients`: the hiring-team roles told (`Recruiter`, `Hiring Manager`, or `fallback channel`)."""
+
+    command_id: str
+    application_id: str
+    stage_id: str
+    late: list[LateFeedback]
+    recipients: list[str]
+    channels: list[str]
+    sent_at: str
+
+
 # --- undo window for archives and merged/moved candidates (issue 21, parts 2 and 3) ----------
 
 
@@ -355,6 +396,11 @@ _SPECS = [
               ("evaluator", "notifier", "projectors"), "A recruiter pressed Archive or Keep on a proposal."),
     EventSpec("SlackMessagePosted", SlackMessagePosted, 1, "notifier", "notifier", ("projectors",),
               "Slack accepted a message for a command."),
+    # feedback nudges and stage SLAs (issue 21)
+    EventSpec("FeedbackNudgeSent", FeedbackNudgeSent, 1, "notifier", "notifier", ("projectors", "evaluator"),
+              "An interviewer was reminded in Slack (DM) of feedback past its due time."),
+    EventSpec("FeedbackEscalated", FeedbackEscalated, 1, "notifier", "notifier", ("projectors", "evaluator"),
+              "The recruiter / hiring manager was told in Slack whose feedback is late past escalate_after."),
     EventSpec("CommandAttempted", CommandAttempted, 1, "executor", "executor", ("projectors",),
               "An executor replica took the command's lease and started attempt N."),
     EventSpec("CommandOutcomeUnknown", CommandOutcomeUnknown, 1, "executor", "executor", ("projectors",),

@@ -58,8 +58,42 @@ class WaitingFor(msgspec.Struct, kw_only=True, omit_defaults=True):
     field: str | None = None
 
 
+class LateView(msgspec.Struct, kw_only=True):
+    """Feedback nudges (issue 21): one interviewer's missing feedback with its due and escalation
+    times, and whether the evaluator issued the nudge / escalation for this due time."""
+
+    interviewer_id: str
+    interview_event_id: str
+    interview_id: str | None
+    due_at: str
+    escalate_at: str | None
+    nudge_issued: bool
+    escalation_issued: bool
+
+
+NudgeStatus = Literal["issued", "sent", "skipped", "failed"]
+
+
+class NudgeView(msgspec.Struct, kw_only=True):
+    """A feedback nudge or escalation the evaluator issued, and what Slack made of it
+    (`issued` until the notifier reports; `status_reason` says why it was skipped or failed)."""
+
+    kind: Literal["nudge", "escalation"]
+    stage_id: str
+    interview_event_id: str
+    interviewer_id: str
+    due_at: str
+    command_id: str
+    issued_at: str
+    status: NudgeStatus
+    status_reason: str | None
+    sent_at: str | None
+
+
 class PendingView(msgspec.Struct, kw_only=True):
-    """An undecided application: its stage and rule, what it waits for, and when its timer fires."""
+    """An undecided application: its stage and rule, what it waits for, and when its timer fires;
+    with feedback nudges, when its missing feedback is due (`feedback_due_at`, `late`) and the
+    nudges sent (`nudges`)."""
 
     application_id: str
     stage_id: str | None
@@ -67,6 +101,9 @@ class PendingView(msgspec.Struct, kw_only=True):
     waiting_for: list[WaitingFor]
     fire_at: str | None
     updated_at: str
+    feedback_due_at: str | None = None
+    late: list[LateView] | None = None
+    nudges: list[NudgeView] = msgspec.field(default_factory=list)
 
 
 def decisions(rows: list[dict[str, Any]]) -> list[DecisionView]:

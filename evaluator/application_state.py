@@ -40,6 +40,10 @@ class InterviewSlot(NamedTuple):
     interview_id: str | None
     interviewers: tuple[str, ...] | None = None
     """Everyone on the event (required or not); None when not known (the required ones then)."""
+    end_time: str | None = None
+    """When the interview ended, as Ashby wrote it (feedback nudges count from it)."""
+    feedback_link: str | None = None
+    """Ashby's link to the event's feedback form."""
 
 
 @quick_init
@@ -261,15 +265,16 @@ def schedule_fact(raw: Any, event: EventRecord) -> tuple[str, ScheduleFact] | No
             return None
         plain = (model.id, model.status, model.application_id, model.interview_stage_id, model.created_at,
                  model.updated_at, [(e.id, e.interview_id, e.required_interviewer_ids(),
-                                     [*e.interviewer_user_ids, *(i.id for i in e.interviewers)])
+                                     [*e.interviewer_user_ids, *(i.id for i in e.interviewers)],
+                                     e.end_time, e.feedback_link)
                                     for e in model.interview_events])
     sid, status, application_id, stage_id, created_at, updated_at, events = plain
     ordered = sorted(events, key=_first) if len(events) > 1 else events
     fact = ScheduleFact(sid, stage_id, status, stamp(event, parse_time(updated_at)), parse_time(created_at),
-                        tuple((InterviewSlot(eid, interview, tuple(sorted(set(everyone)))),
+                        tuple((InterviewSlot(eid, interview, tuple(sorted(set(everyone))), ends, link),
                                tuple(sorted(set(required))))
-                              for eid, interview, required, everyone in ordered),
-                        {eid: interview for eid, interview, _, _ in events})
+                              for eid, interview, required, everyone, ends, link in ordered),
+                        {eid: interview for eid, interview, *_ in events})
     return application_id, fact
 
 
@@ -325,7 +330,8 @@ def _plain_schedule(raw: dict[str, Any]) -> tuple[Any, ...] | None:
             everyone.append(uid)
             if needed:
                 required.append(uid)
-        events.append((eid, interview, required if people else ids, everyone))
+        events.append((eid, interview, required if people else ids, everyone, ev.get("endTime"),
+                       ev.get("feedbackLink")))
     return sid, status, app, stage, created, updated, events
 
 

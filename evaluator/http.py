@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Protocol
 
@@ -17,6 +18,7 @@ from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Sche
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import Parameter
 from litestar.types import Guard
+from pydantic import BaseModel, ConfigDict
 
 from contracts.envelope import Envelope
 from contracts.errors import ErrorBody, TransientError, error_body
@@ -24,7 +26,14 @@ from contracts.events import EvaluationRequested, RuleSetActivated
 from contracts.ids import derive_id
 from evaluator import api_models
 from evaluator.api_models import DecisionView, PendingView
-from evaluator.queries import DecisionFilter, decisions_page, pending_page, rule_set_versions
+from evaluator.queries import (
+    DecisionFilter,
+    decisions_page,
+    nudges_for,
+    overdue_page,
+    pending_page,
+    rule_set_versions,
+)
 from evaluator.rule_warnings import warnings_for
 from evaluator.rules import Problem, RuleSetInvalid, parse_document, validate_document
 from evaluator.rules_text import MAX_BYTES
@@ -103,7 +112,69 @@ async def request_evaluation(sink: EventSink, application_id: str, *, requested_
     return env.event_id
 
 
-def evaluator_router(pool: asyncpg.Pool, sink: EventSink, guards: list[Guard]) -> Router:
+class OverdueInterviewer(BaseModel):
+    """One interviewer's feedback past its due time (ids only: no names or emails in the API)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    interviewer_id: str
+    interview_event_id: str
+    interview_id: str | None
+    due_at: datetime
+    late_by_s: float
+    escalate_at: datetime | None
+    nudge: Literal["issued", "sent", "skipped", "failed"] | None
+    """The nudge for this due time: issued, then sent / skipped (not in Slack) / failed; None: none yet."""
+    escalation: Literal["issued", "sent", "skipped", "failed"] | None
+
+
+class OverdueApplication(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    application_id: str
+    candidate_id: str | None
+    job_id: str | None
+    stage_id: str | None
+    rule_id: str | None
+    feedback_due_at: datetime
+    late_by_s: float
+    """How late its earliest missing feedback is."""
+    interviewers: list[OverdueInterviewer]
+
+
+class OverdueList(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    as_of: datetime
+    applications: list[OverdueApplication]
+    """Latest first: by how long the earliest missing feedback has been due."""
+
+
+def overdue_list(rows: list[dict[str, Any]], nudges: dict[str, list[dict[str, Any]]], now: datetime) -> OverdueList:
+    """`nudges`: `nudges_for` those applications; a late interviewer's `nudge` / `escalation` is the
+    status of the one issued for this due time (`sent` only once Slack accepted it), None if none yet."""
+    apps = []
+    for r in rows:
+        status = {(n["kind"], n["interview_event_id"], n["interviewer_id"], datetime.fromisoformat(n["due_at"])):
+                  n["status"] for n in nudges.get(r["application_id"], [])}
+        late = []
+        for i in r["late"] or []:
+            due = datetime.fromisoformat(i["due_at"])
+            if due > now:
+                continue
+            key = (i["interview_event_id"], i["interviewer_id"], due)
+            late.append(OverdueInterviewer(
+                interviewer_id=i["interviewer_id"], interview_event_id=i["interview_event_id"],
+                interview_id=i.get("interview_id"), due_at=due, late_by_s=(now - due).total_seconds(),
+                escalate_at=i.get("escalate_at"), nudge=status.get(("nudge", *key)),
+                escalation=status.get(("escalation", *key))))
+        late.sort(key=lambda i: (-i.late_by_s, i.interviewer_id))
+        apps.append(OverdueApplication(application_id=r["application_id"], candidate_id=r["candidate_id"],
+                                       job_id=r["job_id"], stage_id=r["stage_id"], rule_id=r["rule_id"],
+                                       feedback_due_at=r["feedback_due_at"],
+                                       late_by_s=(now - r["feedback_due_at"]).total_seconds(), interviewers=late))
+    return OverdueList(as_of=now, applications=apps)
+
+
+def evaluator_router(pool: asyncpg.Pool, sink: EventSink, guards: list[Guard],
+                     clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Router:
 
     @post("/rulesets/validate", summary="Validate a rule set (YAML or JSON) without activating it; `warnings` "
           "name rules the synced interview plans show can never act", status_code=200,
@@ -163,11 +234,21 @@ def evaluator_router(pool: asyncpg.Pool, sink: EventSink, guards: list[Guard]) -
             rows, _ = await decisions_page(conn, DecisionFilter(application_id=application_id), limit=limit)
         return api_models.decisions(rows)
 
-    @get("/pending", summary="Evaluations waiting: for what, and until when",
+    @get("/overdue", summary="Applications blocked by feedback past its due time, latest first",
+         responses=_errors(s401="the bearer token is missing or wrong"))
+    async def list_overdue() -> OverdueList:
+        now = clock()
+        async with pool.acquire() as conn:
+            rows = await overdue_page(conn, now)
+            nudges = await nudges_for(conn, [r["application_id"] for r in rows])
+        return overdue_list(rows, nudges, now)
+
+    @get("/pending", summary="Evaluations waiting: for what, until when, and the feedback nudges sent",
          responses=_errors(s401="the admin bearer token is missing or wrong"))
     async def list_pending(application_id: MaybeId = None) -> list[PendingView]:
         async with pool.acquire() as conn:
             return api_models.pending(await pending_page(conn, application_id=application_id))
 
     return Router(path="/api", route_handlers=[validate_ruleset, activate_ruleset, list_rulesets, evaluate_now,
-                                               list_decisions, list_pending], guards=guards, tags=["evaluator"])
+                                               list_decisions, list_pending, list_overdue], guards=guards,
+                  tags=["evaluator"])

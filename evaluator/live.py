@@ -17,11 +17,13 @@ import structlog
 from contracts import subjects
 from contracts.commands import COMMAND_SPECS, SendAlert
 from contracts.consumers import Delivered
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, parse_time
 from contracts.ids import derive_id
 from evaluator import store, windows
 from evaluator.all_facts import application_of
 from evaluator.application_state import APPLICATION_EVENT_TYPES
+from evaluator.business_hours import BusinessCalendar
+from evaluator.nudging import nudge
 from evaluator.plan_catalog import CATALOG_EVENT_TYPES, Catalog, evolve_catalog
 from evaluator.pure_core import (
     AppState,
@@ -34,11 +36,13 @@ from evaluator.pure_core import (
     evaluation_summary,
     evolve,
 )
-from evaluator.rules import RuleSet, versioned
+from evaluator.rules import Rule, RuleSet, versioned
 
 log = structlog.get_logger(__name__)
 DURABLE = "evaluator-decisions-v1"
 _STATUS_OF = {"CommandSucceeded": "succeeded", "CommandSkipped": "skipped", "CommandFailed": "failed"}
+_NUDGE_COMMANDS = frozenset({"NudgeInterviewer", "EscalateFeedback"})
+_NUDGE_EVENTS = frozenset({"FeedbackNudgeSent", "FeedbackEscalated"})
 
 
 @dataclass
@@ -50,8 +54,11 @@ class Evaluator:
     """The undo window of an archive (`ARCHIVE_DELAY`); 0 sends it to the executor at once."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     catalog: Catalog = field(default_factory=Catalog)
+    calendar: BusinessCalendar = field(default_factory=BusinessCalendar.parse)
+    """Business hours for feedback nudges (BUSINESS_HOURS, BUSINESS_TZ, BUSINESS_DAYS)."""
     _catalog_seq: int = 0
     _rules: RuleSet | None = None
+    _rule_ids: dict[str, Rule] = field(default_factory=dict)
 
     async def _refresh(self, conn: asyncpg.Connection) -> None:
         rows = await conn.fetch("SELECT stream_seq, envelope FROM evaluator_catalog WHERE stream_seq > $1 "
@@ -64,6 +71,7 @@ class Evaluator:
             self._rules = None
         elif self._rules is None or self._rules.version != active[0]:
             self._rules = versioned(active[1], active[0])
+            self._rule_ids = {r.id: r for r in self._rules.rules}
 
     async def handle(self, conn: asyncpg.Connection, batch: list[Delivered]) -> None:
         """The consumer's handler: record facts, then evaluate every application they touched."""
@@ -85,6 +93,9 @@ class Evaluator:
                     app_rows.append((app_id, d.stream_seq, env.event_id, env.model_dump(mode="json")))
                 dirty[app_id] = env
                 await self._track_status(conn, env)
+            elif env.event_type in _NUDGE_EVENTS:
+                await store.nudge_status(conn, env.payload["command_id"], "sent", None,
+                                         parse_time(env.payload.get("sent_at")) or env.occurred_at)
             elif env.event_type == "ArchiveUndoRequested":
                 await windows.undo(conn, env, self.clock())
         await store.add_application_events(conn, app_rows)
@@ -98,6 +109,10 @@ class Evaluator:
     async def _track_status(self, conn: asyncpg.Connection, env: Envelope) -> None:
         p = env.payload
         if env.event_type in _STATUS_OF:
+            if p.get("command_type") in _NUDGE_COMMANDS:
+                if env.event_type != "CommandSucceeded":
+                    await store.nudge_status(conn, p["command_id"], _STATUS_OF[env.event_type], p.get("reason"), None)
+                return
             await store.decision_status(conn, p["command_id"], _STATUS_OF[env.event_type], p.get("reason"))
         elif env.event_type == "SlackMessagePosted":
             await store.decision_status(conn, p["command_id"], "awaiting_recruiter", None)
@@ -124,16 +139,30 @@ class Evaluator:
                 evaluation = replace(evaluation, dry_run=True)
             await self._record(conn, state, evaluation, cause, now)
             await store.clear_pending(conn, application_id)
+            rule = self._rule_ids.get(evaluation.rule_id)
+            if evaluation.outcome == "timeout" and rule is not None and self._rules is not None \
+                    and self._rules.feedback_due_for(rule) is not None:
+                return await self.evaluate(conn, application_id, cause, now)  # still waiting: nudges go on
         else:
             if isinstance(evaluation, NotApplicable) and evaluation.rule_id is not None:
                 await self._alert_rule_cannot_act(conn, evaluation, application_id, cause, now)
             summary = evaluation_summary(evaluation)
             until = evaluation.until if isinstance(evaluation, Wait) else None
             waiting = summary.get("waiting_for") or [{"kind": summary["kind"], "detail": summary.get("reason")}]
+            nudging = None
+            if isinstance(evaluation, Wait) and evaluation.rule_id in self._rule_ids and self._rules is not None:
+                rule = self._rule_ids[evaluation.rule_id]
+                nudging = await nudge(conn, self._rules, rule, state, evaluation, self.calendar, now, cause,
+                                      takes_effect=rule.mode == "live" and not self._rules.dry_run
+                                      and not self.force_dry_run)
+                if nudging is not None and nudging.next_at is not None and (until is None or nudging.next_at < until):
+                    until = nudging.next_at
             pos = state.position()
             await store.set_pending(conn, application_id, summary.get("stage_id"), summary.get("rule_id"),
                                     waiting, until, now, job_id=pos.job_id if pos else None,
-                                    plan_id=pos.plan_id if pos else None)
+                                    plan_id=pos.plan_id if pos else None,
+                                    feedback_due_at=nudging.feedback_due_at if nudging else None,
+                                    late=nudging.late if nudging else None)
         return evaluation
 
     async def _record(self, conn: asyncpg.Connection, state: AppState, decision: Decision,

@@ -90,7 +90,7 @@ async def pending_page(conn: asyncpg.Connection, *, application_id: str | None =
         rows = await conn.fetch(
             """SELECT * FROM evaluator_pending WHERE $1::text IS NULL OR application_id = $1
                ORDER BY fire_at NULLS LAST, application_id LIMIT $2""", application_id, limit)
-        return [_plain(r) for r in rows]
+        return await _with_nudges(conn, rows)
     fire_at, sep, last_id = after.partition("|")
     if not sep or not last_id:
         raise ValueError("cursor must be '<fire_at or empty>|<application_id>' as returned in next_cursor")
@@ -101,7 +101,42 @@ async def pending_page(conn: asyncpg.Connection, *, application_id: str | None =
         rows = await conn.fetch(
             """SELECT * FROM evaluator_pending WHERE (fire_at, application_id) > ($1, $2) OR fire_at IS NULL
                ORDER BY fire_at NULLS LAST, application_id LIMIT $3""", datetime.fromisoformat(fire_at), last_id, limit)
-    return [_plain(r) for r in rows]
+    return await _with_nudges(conn, rows)
+
+
+async def _with_nudges(conn: asyncpg.Connection, rows: list[Any]) -> list[dict[str, Any]]:
+    items = [_plain(r) for r in rows]
+    nudges = await nudges_for(conn, [i["application_id"] for i in items])
+    for item in items:
+        item["nudges"] = nudges.get(item["application_id"], [])
+    return items
+
+
+async def nudges_for(conn: asyncpg.Connection, application_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Feedback nudges and escalations issued per application, oldest first, with what Slack made
+    of them (`issued` until the notifier reports: `sent`, `skipped` or `failed`, with the reason)."""
+    if not application_ids:
+        return {}
+    rows = await conn.fetch(
+        """SELECT application_id, kind, stage_id, interview_event_id, interviewer_id, due_at, command_id, issued_at,
+                  status, status_reason, sent_at
+           FROM evaluator_nudges WHERE application_id = ANY($1::text[]) ORDER BY issued_at, nudge_id""",
+        application_ids)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        item = _plain(r)
+        out.setdefault(item.pop("application_id"), []).append(item)
+    return out
+
+
+async def overdue_page(conn: asyncpg.Connection, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
+    """Applications blocked by feedback past its due time, the latest first (earliest due time),
+    with the late interviewers from the pending row (`late`, written by the evaluator)."""
+    rows = await conn.fetch(
+        """SELECT p.application_id, p.stage_id, p.rule_id, p.feedback_due_at, p.late, a.candidate_id, a.job_id
+           FROM evaluator_pending p LEFT JOIN applications a ON a.application_id = p.application_id
+           WHERE p.feedback_due_at <= $1 ORDER BY p.feedback_due_at, p.application_id LIMIT $2""", now, limit)
+    return [dict(r) for r in rows]
 
 
 def pending_cursor(row: dict[str, Any]) -> str:

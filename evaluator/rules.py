@@ -192,6 +192,10 @@ class Rule(Doc):
     quiet_period: Duration | None = None
     timeout: Duration | None = None
     on_timeout: Literal["alert", "nothing"] = "alert"
+    feedback_due: Duration | None = None
+    """Nudge an interviewer this long after their interview ended; `null` here turns the default off."""
+    escalate_after: Duration | None = None
+    """Tell the recruiter and hiring manager this long after the nudge; `null` turns the default off."""
     mode: Literal["live", "shadow"] = "live"
 
     @field_validator("requirements")
@@ -209,23 +213,25 @@ class Rule(Doc):
             raise _error("same_stage", "target_stage_id is the rule's own stage")
         return v
 
-    @field_validator("timeout")
+    @field_validator("timeout", "feedback_due", "escalate_after")
     @classmethod
-    def _positive(cls, v: timedelta | None) -> timedelta | None:
+    def _positive(cls, v: timedelta | None, info: ValidationInfo) -> timedelta | None:
         if v is not None and v <= timedelta():
-            raise _error("duration", "timeout must be longer than zero")
+            raise _error("duration", f"{info.field_name} must be longer than zero")
         return v
 
 
 class Defaults(Doc):
     quiet_period: Duration = timedelta(minutes=30)
     timeout: Duration = timedelta(days=7)
+    feedback_due: Duration | None = None
+    escalate_after: Duration | None = None
 
-    @field_validator("timeout")
+    @field_validator("timeout", "feedback_due", "escalate_after")
     @classmethod
-    def _positive(cls, v: timedelta) -> timedelta:
-        if v <= timedelta():
-            raise _error("duration", "timeout must be longer than zero")
+    def _positive(cls, v: timedelta | None, info: ValidationInfo) -> timedelta | None:
+        if v is not None and v <= timedelta():
+            raise _error("duration", f"{info.field_name} must be longer than zero")
         return v
 
 
@@ -244,9 +250,11 @@ class RuleSet(Doc):
     @model_validator(mode="after")
     def _no_conflicts(self) -> RuleSet:
         problems = conflicts((i, r.id, (r.interview_plan_id, r.stage_id, r.job_id)) for i, r in enumerate(self.rules))
+        problems += escalations_without_nudges(self.model_dump(exclude_unset=True))
         if problems:
             raise _error("rule_conflict", "; ".join(str(p) for p in problems))
         return self
+
 
     _by_stage: _StageIndex | None = PrivateAttr(default=None)
     """(the `rules` it was built from, (plan, stage) -> those rules in order): `match_rule`'s index."""
@@ -275,6 +283,13 @@ class RuleSet(Doc):
     def timeout_for(self, rule: Rule) -> timedelta:
         return rule.timeout if rule.timeout is not None else self.defaults.timeout
 
+    def feedback_due_for(self, rule: Rule) -> timedelta | None:
+        """The rule's own `feedback_due` when it names one (`null`: no nudges), else the default."""
+        return rule.feedback_due if "feedback_due" in rule.model_fields_set else self.defaults.feedback_due
+
+    def escalate_after_for(self, rule: Rule) -> timedelta | None:
+        return rule.escalate_after if "escalate_after" in rule.model_fields_set else self.defaults.escalate_after
+
 
 def conflicts(entries: Iterable[tuple[int, Any, Any]]) -> list[Problem]:
     """Duplicate rule ids and two rules for the same (plan, stage, job) — which one would apply?"""
@@ -293,6 +308,29 @@ def conflicts(entries: Iterable[tuple[int, Any, Any]]) -> list[Problem]:
                 problems.append(Problem(f"rules[{index}]", f"another rule (rules[{keys[key]}]) already covers "
                                                            f"plan {key[0]!r}, stage {key[1]!r} for {scope}"))
             keys.setdefault(key, index)
+    return problems
+
+
+def escalations_without_nudges(doc: dict[str, Any]) -> list[Problem]:
+    """`escalate_after` counts from the feedback nudge: without a `feedback_due` (in the rule or the
+    defaults) there is no nudge to count from. Read from the document's keys (a rule's own `null`
+    turns a default off)."""
+    defaults: dict[str, Any] = doc["defaults"] if isinstance(doc.get("defaults"), dict) else {}
+    rules: list[Any] = doc["rules"] if isinstance(doc.get("rules"), list) else []
+    default_due, default_escalate = defaults.get("feedback_due"), defaults.get("escalate_after")
+    problems = []
+    if default_escalate is not None and default_due is None and any(
+            isinstance(r, dict) and "feedback_due" not in r for r in rules):
+        problems.append(Problem("defaults.escalate_after", "escalate_after counts from the feedback nudge: set "
+                                                           "defaults.feedback_due too (e.g. 24h)"))
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, dict):
+            continue
+        due = rule["feedback_due"] if "feedback_due" in rule else default_due
+        if rule.get("escalate_after") is not None and due is None:
+            problems.append(Problem(f"rules[{i}].escalate_after", "escalate_after counts from the feedback nudge: "
+                                                                  "set feedback_due in this rule or in defaults "
+                                                                  "(e.g. 24h)"))
     return problems
 
 
@@ -327,6 +365,7 @@ def validate_document(doc: Any) -> list[Problem]:
     except ValidationError as exc:
         problems += [Problem(_location(tuple(e["loc"])), _message(e)) for e in exc.errors()
                      if e["type"] != "rule_conflict"]
+    problems += escalations_without_nudges(doc)
     rules = doc.get("rules")
     if isinstance(rules, list):
         problems += conflicts(

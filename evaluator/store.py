@@ -80,15 +80,19 @@ async def decision_status(conn: asyncpg.Connection, command_id: str, status: str
 
 async def set_pending(conn: asyncpg.Connection, application_id: str, stage_id: str | None, rule_id: str | None,
                       waiting_for: list, fire_at: datetime | None, now: datetime, *, job_id: str | None = None,
-                      plan_id: str | None = None) -> None:
+                      plan_id: str | None = None, feedback_due_at: datetime | None = None,
+                      late: list | None = None) -> None:
+    """`feedback_due_at`, `late`: the earliest due time of the feedback still missing, and each
+    interviewer's (feedback nudges; None when the rule has none)."""
     await conn.execute(
         """INSERT INTO evaluator_pending (application_id, stage_id, rule_id, waiting_for, fire_at, updated_at,
-                                          job_id, plan_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                          job_id, plan_id, feedback_due_at, late)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
            ON CONFLICT (application_id) DO UPDATE SET stage_id = EXCLUDED.stage_id, rule_id = EXCLUDED.rule_id,
                waiting_for = EXCLUDED.waiting_for, fire_at = EXCLUDED.fire_at, updated_at = EXCLUDED.updated_at,
-               job_id = EXCLUDED.job_id, plan_id = EXCLUDED.plan_id""",
-        application_id, stage_id, rule_id, waiting_for, fire_at, now, job_id, plan_id)
+               job_id = EXCLUDED.job_id, plan_id = EXCLUDED.plan_id, feedback_due_at = EXCLUDED.feedback_due_at,
+               late = EXCLUDED.late""",
+        application_id, stage_id, rule_id, waiting_for, fire_at, now, job_id, plan_id, feedback_due_at, late)
 
 
 async def clear_pending(conn: asyncpg.Connection, application_id: str) -> None:
@@ -107,6 +111,35 @@ async def enqueue(conn: asyncpg.Connection, subject: str, env: Envelope) -> None
         """INSERT INTO outbox (message_id, subject, envelope) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING""",
         env.event_id, subject, env.model_dump(mode="json"))
     await conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
+
+
+# --- feedback nudges (issue 21) ------------------------------------------------------------------
+
+
+async def nudges_done(conn: asyncpg.Connection, application_id: str) -> set[str]:
+    """Ids of every nudge and escalation issued for the application (whatever Slack made of them)."""
+    return {r[0] for r in await conn.fetch("SELECT nudge_id FROM evaluator_nudges WHERE application_id = $1",
+                                           application_id)}
+
+
+async def record_nudges(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> int:
+    """(nudge_id, kind, application, stage, event, interviewer, due_at, command_id, issued_at) rows;
+    how many were new (a repeat is dropped by its id)."""
+    if not rows:
+        return 0
+    inserted = await conn.fetch(
+        """INSERT INTO evaluator_nudges (nudge_id, kind, application_id, stage_id, interview_event_id,
+               interviewer_id, due_at, command_id, issued_at)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                $7::timestamptz[], $8::text[], $9::timestamptz[])
+           ON CONFLICT DO NOTHING RETURNING nudge_id""", *(list(col) for col in zip(*rows, strict=True)))
+    return len(inserted)
+
+
+async def nudge_status(conn: asyncpg.Connection, command_id: str, status: str, reason: str | None,
+                       sent_at: datetime | None) -> None:
+    await conn.execute("UPDATE evaluator_nudges SET status = $2, status_reason = $3, sent_at = $4 "
+                       "WHERE command_id = $1", command_id, status, reason, sent_at)
 
 
 # --- archive undo windows (issue 21) ------------------------------------------------------------

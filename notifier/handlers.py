@@ -36,6 +36,7 @@ from notifier.message import (
     build_proposal,
     build_window,
 )
+from notifier.nudges import NUDGE_COMMANDS, carry_out
 from notifier.slack import RecruiterDirectory, SlackApi
 
 log = structlog.get_logger(__name__)
@@ -93,12 +94,16 @@ def command_handler(slack: SlackApi, ashby: AshbyCalls, publisher: Publisher, *,
         p = cmd.payload
         async with pool.acquire() as conn:
             earlier = await store.claim(conn, p["command_id"], cmd.event_type, p.get("application_id"))
-        if earlier == "posted" or (earlier == "failed" and not d.retried):
+        if earlier in ("posted", "skipped") or (earlier == "failed" and not d.retried):
             log.info("slack_command_already_done", command_id=p["command_id"], status=earlier)
             return
         # an earlier attempt may have posted without living to record it: look before posting again
         look_first = earlier is not None or d.num_delivered > 1
         try:
+            if cmd.event_type in NUDGE_COMMANDS:  # feedback nudges (issue 21): their own message and event
+                await carry_out(pool, poster, ashby, directory, publisher, cmd, clock, fallback_channel,
+                                look_first=look_first)
+                return
             if cmd.event_type == "ProposeRejection":
                 channel, ts = await _propose(pool, poster, ashby, directory, cmd, fallback_channel, names,
                                              look_first)

@@ -19,6 +19,12 @@ async def posted(conn: asyncpg.Connection, command_id: str, channel: str, ts: st
                        "WHERE command_id = $1", command_id, channel, ts)
 
 
+async def skipped(conn: asyncpg.Connection, command_id: str) -> None:
+    """Not carried out, on purpose (a feedback nudge to someone not in Slack); never retried."""
+    await conn.execute("UPDATE notifier_inbox SET status = 'skipped', updated_at = now() WHERE command_id = $1",
+                       command_id)
+
+
 async def failed(conn: asyncpg.Connection, command_id: str) -> None:
     await conn.execute("UPDATE notifier_inbox SET status = 'failed', updated_at = now() WHERE command_id = $1",
                        command_id)

@@ -52,6 +52,22 @@ class CommandStory(msgspec.Struct, kw_only=True):
     events: list[CommandStep]
 
 
+class NudgeEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A feedback nudge or escalation Slack accepted (issue 21): `FeedbackNudgeSent` (one interviewer)
+    or `FeedbackEscalated` (`late`: each late interviewer; `recipients`: the roles told). Ids only."""
+
+    event_type: str
+    command_id: str
+    stage_id: str
+    sent_at: str
+    interviewer_id: str | None = None
+    interview_event_id: str | None = None
+    interview_id: str | None = None
+    due_at: str | None = None
+    late: list[dict[str, Any]] | None = None
+    recipients: list[str] | None = None
+
+
 class ApplicationView(msgspec.Struct, kw_only=True):
     """What the read models know about an application, and each command's story in log order."""
 
@@ -65,6 +81,7 @@ class ApplicationView(msgspec.Struct, kw_only=True):
     schedules: list[ScheduleView]
     event_count: int
     commands: list[CommandStory]
+    nudges: list[NudgeEvent] = msgspec.field(default_factory=list)
 
 
 class EventView(msgspec.Struct, kw_only=True):

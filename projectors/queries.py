@@ -44,6 +44,10 @@ async def application_view(conn: asyncpg.Connection, application_id: str) -> dic
     commands = await conn.fetch(
         """SELECT stream_seq, event_type, recorded_at, payload FROM event_log
            WHERE key = $1 AND event_type LIKE 'Command%' ORDER BY stream_seq""", application_id)
+    nudges = await conn.fetch(  # feedback nudges and escalations (issue 21): what Slack accepted
+        """SELECT event_type, payload FROM event_log
+           WHERE key = $1 AND event_type IN ('FeedbackNudgeSent', 'FeedbackEscalated') ORDER BY stream_seq""",
+        application_id)
     latest_stage = schedules[-1]["interview_stage_id"] if schedules else None
     return {
         "application_id": application_id,
@@ -60,6 +64,9 @@ async def application_view(conn: asyncpg.Connection, application_id: str) -> dic
         ],
         "event_count": n_events,
         "commands": _command_stories(commands),
+        "nudges": [{"event_type": n["event_type"], **{k: v for k, v in n["payload"].items()
+                                                     if k not in ("channel", "channels", "ts", "slack_user_id")}}
+                   for n in nudges],
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +52,8 @@ class Services:
     closers: list = field(default_factory=list)
     _ashby: object | None = None
     _alerts: set = field(default_factory=set)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """The evaluator's clock (its timers: quiet period, timeout, feedback nudges); tests set a virtual one."""
 
     def ashby(self):
         """The Ashby API client (one per process, so one request budget for every caller), built on first use."""

@@ -51,6 +51,7 @@ class _DocServices:
         self.settings = Settings()
         self.pool = self.publisher = self.nc = _Inert()
         self.nats_url, self.database_url = SERVER, ""
+        self.clock = _Inert()
 
     def ashby(self) -> Any:
         return _Inert()

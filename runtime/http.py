@@ -244,7 +244,7 @@ def create_http_app(services: Services, extra_handlers: list | None = None) -> R
     handlers = [
         *slack_handlers(services.publisher, signing_secret=settings.secret("slack_signing_secret")),
         query_router(services.pool, [guard]),
-        evaluator_router(services.pool, services.publisher, [guard]),
+        evaluator_router(services.pool, services.publisher, [guard], clock=lambda: services.clock()),
         replay_router(services.pool, [guard], runs=replays),  # no publisher: a replay cannot publish
         dlq_router(services, [guard]),
         privacy_router(services, [guard]),

@@ -114,6 +114,25 @@ class Settings(BaseSettings):
     def _empty_is_keep(cls, value: object) -> object:
         return None if value == "" else value
 
+    # feedback nudges (issue 21): when nudges may reach people, and which days count (docs/rules.md)
+    business_hours: str = Field(default="09:00-18:00", description="local HH:MM-HH:MM; 00:00-24:00 = all day")
+    business_tz: str = Field(default="UTC", description="IANA time zone of BUSINESS_HOURS, e.g. Europe/Berlin")
+    business_days: str = Field(default="Mon-Fri", description="days that count, e.g. Mon-Fri, Sun-Thu, Mon-Sun")
+
+    @field_validator("business_hours", "business_tz", "business_days")
+    @classmethod
+    def _calendar_readable(cls, v: str, info) -> str:
+        from evaluator.business_hours import parse_days, parse_hours, parse_zone
+
+        {"business_hours": parse_hours, "business_tz": parse_zone, "business_days": parse_days}[info.field_name](v)
+        return v
+
+    def calendar(self):
+        """The business calendar of feedback nudges."""
+        from evaluator.business_hours import BusinessCalendar
+
+        return BusinessCalendar.parse(self.business_hours, self.business_tz, self.business_days)
+
     def secret(self, name: str) -> str | None:
         value = getattr(self, name)
         return value.get_secret_value() if value is not None else None

@@ -70,7 +70,8 @@ def _evaluator(services: Services) -> RoleParts:
     from evaluator.subscribers import subscriptions, timer_loop
     from runtime.outbox import OutboxRelay
 
-    evaluator = Evaluator(force_dry_run=services.settings.dry_run, archive_delay_s=services.settings.archive_delay)
+    evaluator = Evaluator(force_dry_run=services.settings.dry_run, archive_delay_s=services.settings.archive_delay,
+                          clock=services.clock, calendar=services.settings.calendar())
     relay = OutboxRelay(services.pool, services.publisher)
     loops = [("evaluator-timers", timer_loop(evaluator, services.pool,
                                              services.settings.evaluator_timer_interval_s))]

@@ -112,12 +112,14 @@ class AshbyRecords(AshbyWebhooks):
                                  "interviewPlanId": plan_id})
         return plan
 
-    def add_job(self, key: str, title: str, plan_key: str, *, recruiter_key: str | None = None) -> Json:
+    def add_job(self, key: str, title: str, plan_key: str, *, recruiter_key: str | None = None,
+                hiring_manager_key: str | None = None) -> Json:
         team = []
-        if recruiter_key:
-            user = self.data["users"][sandbox_id("user", recruiter_key)]
-            team.append({"email": user["email"], "firstName": user["firstName"], "lastName": user["lastName"],
-                         "role": "Recruiter", "userId": user["id"]})
+        for role, member_key in (("Recruiter", recruiter_key), ("Hiring Manager", hiring_manager_key)):
+            if member_key:
+                user = self.data["users"][sandbox_id("user", member_key)]
+                team.append({"email": user["email"], "firstName": user["firstName"], "lastName": user["lastName"],
+                             "role": role, "userId": user["id"]})
         plan_id = sandbox_id("plan", plan_key)
         now = self._now()
         return self._put("jobs", {
@@ -174,7 +176,8 @@ class AshbyRecords(AshbyWebhooks):
                 ids["stages"][f"{p['key']}/{s['key']}"] = sandbox_id("stage", p["key"], s["key"])
         for j in doc.get("jobs", []):
             ids["jobs"][j["key"]] = self.add_job(j["key"], j.get("title", j["key"]), j["plan"],
-                                                 recruiter_key=j.get("recruiter"))["id"]
+                                                 recruiter_key=j.get("recruiter"),
+                                                 hiring_manager_key=j.get("hiring_manager"))["id"]
         for a in doc.get("applications", []):
             ids["applications"][a["key"]] = self.add_application(
                 a["key"], a.get("candidate", a["key"]), a["job"], a["stage"], candidate_email=a.get("email"))["id"]

@@ -10,7 +10,8 @@ from typing import Any
 _KIND = {"InterviewScheduleUpdated": "schedule", "AshbyWebhookReceived": "webhook",
          "FeedbackSubmitted": "feedback", "ApplicationSnapshotted": "snapshot", "EvaluationRequested": "operator",
          "DecisionMade": "decision", "RecruiterDecided": "recruiter", "SlackMessagePosted": "slack",
-         "CommandSucceeded": "ok", "CommandSkipped": "skipped", "CommandFailed": "failed"}
+         "CommandSucceeded": "ok", "CommandSkipped": "skipped", "CommandFailed": "failed",
+         "FeedbackNudgeSent": "nudge", "FeedbackEscalated": "nudge"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,13 @@ def summarise(event_type: str, p: dict[str, Any], titles: dict[str, str] | None 
         return f"Recruiter {p.get('slack_user_id')} chose {p.get('choice')!r} on the Slack proposal"
     if event_type == "SlackMessagePosted":
         return f"Slack message posted to {p.get('channel')} for command {p.get('command_id')}"
+    if event_type == "FeedbackNudgeSent":
+        return (f"Feedback nudge sent to interviewer {p.get('interviewer_id')} for interview "
+                f"{p.get('interview_id')} (due {p.get('due_at')})")
+    if event_type == "FeedbackEscalated":
+        late = sorted({str(i.get("interviewer_id")) for i in p.get("late") or [] if isinstance(i, dict)})
+        return (f"Late feedback escalated to {', '.join(p.get('recipients') or []) or 'nobody'}: "
+                f"interviewer(s) {', '.join(late)}")
     if event_type in ("CommandSucceeded", "CommandSkipped", "CommandFailed"):
         verb = {"CommandSucceeded": "succeeded", "CommandSkipped": "skipped", "CommandFailed": "failed"}[event_type]
         return f"{p.get('command_type')} {verb}" + (f": {p.get('reason')}" if p.get("reason") else "")

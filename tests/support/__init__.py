@@ -138,8 +138,10 @@ async def stream_messages(nats_url: str, stream: str) -> list[tuple[str, dict, d
 
 
 @asynccontextmanager
-async def running_service(infra: Infra, roles: list[str] | None = None, **overrides: Any):
-    """The real service in this process: HTTP on a free port plus the given worker roles."""
+async def running_service(infra: Infra, roles: list[str] | None = None, *,
+                          clock: Callable[[], Any] | None = None, **overrides: Any):
+    """The real service in this process: HTTP on a free port plus the given worker roles
+    (`clock`: the evaluator's, for a virtual clock)."""
     import uvicorn
 
     from runtime.app import open_services
@@ -156,6 +158,8 @@ async def running_service(infra: Infra, roles: list[str] | None = None, **overri
                         ashby_webhook_secret=WEBHOOK_SECRET, admin_api_token=ADMIN_TOKEN,
                         http_port=free_port(), **overrides)
     services = await open_services(settings)
+    if clock is not None:
+        services.clock = clock
     worker = create_worker(all_roles() if roles is None else roles, services)
     await worker.start()
     app = create_http_app(services)

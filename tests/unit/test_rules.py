@@ -88,6 +88,13 @@ def test_the_yaml_example_in_the_docs_is_the_example_file():
     (doc(rule(), rule(id="r2")), "rules[1]", "already covers plan 'plan-1', stage 'stg-2' for the whole plan"),
     (doc(rule(job_id="j"), rule(id="r2", job_id="j")), "rules[1]", "for job 'j'"),
     ([1, 2], "document", "mapping"),
+    (doc(rule(feedback_due="0s")), "rules[0].feedback_due", "feedback_due must be longer than zero"),
+    (doc(rule(escalate_after="tomorrow")), "rules[0].escalate_after", "invalid duration"),
+    (doc(rule(escalate_after="1d")), "rules[0].escalate_after", "set feedback_due in this rule or in defaults"),
+    (doc(rule(feedback_due=None, escalate_after="1d"), defaults={"feedback_due": "1d"}),
+     "rules[0].escalate_after", "counts from the feedback nudge"),
+    (doc(rule(), defaults={"escalate_after": "1d"}), "defaults.escalate_after", "set defaults.feedback_due"),
+    (doc(rule(), defaults={"feedback_due": "-1h"}), "defaults.feedback_due", "invalid duration"),
 ])
 def test_each_problem_is_reported_with_its_location(document, location, fragment):
     problems = validate_document(document)
@@ -229,3 +236,14 @@ def test_the_example_seed_rule_set_is_what_the_converter_makes_of_the_seed_apps_
     example = json.loads((ROOT / "examples/seed_rule.json").read_text())
     converted = convert_seed_rules([SEED], name=example["name"])
     assert {**converted, "description": example["description"]} == example
+
+
+def test_feedback_nudge_settings_fall_back_to_the_defaults_and_a_rule_can_turn_them_off():
+    rules = RuleSet.model_validate(doc(rule(), rule(id="r2", stage_id="stg-3", feedback_due="2d"),
+                                       rule(id="r3", stage_id="stg-4", feedback_due=None),
+                                       defaults={"feedback_due": "24h", "escalate_after": "1d"}))
+    plain, own, off = rules.rules
+    assert rules.feedback_due_for(plain) == timedelta(hours=24) and rules.escalate_after_for(plain) == timedelta(days=1)
+    assert rules.feedback_due_for(own) == timedelta(days=2)
+    assert rules.feedback_due_for(off) is None
+    assert RuleSet.model_validate(doc(rule())).feedback_due_for(plain) is None  # no nudges unless asked
