@@ -36,7 +36,7 @@ from notifier.message import (
     build_proposal,
     build_window,
 )
-from notifier.nudges import NUDGE_COMMANDS, carry_out
+from notifier.nudges import NUDGE_COMMANDS, ashby_user_names, carry_out
 from notifier.slack import RecruiterDirectory, SlackApi
 
 log = structlog.get_logger(__name__)
@@ -227,17 +227,7 @@ async def _interviewer_names(ashby: AshbyCalls, explanation: dict[str, Any]) -> 
     shows, from Ashby's `user.info`; an interviewer Ashby cannot name now is shown by id."""
     ids = sorted({str(c["submitted_by"]) for r in explanation.get("requirements") or [] if isinstance(r, dict)
                   for c in r.get("checks") or [] if isinstance(c, dict) and c.get("submitted_by")})
-    names: dict[str, str] = {}
-    for user_id in ids[:20]:
-        try:
-            user = await ashby.call("user.info", {"userId": user_id}) or {}
-        except Exception as exc:  # noqa: BLE001 - a name is display only; the proposal still goes out
-            log.warning("interviewer_name_unavailable", user_id=user_id, error=type(exc).__name__)
-            continue
-        name = " ".join(str(user.get(k) or "").strip() for k in ("firstName", "lastName")).strip()
-        if name:
-            names[user_id] = name
-    return names
+    return await ashby_user_names(ashby, ids, limit=20)
 
 
 def click_handler(slack: SlackApi, names: CandidateNames = no_names):

@@ -87,7 +87,7 @@ async def _escalate(pool: asyncpg.Pool, poster: OncePoster, ashby: AshbyCalls, d
     info = await ashby.call("application.info", {"applicationId": p["application_id"]}) or {}
     candidate = info.get("candidate") or {}
     late = p.get("late") or []
-    names = await _names(ashby, sorted({str(i["interviewer_id"]) for i in late}))
+    names = await ashby_user_names(ashby, sorted({str(i["interviewer_id"]) for i in late}))
     titles = {str(i): t for i in {x.get("interview_id") for x in late} if i and (t := await _interview_title(ashby, i))}
     text, blocks = build_escalation(candidate_name=candidate.get("name"), job_title=(info.get("job") or {}).get("title"),
                                     stage_title=(info.get("currentInterviewStage") or {}).get("title"), late=late,
@@ -123,10 +123,11 @@ def _member(team: list[dict[str, Any]], roles: tuple[str, ...]) -> dict[str, Any
     return None
 
 
-async def _names(ashby: AshbyCalls, user_ids: list[str]) -> dict[str, str]:
-    """First and last names (never the email) from Ashby's `user.info`; an unknown one is left out."""
+async def ashby_user_names(ashby: AshbyCalls, user_ids: list[str], *, limit: int = 30) -> dict[str, str]:
+    """First and last names (never the email) of Ashby users from `user.info`, for display only: one
+    Ashby cannot name now is left out (and shown by id)."""
     names: dict[str, str] = {}
-    for user_id in user_ids[:30]:
+    for user_id in user_ids[:limit]:
         try:
             user = await ashby.call("user.info", {"userId": user_id}) or {}
         except Exception as exc:  # noqa: BLE001 - a name is display only; the id is shown instead
