@@ -2,6 +2,10 @@
 
 Events are past-tense facts. Payloads we publish are frozen with `extra="forbid"`; parts copied
 from Ashby stay raw dicts (`data`, `schedule`, `submitted_values`) so nothing Ashby said is lost.
+
+Why one module of ~450 lines: it is the catalogue (every type beside its version, producer and
+consumers, read by `contracts.catalogue` to generate docs/events.md); split by feature, a reader
+could no longer see every fact the log can hold in one place.
 """
 
 from dataclasses import dataclass

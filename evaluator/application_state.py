@@ -3,6 +3,9 @@
 Every step is keyed and newest-wins by the source's own timestamps (schedule `updatedAt`,
 feedback `submitted_at`, snapshot `fetched_at`), so re-applying an event changes nothing and the
 state depends on the set of events, not the order they arrived in.
+
+Why one module of ~460 lines: `AppState` and `evolve` are one fold, and every branch of it must keep
+the same newest-wins rule; kept together so that rule can be checked branch by branch.
 """
 
 from __future__ import annotations

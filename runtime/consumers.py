@@ -6,6 +6,9 @@ TransientError/unknown → NAK with a growing delay (DLQ once MaxDeliver is reac
 PermanentError → the batch is retried message by message and the poison one goes to the DLQ.
 Waiting (effect handlers) → the message is kept in progress and handed to the handler again later,
 without a redelivery: waiting for another holder never counts toward MaxDeliver.
+
+Why one module of ~460 lines: it is the one place failures meet JetStream (ack, NAK, in progress,
+DLQ); every consumer's delivery semantics can be read, and checked, here alone.
 """
 
 from __future__ import annotations
