@@ -15,7 +15,7 @@ import httpx
 import orjson
 
 from runtime.embedded import free_port
-from support import eventually, schedule_payload, sign
+from support import alive, eventually, healthy, schedule_payload, sign
 
 
 def _start_dev(infra, tmp_path: Path) -> tuple[subprocess.Popen, Path, str]:
@@ -42,22 +42,6 @@ async def _children(log_path: Path) -> dict[str, int] | None:
     return {",".join(doc["roles"]): doc["pid"] for doc in started}
 
 
-async def _healthy(url: str) -> bool:
-    try:
-        async with httpx.AsyncClient(timeout=2) as client:
-            return (await client.get(f"{url}/health")).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "\nState:\tZ" not in status  # a zombie has exited
-
-
 def _stat(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
@@ -72,7 +56,7 @@ def _nice(pid: int) -> int:
 
 async def _running_dev(infra, tmp_path: Path) -> tuple[subprocess.Popen, Path, str, dict[str, int]]:
     proc, log_path, url = _start_dev(infra, tmp_path)
-    await eventually(lambda: _healthy(url), timeout=90, message="dev did not answer /health")
+    await eventually(lambda: healthy(url), timeout=90, message="dev did not answer /health")
     children = await eventually(lambda: _children(log_path), timeout=90, message="worker processes did not start")
     return proc, log_path, url, children
 
@@ -81,7 +65,7 @@ async def test_dev_serves_http_while_child_processes_project_what_it_acknowledge
     proc, log_path, url, children = await _running_dev(infra, tmp_path)
     try:
         assert set(children) == {"projectors", "evaluator,executor,notifier,poller"}
-        assert all(_alive(pid) and _parent_of(pid) == proc.pid for pid in children.values())
+        assert all(alive(pid) and _parent_of(pid) == proc.pid for pid in children.values())
         # a saturated machine answers webhooks and projects first; the other roles catch up
         assert _nice(children["projectors"]) == _nice(proc.pid)
         assert _nice(children["evaluator,executor,notifier,poller"]) == _nice(proc.pid) + 5
@@ -111,7 +95,7 @@ async def test_dev_serves_http_while_child_processes_project_what_it_acknowledge
         await eventually(ashby_counters, timeout=60, message="/health does not show the worker process's Ashby budget")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
-        assert not any(_alive(pid) for pid in children.values())
+        assert not any(alive(pid) for pid in children.values())
         assert _logged(log_path, "worker_process_exited") == []
     finally:
         if proc.poll() is None:
@@ -126,7 +110,7 @@ async def test_a_worker_process_that_dies_stops_dev_with_a_line_saying_which(inf
         assert await asyncio.to_thread(proc.wait, 60) == 1
         [line] = _logged(log_path, "worker_process_exited")
         assert line["roles"] == ["projectors"] and line["exit_code"] == -signal.SIGKILL
-        assert not any(_alive(pid) for pid in children.values())
+        assert not any(alive(pid) for pid in children.values())
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -140,10 +124,10 @@ async def test_worker_processes_stop_when_dev_is_killed_outright(infra, tmp_path
         proc.wait(10)
 
         async def all_gone() -> bool:
-            return not any(_alive(pid) for pid in children.values())
+            return not any(alive(pid) for pid in children.values())
 
         await eventually(all_gone, timeout=60, message="worker processes outlived the dev process")
     finally:
         for pid in children.values():
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)

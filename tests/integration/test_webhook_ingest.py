@@ -14,7 +14,7 @@ import orjson
 
 from contracts import subjects
 from runtime.embedded import free_port
-from support import eventually, running_service, schedule_payload, sign, stream_messages
+from support import alive, eventually, healthy, running_service, schedule_payload, sign, stream_messages
 
 
 async def _event_count(infra) -> int:
@@ -144,9 +144,9 @@ async def test_http_workers_serve_one_port_from_several_processes_and_stop_toget
         listening = await eventually(lambda: _logged(log_path, "http_listening"), timeout=60,
                                      message="supervisor did not start its workers")
         workers = listening["pids"]
-        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+        assert len(workers) == 2 and all(alive(pid) for pid in workers)
         url = f"http://127.0.0.1:{port}"
-        await eventually(lambda: _healthy(url), timeout=60, message="workers did not answer /health")
+        await eventually(lambda: healthy(url), timeout=60, message="workers did not answer /health")
         codes = []
         for i in range(12):  # a fresh connection each: the kernel spreads them over both workers' sockets
             body = orjson.dumps(schedule_payload(f"app-w{i}", webhook_action_id=f"wa-w{i}"))
@@ -158,7 +158,7 @@ async def test_http_workers_serve_one_port_from_several_processes_and_stop_toget
         assert await _event_count(infra) == 12
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
-        assert not any(_alive(pid) for pid in workers)
+        assert not any(alive(pid) for pid in workers)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -172,17 +172,3 @@ async def _logged(path: Path, event: str) -> dict | None:
     return None
 
 
-async def _healthy(url: str) -> bool:
-    try:
-        async with httpx.AsyncClient(timeout=2) as client:
-            return (await client.get(f"{url}/health")).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "\nState:\tZ" not in status  # a zombie has exited

@@ -235,3 +235,21 @@ async def activate(svc: Running, doc: dict) -> int:
 
     await eventually(live, message=f"rule set v{version} did not become active")
     return version
+
+
+async def healthy(url: str) -> bool:
+    """True once the service at `url` answers /health with 200 (for `eventually`)."""
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            return (await client.get(f"{url}/health")).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def alive(pid: int) -> bool:
+    """True while process `pid` runs (a zombie has exited)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
